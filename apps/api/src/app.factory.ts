@@ -1,0 +1,72 @@
+import 'reflect-metadata';
+import { ValidationPipe, type INestApplication, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { RealtimeWsAdapter } from './gateways/ws.adapter.js';
+import { HttpExceptionFilter } from './middleware/http-exception.filter.js';
+import { OriginPolicy, UNSAFE_METHODS } from './middleware/origin-policy.js';
+import { migrateSqlite, sqlitePath } from './repositories/migrations.js';
+import { AuthService } from './services/auth.service.js';
+import { ChatService } from './services/chat.service.js';
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/** Rooms that exist on every installation. */
+export const DEFAULT_ROOMS = ['general'];
+
+/**
+ * Builds the whole server (not yet listening): migrates the database, seeds the default rooms,
+ * and wires HTTP, WebSocket and SSE onto one Nest application. Used by `main.ts` and the tests.
+ */
+export async function createApp(config: AppConfig): Promise<INestApplication> {
+  migrateSqlite(sqlitePath(config.databaseUrl));
+
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1),
+    bodyParser: false,
+  });
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.useBodyParser('json', { limit: '64kb' });
+
+  const origins = new OriginPolicy(config.allowedOrigins);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (UNSAFE_METHODS.has(req.method) && !origins.isAllowed(req.headers)) {
+      res.status(403).json({ statusCode: 403, error: 'Forbidden', message: 'Cross-origin request refused' });
+      return;
+    }
+    next();
+  });
+
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useGlobalFilters(new HttpExceptionFilter());
+
+  const auth = app.get(AuthService);
+  app.useWebSocketAdapter(
+    new RealtimeWsAdapter(app, {
+      authenticate: (cookie) => auth.authenticate(cookie),
+      origins,
+      maxFrameBytes: config.wsMaxFrameBytes,
+    }),
+  );
+
+  const openapi = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Realtime reference API')
+      .setDescription('REST endpoints. WebSocket frames and SSE events are described in docs/protocol.md.')
+      .setVersion('0.1.0')
+      .addCookieAuth('session')
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, openapi, { jsonDocumentUrl: 'api/openapi.json' });
+
+  app.enableShutdownHooks();
+  const chat = app.get(ChatService);
+  for (const room of DEFAULT_ROOMS) await chat.ensureRoom(room);
+  return app;
+}

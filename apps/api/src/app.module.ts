@@ -1,0 +1,49 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { ServeStaticModule } from '@nestjs/serve-static';
+import { existsSync } from 'node:fs';
+import type { AppConfig } from './config/app-config.js';
+import { APP_CONFIG } from './config/tokens.js';
+import { AuthController } from './controllers/auth.controller.js';
+import { NotificationController } from './controllers/notification.controller.js';
+import { ChatGateway } from './gateways/chat.gateway.js';
+import { AuthGuard } from './middleware/auth.guard.js';
+import { CryptoRepository } from './repositories/crypto.repository.js';
+import { DatabaseRepository } from './repositories/database.repository.js';
+import { EventBus, InProcessEventBus } from './repositories/event-bus.repository.js';
+import { NotificationRepository } from './repositories/notification.repository.js';
+import { RoomRepository } from './repositories/room.repository.js';
+import { SseRepository } from './repositories/sse.repository.js';
+import { UserRepository } from './repositories/user.repository.js';
+import { WebSocketRepository } from './repositories/websocket.repository.js';
+import { AuthService } from './services/auth.service.js';
+import { ChatService } from './services/chat.service.js';
+import { FanoutService } from './services/fanout.service.js';
+import { NotificationService } from './services/notification.service.js';
+
+const repositories: Provider[] = [
+  CryptoRepository,
+  DatabaseRepository,
+  { provide: EventBus, useClass: InProcessEventBus },
+  NotificationRepository,
+  RoomRepository,
+  SseRepository,
+  UserRepository,
+  WebSocketRepository,
+];
+
+const services: Provider[] = [AuthService, ChatService, FanoutService, NotificationService];
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const serveWeb = config.webDistDir !== '' && existsSync(config.webDistDir);
+    return {
+      module: AppModule,
+      imports: serveWeb
+        ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })]
+        : [],
+      controllers: [AuthController, NotificationController],
+      providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories, ...services, AuthGuard, ChatGateway],
+    };
+  }
+}

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+
+/**
+ * Everything the server can be told, validated once at boot into a frozen, typed object.
+ * Every field comes from one environment variable (listed in the README); nothing else reads
+ * `process.env`.
+ */
+export interface AppConfig {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  /** Interface to listen on. */
+  readonly host: string;
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  /** Folder for the SQLite file and the generated development secret. */
+  readonly dataDir: string;
+  /** `file:...` (SQLite, the default) or `postgresql://...`. */
+  readonly databaseUrl: string;
+  readonly jwtSecret: string;
+  /** Session lifetime in seconds. */
+  readonly sessionTtlSeconds: number;
+  /** `Secure` flag on the session cookie. */
+  readonly cookieSecure: boolean;
+  /** Extra origins (scheme://host[:port]) allowed besides the app's own. */
+  readonly allowedOrigins: readonly string[];
+  /** Built web app to serve; empty disables static serving. */
+  readonly webDistDir: string;
+  readonly sseRetryMs: number;
+  readonly sseHeartbeatMs: number;
+  readonly wsMaxFrameBytes: number;
+  readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Repository root, whether we run from `src` (tests) or `dist` (production build). */
+export const repoRoot = resolve(import.meta.dirname, '..', '..', '..', '..');
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Parses and validates the environment. Throws a {@link ConfigError} listing every problem at once.
+ * `overrides` lets tests run several servers with different settings in one process.
+ */
+export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig> = {}): AppConfig {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(name: string, fallback: T, allowed: readonly T[]): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+      return fallback;
+    }
+    return raw as T;
+  };
+
+  const nodeEnv = oneOf('NODE_ENV', 'development', ['development', 'production', 'test'] as const);
+  const dataDir = absolute(env.DATA_DIR || 'data');
+  const databaseUrl = env.DATABASE_URL || `file:${resolve(dataDir, 'app.db')}`;
+  if (!/^(file:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    problems.push(`DATABASE_URL must start with file: or postgresql://, got "${databaseUrl}"`);
+  }
+
+  const allowedOrigins = (env.ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of allowedOrigins) {
+    try {
+      const url = new URL(origin);
+      if (url.origin !== origin) problems.push(`ALLOWED_ORIGINS entry "${origin}" must be a bare origin such as ${url.origin}`);
+    } catch {
+      problems.push(`ALLOWED_ORIGINS entry "${origin}" is not a URL origin`);
+    }
+  }
+
+  let jwtSecret = env.JWT_SECRET ?? '';
+  if (jwtSecret && jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
+  if (!jwtSecret && nodeEnv === 'production' && !overrides.jwtSecret) {
+    problems.push('JWT_SECRET is required when NODE_ENV=production');
+  }
+
+  const config: AppConfig = {
+    nodeEnv,
+    host: env.HOST || '127.0.0.1',
+    port: int('PORT', 3000, 0, 65535),
+    dataDir,
+    databaseUrl,
+    jwtSecret,
+    sessionTtlSeconds: int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600),
+    cookieSecure: nodeEnv === 'production',
+    allowedOrigins,
+    webDistDir: env.WEB_DIST_DIR ?? resolve(repoRoot, 'apps', 'web', 'dist'),
+    sseRetryMs: int('SSE_RETRY_MS', 3000, 100, 600_000),
+    sseHeartbeatMs: int('SSE_HEARTBEAT_MS', 15_000, 100, 600_000),
+    wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    logLevel: oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'log', ['error', 'warn', 'log', 'debug'] as const),
+    ...overrides,
+  };
+  if (problems.length) throw new ConfigError(problems);
+  if (!config.jwtSecret) {
+    return Object.freeze({ ...config, jwtSecret: developmentSecret(config.dataDir) });
+  }
+  return Object.freeze(config);
+}
+
+function absolute(path: string): string {
+  return isAbsolute(path) ? path : resolve(process.cwd(), path);
+}
+
+/**
+ * Outside production a missing JWT_SECRET is generated once and kept in the data folder, so
+ * sessions survive restarts without anyone having to invent a secret.
+ */
+function developmentSecret(dataDir: string): string {
+  const file = resolve(dataDir, 'jwt-secret');
+  if (existsSync(file)) {
+    const secret = readFileSync(file, 'utf8').trim();
+    if (secret.length >= 32) return secret;
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}

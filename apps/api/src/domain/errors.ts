@@ -1,0 +1,22 @@
+/**
+ * Errors a service raises for a reason the caller can act on. Each transport maps `code` to its
+ * own answer (an HTTP status, a WebSocket `error` frame).
+ */
+export type DomainErrorCode =
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'room_not_found'
+  | 'not_joined'
+  | 'username_taken'
+  | 'not_found';
+
+export class DomainError extends Error {
+  override name = 'DomainError';
+  constructor(
+    public readonly code: DomainErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,34 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsString, Length, Matches } from 'class-validator';
+import type { UserEntity } from '../domain/entities.js';
+
+export const USERNAME_PATTERN = /^[a-z0-9_-]{3,32}$/;
+
+export class CredentialsDto {
+  @ApiProperty({ example: 'alice', pattern: USERNAME_PATTERN.source, description: '3 to 32 of a-z, 0-9, _ and -' })
+  @IsString()
+  @Matches(USERNAME_PATTERN, { message: 'username must be 3 to 32 characters of a-z, 0-9, _ and -' })
+  username!: string;
+
+  @ApiProperty({ example: 'correct horse battery', minLength: 8, maxLength: 128 })
+  @IsString()
+  @Length(8, 128, { message: 'password must be 8 to 128 characters' })
+  password!: string;
+}
+
+export class UserDto {
+  @ApiProperty({ example: 1 })
+  id!: number;
+
+  @ApiProperty({ example: 'alice' })
+  username!: string;
+}
+
+export class SessionResponseDto {
+  @ApiProperty({ type: UserDto })
+  user!: UserDto;
+}
+
+export function toSessionResponse(user: UserEntity): SessionResponseDto {
+  return { user: { id: user.id, username: user.username } };
+}

@@ -1,0 +1,64 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import type { NotificationEntity } from '../domain/entities.js';
+import { formatSseEvent } from './sse-format.js';
+
+export class ListNotificationsQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+}
+
+export class TestNotificationDto {
+  @ApiPropertyOptional({ maxLength: 200, example: 'Hello' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  title?: string;
+
+  @ApiPropertyOptional({ maxLength: 2000, example: 'This is a test notification.' })
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  body?: string;
+}
+
+export class NotificationDto {
+  @ApiProperty({ description: "Sequence number in this user's stream; the SSE event id", example: 7 })
+  id!: number;
+  @ApiProperty({ enum: ['mention', 'system'] })
+  kind!: string;
+  @ApiProperty()
+  title!: string;
+  @ApiProperty()
+  body!: string;
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+  @ApiProperty({ description: "Server clock (epoch ms, fractional) when this was sent" })
+  sentAt!: number;
+  @ApiProperty()
+  read!: boolean;
+}
+
+export class NotificationListDto {
+  @ApiProperty({ type: [NotificationDto] })
+  items!: NotificationDto[];
+  @ApiProperty({ example: 3 })
+  unread!: number;
+  @ApiProperty({ description: 'Current stream position: open the stream with ?lastEventId=lastId', example: 7 })
+  lastId!: number;
+}
+
+export function toNotificationDto(n: NotificationEntity, sentAt: number): NotificationDto {
+  return { id: n.seq, kind: n.kind, title: n.title, body: n.body, createdAt: n.createdAt, sentAt, read: n.read };
+}
+
+/** The SSE event for a notification, ready to write to any of the user's streams. */
+export function toNotificationEvent(n: NotificationEntity, sentAt: number): string {
+  return formatSseEvent(n.seq, 'notification', JSON.stringify(toNotificationDto(n, sentAt)));
+}

@@ -1,0 +1,41 @@
+import { ArgumentsHost, BadRequestException, Catch, Logger, type ExceptionFilter } from '@nestjs/common';
+import WebSocket from 'ws';
+import { DomainError } from '../domain/errors.js';
+import { toErrorFrame } from '../dtos/chat.dto.js';
+import { frameRefs } from './ws.adapter.js';
+
+/**
+ * Turns any error from a gateway handler into an `error` frame for that client. The socket stays
+ * open; unexpected errors are logged and reported as `internal` without details.
+ */
+@Catch()
+export class WsErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('WsGateway');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ws = host.switchToWs();
+    const socket = ws.getClient<WebSocket>();
+    const data: unknown = ws.getData();
+    let ref: string | null = null;
+    if (typeof data === 'object' && data !== null) {
+      const clientId = (data as { clientId?: unknown }).clientId;
+      ref = frameRefs.get(data) ?? (typeof clientId === 'string' ? clientId.slice(0, 64) : null);
+    }
+    let code: string;
+    let message: string;
+    if (exception instanceof DomainError) {
+      ({ code, message } = exception);
+    } else if (exception instanceof BadRequestException) {
+      // The ValidationPipe's verdict on `data`.
+      const body = exception.getResponse();
+      const details = typeof body === 'object' && body !== null ? (body as { message?: unknown }).message : undefined;
+      code = 'invalid';
+      message = Array.isArray(details) ? details.join('; ') : typeof details === 'string' ? details : 'invalid frame';
+    } else {
+      this.logger.error('handler failed', exception instanceof Error ? exception.stack : String(exception));
+      code = 'internal';
+      message = 'Internal server error';
+    }
+    if (socket.readyState === WebSocket.OPEN) socket.send(toErrorFrame({ code, message, ref }));
+  }
+}

@@ -1,0 +1,91 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import { EMPTY, type Observable } from 'rxjs';
+import type WebSocket from 'ws';
+import type { UserEntity } from '../domain/entities.js';
+import { toErrorFrame } from '../dtos/chat.dto.js';
+import type { OriginPolicy } from '../middleware/origin-policy.js';
+
+/** The upgrade request after verification: the authenticated user rides along to the gateway. */
+export type VerifiedUpgrade = IncomingMessage & { user: UserEntity };
+
+export interface RealtimeWsAdapterOptions {
+  authenticate(cookieHeader: string | undefined): Promise<UserEntity | null>;
+  origins: OriginPolicy;
+  maxFrameBytes: number;
+}
+
+/** A frame's `ref` as the client sent it, keyed by the frame's `data` object (see WsErrorFilter). */
+export const frameRefs = new WeakMap<object, string>();
+
+/**
+ * Nest's WsAdapter with what a public socket needs:
+ * - the upgrade is authenticated and origin-checked before any socket opens, answering a real
+ *   `HTTP/1.1 401` or `403` (ws's `verifyClient`);
+ * - frames above the size limit close the socket with 1009 (ws's `maxPayload`);
+ * - frames the stock adapter drops silently (binary, not JSON, not `{event, data}`, unknown
+ *   event) are answered with an `error` frame, and the connection stays open.
+ */
+export class RealtimeWsAdapter extends WsAdapter {
+  constructor(
+    app: INestApplicationContext,
+    private readonly options: RealtimeWsAdapterOptions,
+  ) {
+    super(app);
+  }
+
+  override create(port: number, options: Record<string, unknown> = {}): unknown {
+    return super.create(port, {
+      ...options,
+      maxPayload: this.options.maxFrameBytes,
+      perMessageDeflate: false,
+      verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+        if (!this.options.origins.isAllowed(info.req.headers)) return done(false, 403, 'Forbidden');
+        this.options.authenticate(info.req.headers.cookie).then(
+          (user) => {
+            if (!user) return done(false, 401, 'Unauthorized');
+            (info.req as VerifiedUpgrade).user = user;
+            done(true);
+          },
+          () => done(false, 500, 'Internal Server Error'),
+        );
+      },
+    } as never);
+  }
+
+  override bindMessageHandler(
+    buffer: { data: WebSocket.RawData; isBinary?: boolean; target: WebSocket },
+    handlers: Map<string, MessageMappingProperties>,
+    transform: (data: unknown) => Observable<unknown>,
+  ): Observable<unknown> {
+    const socket = buffer.target;
+    const reject = (code: string, message: string, ref: string | null = null) => {
+      socket.send(toErrorFrame({ code, message, ref }));
+      return EMPTY;
+    };
+    if (typeof buffer.data !== 'string') {
+      return reject('bad_json', 'frames must be JSON text, not binary');
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(buffer.data);
+    } catch {
+      return reject('bad_json', 'frame is not valid JSON');
+    }
+    if (!isRecord(parsed)) return reject('bad_frame', 'frame must be an object {"event", "data"}');
+    const ref = typeof parsed.ref === 'string' ? parsed.ref.slice(0, 64) : null;
+    const { event, data } = parsed;
+    if (typeof event !== 'string') return reject('bad_frame', 'frame needs a string "event"', ref);
+    if (!isRecord(data)) return reject('bad_frame', 'frame needs an object "data"', ref);
+    const handler = handlers.get(event);
+    if (!handler) return reject('unknown_event', `unknown event "${event.slice(0, 64)}"`, ref);
+    if (ref !== null) frameRefs.set(data, ref);
+    return transform(handler.callback(data, event));
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

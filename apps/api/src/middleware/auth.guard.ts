@@ -1,0 +1,27 @@
+import { createParamDecorator, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
+import type { UserEntity } from '../domain/entities.js';
+import { AuthService } from '../services/auth.service.js';
+
+type AuthedRequest = Request & { user?: UserEntity };
+
+/** Lets a request through only with a valid session cookie (checked by AuthService.authenticate). */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(private readonly auth: AuthService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<AuthedRequest>();
+    const user = await this.auth.authenticate(request.headers.cookie);
+    if (!user) throw new UnauthorizedException('Sign in required');
+    request.user = user;
+    return true;
+  }
+}
+
+/** The user the AuthGuard let in. */
+export const CurrentUser = createParamDecorator((_: unknown, context: ExecutionContext): UserEntity => {
+  const user = context.switchToHttp().getRequest<AuthedRequest>().user;
+  if (!user) throw new UnauthorizedException('Sign in required');
+  return user;
+});

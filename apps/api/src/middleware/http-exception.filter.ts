@@ -1,0 +1,54 @@
+import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { DomainError, type DomainErrorCode } from '../domain/errors.js';
+
+const STATUS: Record<DomainErrorCode, HttpStatus> = {
+  invalid: HttpStatus.BAD_REQUEST,
+  unauthenticated: HttpStatus.UNAUTHORIZED,
+  forbidden: HttpStatus.FORBIDDEN,
+  room_not_found: HttpStatus.NOT_FOUND,
+  not_found: HttpStatus.NOT_FOUND,
+  not_joined: HttpStatus.FORBIDDEN,
+  username_taken: HttpStatus.CONFLICT,
+};
+
+/**
+ * Every HTTP error leaves as `{statusCode, error, message}`: Nest's own exceptions as they are,
+ * domain errors mapped to their status, anything else as a 500 that reveals nothing.
+ */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (exception instanceof DomainError) {
+      const status = STATUS[exception.code];
+      res.status(status).json({ statusCode: status, error: reason(status), message: exception.message });
+      return;
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const body = exception.getResponse();
+      const message = typeof body === 'object' && body !== null && 'message' in body ? (body as { message: unknown }).message : exception.message;
+      res.status(status).json({ statusCode: status, error: reason(status), message });
+      return;
+    }
+    this.logger.error('unhandled error', exception instanceof Error ? exception.stack : String(exception));
+    res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' });
+  }
+}
+
+function reason(status: number): string {
+  const name = HttpStatus[status];
+  if (!name) return 'Error';
+  return name
+    .toLowerCase()
+    .split('_')
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join(' ');
+}

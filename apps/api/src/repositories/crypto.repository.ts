@@ -1,0 +1,75 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { APP_CONFIG } from '../config/tokens.js';
+import type { AppConfig } from '../config/app-config.js';
+
+/** Claims we put in a session token. */
+export interface SessionClaims {
+  /** User id, as a string (JWT convention). */
+  sub: string;
+  /** Issued-at and expiry, seconds since the epoch. */
+  iat: number;
+  exp: number;
+}
+
+// scrypt cost: N=2^15, r=8, p=1 (OWASP's recommended minimum), 64-byte key, 16-byte salt.
+const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+const KEY_LENGTH = 64;
+
+function scryptAsync(password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+/** Password hashing and session tokens: every piece of cryptography the app uses, in one place. */
+@Injectable()
+export class CryptoRepository {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** Hash a password as `scrypt$N$r$p$salt$key` (base64url parts). */
+  async hashPassword(password: string): Promise<string> {
+    const salt = randomBytes(16);
+    const key = await scryptAsync(password, salt, KEY_LENGTH, SCRYPT);
+    return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+  }
+
+  /** Constant-time check of a password against a stored hash; false for any malformed hash. */
+  async verifyPassword(password: string, stored: string): Promise<boolean> {
+    const [scheme, n, r, p, salt, key] = stored.split('$');
+    if (scheme !== 'scrypt' || !salt || !key) return false;
+    const expected = Buffer.from(key, 'base64url');
+    const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, {
+      N: Number(n),
+      r: Number(r),
+      p: Number(p),
+      maxmem: SCRYPT.maxmem,
+    });
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  }
+
+  /** A signed HS256 session token for a user. */
+  signSession(userId: number): string {
+    return jwt.sign({}, this.config.jwtSecret, {
+      algorithm: 'HS256',
+      subject: String(userId),
+      expiresIn: this.config.sessionTtlSeconds,
+    });
+  }
+
+  /**
+   * Verifies a session token. Only HS256 with our secret is accepted (so `alg: none` and
+   * tokens signed with a public key as HMAC secret are refused), and `exp` is required.
+   * Returns null for anything that does not verify.
+   */
+  verifySession(token: string): SessionClaims | null {
+    try {
+      const claims = jwt.verify(token, this.config.jwtSecret, { algorithms: ['HS256'] });
+      if (typeof claims !== 'object' || typeof claims.sub !== 'string' || typeof claims.exp !== 'number') return null;
+      return { sub: claims.sub, iat: claims.iat ?? 0, exp: claims.exp };
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { repoRoot } from '../config/app-config.js';
+
+/** A standard Prisma migration folder: `<timestamp>_<name>/migration.sql`. */
+export interface Migration {
+  name: string;
+  sql: string;
+  /** SHA-256 of the file, as Prisma's CLI records it in `_prisma_migrations.checksum`. */
+  checksum: string;
+}
+
+export function migrationsDir(provider: 'sqlite' | 'postgres'): string {
+  return resolve(repoRoot, 'prisma', provider, 'migrations');
+}
+
+export function readMigrations(dir: string): Migration[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'migration.sql')))
+    .map((entry) => entry.name)
+    .sort()
+    .map((name) => {
+      const sql = readFileSync(join(dir, name, 'migration.sql'), 'utf8');
+      return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+    });
+}
+
+/** The bookkeeping table exactly as Prisma's migrate engine creates it for SQLite. */
+const SQLITE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    TEXT PRIMARY KEY NOT NULL,
+    "checksum"              TEXT NOT NULL,
+    "finished_at"           DATETIME,
+    "migration_name"        TEXT NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        DATETIME,
+    "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
+    "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
+)`;
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+/**
+ * Applies pending migrations to a SQLite file, recording them in `_prisma_migrations` the way
+ * `prisma migrate deploy` does, so the official CLI agrees with the result where it can run.
+ * Each migration runs in its own transaction. Refuses to continue past a migration that
+ * failed earlier or whose file changed after it was applied.
+ *
+ * @returns the names of the migrations applied by this call.
+ */
+export function migrateSqlite(filePath: string, dir = migrationsDir('sqlite')): string[] {
+  mkdirSync(dirname(filePath), { recursive: true });
+  const db = new Database(filePath);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(SQLITE_MIGRATIONS_TABLE);
+    const applied = new Map(
+      (db.prepare('SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations').all() as {
+        migration_name: string;
+        checksum: string;
+        finished_at: string | null;
+        rolled_back_at: string | null;
+      }[])
+        .filter((row) => row.rolled_back_at === null)
+        .map((row) => [row.migration_name, row]),
+    );
+    const done: string[] = [];
+    for (const migration of readMigrations(dir)) {
+      const row = applied.get(migration.name);
+      if (row) {
+        if (row.finished_at === null) {
+          throw new MigrationError(`migration ${migration.name} failed earlier; resolve it before starting`);
+        }
+        if (row.checksum !== migration.checksum) {
+          throw new MigrationError(`migration ${migration.name} was modified after it was applied`);
+        }
+        continue;
+      }
+      const now = new Date().toISOString();
+      db.transaction(() => {
+        db.exec(migration.sql);
+        db.prepare(
+          `INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
+           VALUES (?, ?, ?, ?, NULL, NULL, ?, 1)`,
+        ).run(randomUUID(), migration.checksum, new Date().toISOString(), migration.name, now);
+      })();
+      done.push(migration.name);
+    }
+    return done;
+  } finally {
+    db.close();
+  }
+}
+
+/** `file:relative/or/absolute.db` → absolute path. */
+export function sqlitePath(databaseUrl: string): string {
+  const path = databaseUrl.replace(/^file:/, '').replace(/\?.*$/, '');
+  return resolve(path);
+}

@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import type { UserEntity } from '../domain/entities.js';
+import { DatabaseRepository, isUniqueViolation } from './database.repository.js';
+
+export interface UserWithPassword extends UserEntity {
+  passwordHash: string;
+}
+
+@Injectable()
+export class UserRepository {
+  constructor(private readonly db: DatabaseRepository) {}
+
+  /** Creates a user; null when the username is taken. */
+  async create(username: string, passwordHash: string): Promise<UserEntity | null> {
+    try {
+      const row = await this.db.client.user.create({ data: { username, passwordHash }, select: { id: true, username: true } });
+      return row;
+    } catch (err) {
+      if (isUniqueViolation(err)) return null;
+      throw err;
+    }
+  }
+
+  findById(id: number): Promise<UserEntity | null> {
+    return this.db.client.user.findUnique({ where: { id }, select: { id: true, username: true } });
+  }
+
+  findByUsernameWithPassword(username: string): Promise<UserWithPassword | null> {
+    return this.db.client.user.findUnique({
+      where: { username },
+      select: { id: true, username: true, passwordHash: true },
+    });
+  }
+
+  findByUsernames(usernames: string[]): Promise<UserEntity[]> {
+    if (usernames.length === 0) return Promise.resolve([]);
+    return this.db.client.user.findMany({
+      where: { username: { in: usernames } },
+      select: { id: true, username: true },
+      orderBy: { id: 'asc' },
+    });
+  }
+}

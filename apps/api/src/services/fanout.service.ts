@@ -1,0 +1,107 @@
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { RoomEntity } from '../domain/entities.js';
+import type { DomainEvent } from '../domain/events.js';
+import type { CursorSource } from '../domain/gapless-cursor.js';
+import { toMessageFrame } from '../dtos/chat.dto.js';
+import { toNotificationEvent } from '../dtos/notification.dto.js';
+import { nowMs } from '../dtos/sse-format.js';
+import { EventBus } from '../repositories/event-bus.repository.js';
+import { SseRepository } from '../repositories/sse.repository.js';
+import { WebSocketRepository, type SequencedFrame } from '../repositories/websocket.repository.js';
+import { ChatService } from './chat.service.js';
+import { NotificationService } from './notification.service.js';
+
+const REPLAY_PAGE = 500;
+
+/**
+ * The one place where domain events become wire traffic: chat messages become WebSocket frames
+ * for the room's readers, notifications become SSE events for the user's streams. Each frame is
+ * built once per event and the same string is written to every recipient. It also builds the
+ * replay sources, so a replayed event is byte-for-byte the frame a live one would have been
+ * (apart from `sentAt`).
+ */
+@Injectable()
+export class FanoutService implements OnModuleInit, OnModuleDestroy {
+  private unsubscribe?: () => void;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly websockets: WebSocketRepository,
+    private readonly sse: SseRepository,
+    private readonly chat: ChatService,
+    private readonly notifications: NotificationService,
+  ) {}
+
+  onModuleInit(): void {
+    this.unsubscribe = this.bus.subscribe((event) => this.handle(event));
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+  }
+
+  private handle(event: DomainEvent): void {
+    switch (event.type) {
+      case 'chat.message.created': {
+        const { message } = event;
+        this.websockets.broadcast(message.room, { seq: message.seq, frame: toMessageFrame(message, nowMs()) });
+        return;
+      }
+      case 'notification.created': {
+        const { notification } = event;
+        this.sse.deliverToUser(notification.userId, { seq: notification.seq, frame: toNotificationEvent(notification, nowMs()) });
+        return;
+      }
+      default: {
+        const unhandled: never = event;
+        throw new Error(`unhandled event ${JSON.stringify(unhandled)}`);
+      }
+    }
+  }
+
+  /** Replay for a WebSocket `join`: the latest history, or everything after `afterSeq`. */
+  roomSource(room: RoomEntity, afterSeq: number | undefined): CursorSource<SequencedFrame> {
+    return {
+      initial: async () => {
+        // A position beyond the end of the log (a client from another database, or lying)
+        // is clamped to the end, so the reader still gets everything that comes next.
+        const from = afterSeq === undefined ? undefined : Math.min(afterSeq, room.lastSeq);
+        const { items, position } = await this.chat.history(room, from, REPLAY_PAGE);
+        const sentAt = nowMs();
+        return {
+          items: items.map((m) => ({ seq: m.seq, frame: toMessageFrame(m, sentAt) })),
+          position,
+          more: from !== undefined && items.length === REPLAY_PAGE,
+        };
+      },
+      after: async (after, limit) => {
+        const items = await this.chat.messagesAfter(room, after, limit);
+        const sentAt = nowMs();
+        return items.map((m) => ({ seq: m.seq, frame: toMessageFrame(m, sentAt) }));
+      },
+    };
+  }
+
+  /**
+   * Replay for a notification stream: everything after `afterSeq`, or, without a position,
+   * nothing (the stream starts at the user's current position).
+   */
+  notificationSource(userId: number, afterSeq: number | undefined): CursorSource<SequencedFrame> {
+    const after = async (from: number, limit: number) => {
+      const items = await this.notifications.after(userId, from, limit);
+      const sentAt = nowMs();
+      return items.map((n) => ({ seq: n.seq, frame: toNotificationEvent(n, sentAt) }));
+    };
+    return {
+      initial: async () => {
+        const last = await this.notifications.lastSeq(userId);
+        if (afterSeq === undefined) return { items: [], position: last };
+        // A position beyond the end of the log is clamped to the end (see roomSource).
+        const from = Math.min(afterSeq, last);
+        const items = await after(from, REPLAY_PAGE);
+        return { items, position: items.at(-1)?.seq ?? from, more: items.length === REPLAY_PAGE };
+      },
+      after,
+    };
+  }
+}

@@ -3,7 +3,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import { EMPTY, type Observable } from 'rxjs';
-import type WebSocket from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { UserEntity } from '../domain/entities.js';
 import { toErrorFrame } from '../dtos/chat.dto.js';
 import type { OriginPolicy } from '../middleware/origin-policy.js';
@@ -53,6 +53,17 @@ export class RealtimeWsAdapter extends WsAdapter {
         );
       },
     } as never);
+  }
+
+  /**
+   * Client-caused socket errors (oversized frames, protocol violations) are normal on a public
+   * endpoint: ws already closed the socket with the right code, so they are logged at debug
+   * level, not as errors anyone could use to flood the log.
+   */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('connection', (socket: WebSocket) => socket.on('error', (err) => this.logger.debug(`client socket error: ${err.message}`)));
+    server.on('error', (err: Error) => this.logger.error(err));
+    return server;
   }
 
   override bindMessageHandler(

@@ -1,0 +1,197 @@
+import jwt from 'jsonwebtoken';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PASSWORD, postJson, sessionCookie, signUp } from '../support/clients.js';
+import { startServer, TEST_SECRET, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await server.close();
+  server.cleanup();
+});
+
+const me = (cookie?: string) => fetch(`${server.url}/api/auth/me`, { headers: cookie ? { cookie } : {} });
+
+describe('register', () => {
+  it('creates the user, answers 201 and sets an HttpOnly, SameSite=Lax session cookie', async () => {
+    const res = await postJson(server.url, '/api/auth/register', { username: 'alice', password: PASSWORD });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ user: { id: expect.any(Number), username: 'alice' } });
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('session='))!;
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; SameSite=Lax/);
+    expect(cookie).toMatch(/; Path=\//);
+    expect(cookie).not.toMatch(/Secure/); // only with NODE_ENV=production
+    const check = await me(sessionCookie(res));
+    expect(check.status).toBe(200);
+    expect(await check.json()).toEqual({ user: { id: expect.any(Number), username: 'alice' } });
+  });
+
+  it('refuses a taken username with 409', async () => {
+    await signUp(server.url, 'taken');
+    const res = await postJson(server.url, '/api/auth/register', { username: 'taken', password: PASSWORD });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toEqual({ statusCode: 409, error: 'Conflict', message: 'That username is taken' });
+  });
+
+  it.each([
+    ['no body fields', {}],
+    ['a short username', { username: 'ab', password: PASSWORD }],
+    ['upper case', { username: 'Alice2', password: PASSWORD }],
+    ['markup in the name', { username: '<script>', password: PASSWORD }],
+    ['a number as username', { username: 12345, password: PASSWORD }],
+    ['a short password', { username: 'shorty', password: 'short' }],
+    ['an enormous password', { username: 'longpw', password: 'x'.repeat(129) }],
+    ['an unknown field', { username: 'extra', password: PASSWORD, admin: true }],
+    ['an array body', [1, 2]],
+  ])('refuses %s with 400 and a readable message, storing nothing', async (_, body) => {
+    const res = await postJson(server.url, '/api/auth/register', body);
+    expect(res.status).toBe(400);
+    const json = (await res.json()) as { statusCode: number; error: string; message: string | string[] };
+    expect(json.statusCode).toBe(400);
+    expect(json.error).toBe('Bad Request');
+    expect(json.message.length).toBeGreaterThan(0);
+    const username = (body as { username?: unknown }).username;
+    if (typeof username === 'string') {
+      const login = await postJson(server.url, '/api/auth/login', { username, password: PASSWORD });
+      expect(login.status).not.toBe(200);
+    }
+  });
+
+  it('answers malformed JSON with 400', async () => {
+    const res = await fetch(`${server.url}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username": "x",' });
+    expect(res.status).toBe(400);
+    expect((await res.json()) as object).toMatchObject({ statusCode: 400 });
+  });
+
+  it('answers an oversized body with 413', async () => {
+    const res = await postJson(server.url, '/api/auth/register', { username: 'big', password: 'x'.repeat(100_000) });
+    expect(res.status).toBe(413);
+    expect((await res.json()) as object).toMatchObject({ statusCode: 413 });
+  });
+});
+
+describe('login', () => {
+  beforeAll(async () => {
+    await signUp(server.url, 'bob');
+  });
+
+  it('signs in with the right password (200 and a cookie)', async () => {
+    const res = await postJson(server.url, '/api/auth/login', { username: 'bob', password: PASSWORD });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ user: { id: expect.any(Number), username: 'bob' } });
+    expect((await me(sessionCookie(res))).status).toBe(200);
+  });
+
+  it.each([
+    ['a wrong password', { username: 'bob', password: 'wrong-password' }],
+    ['an unknown user', { username: 'nobody', password: PASSWORD }],
+  ])('refuses %s with 401 and a clear JSON error, and no cookie', async (_, body) => {
+    const res = await postJson(server.url, '/api/auth/login', body);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Invalid username or password' });
+    expect(res.headers.getSetCookie()).toEqual([]);
+  });
+});
+
+describe('authenticate (GET /api/auth/me)', () => {
+  let user: { id: number };
+  beforeAll(async () => {
+    user = (await signUp(server.url, 'carol')).user;
+  });
+
+  const expectRefused = async (cookie?: string) => {
+    const res = await me(cookie);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Sign in required' });
+  };
+
+  it('refuses a request without a cookie', () => expectRefused());
+  it('refuses garbage', () => expectRefused('session=not.a.token'));
+  it('refuses a token signed with another secret', () =>
+    expectRefused(`session=${jwt.sign({}, 'another-secret-that-is-also-long-enough!!', { subject: String(user.id), expiresIn: 60 })}`));
+  it('refuses an expired token', () =>
+    expectRefused(`session=${jwt.sign({ exp: Math.floor(Date.now() / 1000) - 10 }, TEST_SECRET, { subject: String(user.id) })}`));
+  it('refuses alg:none', () => {
+    const unsigned = jwt.sign({ exp: Math.floor(Date.now() / 1000) + 60 }, '', { algorithm: 'none', subject: String(user.id) });
+    return expectRefused(`session=${unsigned}`);
+  });
+  it('refuses HS512 even with the right secret', () =>
+    expectRefused(`session=${jwt.sign({}, TEST_SECRET, { algorithm: 'HS512', subject: String(user.id), expiresIn: 60 })}`));
+  it('refuses a token without expiry', () => expectRefused(`session=${jwt.sign({}, TEST_SECRET, { subject: String(user.id) })}`));
+  it('refuses a valid token for a user who does not exist', () =>
+    expectRefused(`session=${jwt.sign({}, TEST_SECRET, { subject: '999999', expiresIn: 60 })}`));
+  it('refuses a hostile subject', () => expectRefused(`session=${jwt.sign({}, TEST_SECRET, { subject: '1 OR 1=1', expiresIn: 60 })}`));
+  it('accepts a valid token', async () => {
+    const res = await me(`session=${jwt.sign({}, TEST_SECRET, { subject: String(user.id), expiresIn: 60 })}`);
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('logout', () => {
+  it('answers 204 and clears the cookie', async () => {
+    const { cookie } = await signUp(server.url, 'dave');
+    const res = await postJson(server.url, '/api/auth/logout', undefined, { cookie });
+    expect(res.status).toBe(204);
+    const cleared = res.headers.getSetCookie().find((c) => c.startsWith('session='))!;
+    expect(cleared).toMatch(/^session=;/);
+    expect(cleared).toMatch(/Expires=Thu, 01 Jan 1970/);
+  });
+});
+
+describe('cross-origin protection', () => {
+  it('refuses a state-changing request from a foreign Origin with 403', async () => {
+    const res = await postJson(server.url, '/api/auth/register', { username: 'mallory', password: PASSWORD }, { origin: 'http://evil.example' });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ statusCode: 403, error: 'Forbidden', message: 'Cross-origin request refused' });
+    const login = await postJson(server.url, '/api/auth/login', { username: 'mallory', password: PASSWORD });
+    expect(login.status).toBe(401); // nothing was stored
+  });
+
+  it('refuses a cross-site browser request that carries no Origin', async () => {
+    const res = await postJson(server.url, '/api/auth/logout', undefined, { 'sec-fetch-site': 'cross-site' });
+    expect(res.status).toBe(403);
+  });
+
+  it('refuses the opaque "null" origin', async () => {
+    const res = await postJson(server.url, '/api/auth/logout', undefined, { origin: 'null' });
+    expect(res.status).toBe(403);
+  });
+
+  it("accepts the app's own origin", async () => {
+    const res = await postJson(server.url, '/api/auth/register', { username: 'sameorigin', password: PASSWORD }, { origin: server.url });
+    expect(res.status).toBe(201);
+  });
+
+  it('accepts an origin from ALLOWED_ORIGINS', async () => {
+    const other = await startServer({ allowedOrigins: ['https://app.example.com'] });
+    try {
+      const res = await postJson(other.url, '/api/auth/register', { username: 'listed', password: PASSWORD }, { origin: 'https://app.example.com' });
+      expect(res.status).toBe(201);
+    } finally {
+      await other.close();
+      other.cleanup();
+    }
+  });
+});
+
+describe('OpenAPI', () => {
+  it('serves a document generated from the code, covering every REST endpoint', async () => {
+    const res = await fetch(`${server.url}/api/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/auth/login',
+      '/api/auth/logout',
+      '/api/auth/me',
+      '/api/auth/register',
+      '/api/notifications',
+      '/api/notifications/read-all',
+      '/api/notifications/stream',
+      '/api/notifications/test',
+    ]);
+  });
+});

@@ -1,0 +1,164 @@
+import { EventSource } from 'eventsource';
+import WebSocket from 'ws';
+
+export const PASSWORD = 'password-123';
+
+export interface SignedIn {
+  cookie: string;
+  user: { id: number; username: string };
+}
+
+/** `session=...` from a response's Set-Cookie. */
+export function sessionCookie(res: Response): string {
+  const header = res.headers.getSetCookie().find((c) => c.startsWith('session='));
+  if (!header) throw new Error(`no session cookie in response ${res.status}`);
+  return header.split(';')[0]!;
+}
+
+export async function signUp(baseUrl: string, username: string, password = PASSWORD): Promise<SignedIn> {
+  const res = await fetch(`${baseUrl}/api/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (res.status !== 201) throw new Error(`register ${username}: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { user: SignedIn['user'] };
+  return { cookie: sessionCookie(res), user: body.user };
+}
+
+export function postJson(baseUrl: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${baseUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** Resolves when `check` returns a value other than undefined; rejects after `ms`. */
+export async function eventually<T>(check: () => T | undefined, ms = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export interface Frame {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** A real `ws` client that records every frame it receives. */
+export class WsClient {
+  readonly frames: Frame[] = [];
+  closeCode?: number;
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (raw) => this.frames.push(JSON.parse(String(raw)) as Frame));
+    socket.on('close', (code) => (this.closeCode = code));
+  }
+
+  /** Opens an authenticated socket; rejects with the HTTP status if the upgrade is refused. */
+  static connect(url: string, cookie?: string, headers: Record<string, string> = {}): Promise<WsClient> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, { headers: { ...(cookie ? { cookie } : {}), ...headers } });
+      socket.once('open', () => resolve(new WsClient(socket)));
+      socket.once('unexpected-response', (_req, res) => {
+        reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode }));
+        socket.terminate();
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  send(event: string, data: unknown, extra: Record<string, unknown> = {}): void {
+    this.socket.send(JSON.stringify({ event, data, ...extra }));
+  }
+
+  sendRaw(data: string | Buffer, binary = false): void {
+    this.socket.send(data, { binary });
+  }
+
+  of(event: string): Frame['data'][] {
+    return this.frames.filter((f) => f.event === event).map((f) => f.data);
+  }
+
+  /** The first frame (after `from`) of that event matching `match`. */
+  waitFor(event: string, match: (data: Frame['data']) => boolean = () => true, ms = 5000, from = 0): Promise<Frame['data']> {
+    return eventually(() => this.frames.slice(from).find((f) => f.event === event && match(f.data))?.data, ms, `ws "${event}" frame`);
+  }
+
+  async join(room: string, afterSeq?: number): Promise<Frame['data']> {
+    const from = this.frames.length;
+    this.send('join', afterSeq === undefined ? { room } : { room, afterSeq });
+    return this.waitFor('joined', (d) => d.room === room, 5000, from);
+  }
+
+  waitClosed(ms = 5000): Promise<number> {
+    return eventually(() => this.closeCode, ms, 'socket close');
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+export interface SseEvent {
+  id: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+/** The real `eventsource` client with the session cookie; records every event. */
+export class SseClient {
+  readonly events: SseEvent[] = [];
+  opens = 0;
+  readonly es: EventSource;
+
+  constructor(url: string, cookie?: string, eventTypes: string[] = ['notification']) {
+    this.es = new EventSource(url, {
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...(cookie ? { cookie } : {}) } }),
+    });
+    this.es.addEventListener('open', () => this.opens++);
+    for (const type of eventTypes) {
+      this.es.addEventListener(type, (e) => this.events.push({ id: e.lastEventId, type, data: JSON.parse(e.data) as Record<string, unknown> }));
+    }
+  }
+
+  ids(): number[] {
+    return this.events.map((e) => Number(e.id));
+  }
+
+  waitForOpen(count = 1, ms = 5000): Promise<true> {
+    return eventually(() => (this.opens >= count ? true : undefined), ms, `SSE open #${count}`);
+  }
+
+  waitForCount(n: number, ms = 5000): Promise<SseEvent[]> {
+    return eventually(() => (this.events.length >= n ? this.events : undefined), ms, `${n} SSE events (have ${this.events.length})`);
+  }
+
+  close(): void {
+    this.es.close();
+  }
+}
+
+/** Reads a raw HTTP response body as text chunks until `until` matches or time runs out. */
+export async function readStream(res: Response, until: (text: string) => boolean, ms = 5000): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const deadline = Date.now() + ms;
+  try {
+    while (!until(text)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`stream did not match in ${ms} ms; got ${JSON.stringify(text)}`);
+      const chunk = await Promise.race([reader.read(), new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`stream did not match in ${ms} ms; got ${JSON.stringify(text)}`)), left))]);
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return text;
+}

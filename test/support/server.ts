@@ -1,0 +1,55 @@
+import type { INestApplication } from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../../apps/api/src/app.factory.js';
+import { loadConfig, type AppConfig } from '../../apps/api/src/config/app-config.js';
+
+export interface TestServer {
+  app: INestApplication;
+  config: AppConfig;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** `ws://127.0.0.1:PORT/ws` */
+  wsUrl: string;
+  port: number;
+  /** Stops the server; keeps the data folder unless `keepData` is false. */
+  close(): Promise<void>;
+  /** Deletes the data folder (call after close). */
+  cleanup(): void;
+}
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
+
+/**
+ * Starts the real server on 127.0.0.1 and a free port, on a fresh SQLite file in a temporary
+ * folder (or `dataDir`, to restart on the same data).
+ */
+export async function startServer(overrides: Partial<AppConfig> = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'rt-test-'));
+  const config = loadConfig(
+    { NODE_ENV: 'test' },
+    {
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: dir,
+      databaseUrl: `file:${join(dir, 'app.db')}`,
+      jwtSecret: TEST_SECRET,
+      webDistDir: '',
+      ...overrides,
+    },
+  );
+  const app = await createApp(config);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    config,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    close: () => app.close(),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

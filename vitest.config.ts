@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+
+// Three suites, one `npm test`:
+// - unit: specs beside the code, collaborators faked;
+// - api: the real server on port 0 with real ws / eventsource clients and a real SQLite file;
+// - browser: the built web app in headless Chromium (playwright-core + Debian's chromium).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['apps/api/src/**/*.spec.ts'], environment: 'node' },
+      },
+      {
+        extends: true,
+        test: { name: 'api', include: ['test/api/**/*.test.ts'], environment: 'node', testTimeout: 20_000, hookTimeout: 30_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

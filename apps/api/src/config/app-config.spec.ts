@@ -1,0 +1,72 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './app-config.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'rt-config-'));
+
+describe('loadConfig', () => {
+  it('has working defaults and generates a development secret once, kept in the data folder', () => {
+    const dir = tmp();
+    const config = loadConfig({ DATA_DIR: dir });
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBe(`file:${join(dir, 'app.db')}`);
+    expect(config.sseHeartbeatMs).toBe(15_000);
+    expect(config.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(readFileSync(join(dir, 'jwt-secret'), 'utf8').trim()).toBe(config.jwtSecret);
+    expect(loadConfig({ DATA_DIR: dir }).jwtSecret).toBe(config.jwtSecret);
+    expect(config.cookieSecure).toBe(false);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every knob from the environment', () => {
+    const config = loadConfig({
+      DATA_DIR: tmp(),
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      JWT_SECRET: 's'.repeat(40),
+      SESSION_TTL_SECONDS: '3600',
+      ALLOWED_ORIGINS: 'https://a.example, https://b.example:8443',
+      SSE_RETRY_MS: '1000',
+      SSE_HEARTBEAT_MS: '5000',
+      WS_MAX_FRAME_BYTES: '2048',
+      LOG_LEVEL: 'debug',
+      NODE_ENV: 'production',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      jwtSecret: 's'.repeat(40),
+      sessionTtlSeconds: 3600,
+      allowedOrigins: ['https://a.example', 'https://b.example:8443'],
+      sseRetryMs: 1000,
+      sseHeartbeatMs: 5000,
+      wsMaxFrameBytes: 2048,
+      logLevel: 'debug',
+      cookieSecure: true,
+    });
+  });
+
+  it('lists every problem at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', JWT_SECRET: 'short', ALLOWED_ORIGINS: 'https://ok.example/path,nonsense', NODE_ENV: 'staging', DATABASE_URL: 'mysql://x' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(6);
+    expect(problems.join('\n')).toMatch(/PORT must be an integer/);
+    expect(problems.join('\n')).toMatch(/JWT_SECRET must be at least 32/);
+    expect(problems.join('\n')).toMatch(/bare origin/);
+    expect(problems.join('\n')).toMatch(/"nonsense" is not a URL origin/);
+    expect(problems.join('\n')).toMatch(/NODE_ENV must be one of/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL must start with/);
+  });
+
+  it('requires JWT_SECRET in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp() })).toThrow(/JWT_SECRET is required/);
+  });
+});

@@ -15,6 +15,8 @@ export interface ChatMessage {
   id: number;
   author: User;
   text: string;
+  /** When the message was stored (ISO-8601). */
+  createdAt: string;
   /** Server clock (epoch ms, fractional) when the frame was built for sending. */
   sentAt: number;
   clientId?: string | null;

@@ -1,5 +1,6 @@
 import jwt from 'jsonwebtoken';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ChatService } from '../../apps/api/src/services/chat.service.js';
 import { eventually, SseClient, signUp, WsClient, type SignedIn } from '../support/clients.js';
 import { startServer, TEST_SECRET, type TestServer } from '../support/server.js';
 
@@ -99,6 +100,55 @@ describe('chat', () => {
     expect(seqs.at(-1)).toBe(sent[4]);
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
   });
+
+  it.each(['before', 'after'] as const)(
+    'resumes with afterSeq with no gap or duplicate when messages are sent while the replay runs (%s its read)',
+    async (when) => {
+      const writer = await connect(alice);
+      const start = (await writer.join('general')).lastSeq as number;
+      const send = async (text: string) => {
+        const id = clientId();
+        writer.send('message', { room: 'general', text, clientId: id });
+        return (await writer.waitFor('ack', (d) => d.clientId === id)).seq as number;
+      };
+      for (let i = 0; i < 3; i++) await send(`before ${i}`);
+
+      const chat = server.app.get(ChatService);
+      const read = chat.history.bind(chat);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inReplay = new Promise<void>((r) => (entered = r));
+      const spy = vi.spyOn(chat, 'history').mockImplementationOnce(async (...args) => {
+        if (when === 'before') {
+          entered();
+          await gate;
+          return read(...args);
+        }
+        const result = await read(...args);
+        entered();
+        await gate;
+        return result;
+      });
+      try {
+        const reader = await connect(bob);
+        reader.send('join', { room: 'general', afterSeq: start });
+        await inReplay;
+        for (let i = 0; i < 3; i++) await send(`during ${i}`);
+        release();
+        await reader.waitFor('joined');
+        const last = await send('after');
+        await reader.waitFor('message', (d) => d.seq === last);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(reader.of('message').map((m) => m.seq)).toEqual(Array.from({ length: 7 }, (_, i) => start + 1 + i));
+        // `joined` comes after the replay and before anything live that the replay did not hold.
+        const events = reader.frames.map((f) => f.event);
+        expect(events.indexOf('joined')).toBeGreaterThanOrEqual(3);
+      } finally {
+        spy.mockRestore();
+      }
+    },
+  );
 
   it('stores a resend with the same clientId once and acks it with the same seq', async () => {
     const a = await connect(alice);

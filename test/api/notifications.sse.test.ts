@@ -254,3 +254,26 @@ describe('notification REST', () => {
     expect((await postJson(server.url, '/api/notifications/read-all', undefined)).status).toBe(401);
   });
 });
+
+describe('durability', () => {
+  it('replays from the database after a server restart', async () => {
+    const first = await startServer({ sseRetryMs: 200 });
+    const user = await signUp(first.url, 'restart');
+    for (let i = 0; i < 3; i++) {
+      const res = await postJson(first.url, '/api/notifications/test', { title: `n${i}` }, { cookie: user.cookie });
+      expect(res.status).toBe(201);
+    }
+    await first.close();
+    const second = await startServer({ sseRetryMs: 200 }, first.config.dataDir);
+    try {
+      // What a browser sends after the restart: the last id it saw.
+      const res = await fetch(`${second.url}/api/notifications/stream`, { headers: { cookie: user.cookie, 'last-event-id': '1' } });
+      const text = await readStream(res, (t) => t.includes('id: 3\n'));
+      expect([...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([2, 3]);
+    } finally {
+      await second.close();
+      second.cleanup();
+    }
+  });
+});
+

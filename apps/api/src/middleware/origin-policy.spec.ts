@@ -1,9 +1,10 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { OriginPolicy } from './origin-policy.js';
 
 describe('OriginPolicy', () => {
   const policy = new OriginPolicy(['https://app.example.com']);
-  it.each([
+  it.each<[IncomingHttpHeaders, boolean, string]>([
     [{ host: 'localhost:3000' }, true, 'no Origin (curl)'],
     [{ host: 'localhost:3000', 'sec-fetch-site': 'same-origin' }, true, 'no Origin, same-origin fetch metadata'],
     [{ host: 'localhost:3000', 'sec-fetch-site': 'cross-site' }, false, 'no Origin but a cross-site browser request'],

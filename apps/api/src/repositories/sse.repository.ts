@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
 import type { SequencedFrame } from './websocket.repository.js';
@@ -57,7 +57,7 @@ class SseStream {
  * replay, frames prepared once and written to many responses, a heartbeat, and exact cleanup.
  */
 @Injectable()
-export class SseRepository {
+export class SseRepository implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SSE');
   private readonly byUser = new Map<number, Set<SseStream>>();
 
@@ -98,7 +98,12 @@ export class SseRepository {
     for (const stream of streams) stream.cursor?.offer(item);
   }
 
-  /** Ends every stream (shutdown): browsers reconnect with Last-Event-ID. */
+  /** On shutdown, end every stream so the HTTP server can close and browsers reconnect elsewhere. */
+  beforeApplicationShutdown(): void {
+    this.closeAll();
+  }
+
+  /** Ends every stream: browsers reconnect with Last-Event-ID. */
   closeAll(): void {
     for (const streams of this.byUser.values()) for (const stream of streams) this.remove(stream);
   }

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import WebSocket from 'ws';
 import type { UserEntity } from '../domain/entities.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
@@ -28,10 +28,15 @@ export const WsCloseCode = {
  * Everything the server writes to a WebSocket goes through here.
  */
 @Injectable()
-export class WebSocketRepository {
+export class WebSocketRepository implements BeforeApplicationShutdown {
   private readonly logger = new Logger('WebSocket');
   private readonly rooms = new Map<string, Set<Subscription>>();
   private readonly sockets = new Map<WebSocket, { user: UserEntity; rooms: Map<string, Subscription> }>();
+
+  /** On shutdown, tell every client we are going away (1001); they reconnect and resume. */
+  beforeApplicationShutdown(): void {
+    for (const socket of this.sockets.keys()) socket.close(WsCloseCode.goingAway, 'server shutting down');
+  }
 
   register(socket: WebSocket, user: UserEntity): void {
     this.sockets.set(socket, { user, rooms: new Map() });

@@ -15,7 +15,7 @@ export interface AppConfig {
   readonly port: number;
   /** Folder for the SQLite file and the generated development secret. */
   readonly dataDir: string;
-  /** `file:...` (SQLite, the default) or `postgresql://...`. */
+  /** `file:...` (SQLite). */
   readonly databaseUrl: string;
   readonly jwtSecret: string;
   /** Session lifetime in seconds. */
@@ -73,8 +73,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
   const nodeEnv = oneOf('NODE_ENV', 'development', ['development', 'production', 'test'] as const);
   const dataDir = absolute(env.DATA_DIR || 'data');
   const databaseUrl = env.DATABASE_URL || `file:${resolve(dataDir, 'app.db')}`;
-  if (!/^(file:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
-    problems.push(`DATABASE_URL must start with file: or postgresql://, got "${databaseUrl}"`);
+  if (!databaseUrl.startsWith('file:')) {
+    problems.push(`DATABASE_URL must be a SQLite URL (file:path/to/app.db) in this version, got "${databaseUrl}"`);
   }
 
   const allowedOrigins = (env.ALLOWED_ORIGINS ?? '')

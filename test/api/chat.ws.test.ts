@@ -1,7 +1,8 @@
 import jwt from 'jsonwebtoken';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatService } from '../../apps/api/src/services/chat.service.js';
 import { eventually, SseClient, signUp, WsClient, type SignedIn } from '../support/clients.js';
+import { holdNextCall } from '../support/hold.js';
 import { startServer, TEST_SECRET, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -114,28 +115,13 @@ describe('chat', () => {
       for (let i = 0; i < 3; i++) await send(`before ${i}`);
 
       const chat = server.app.get(ChatService);
-      const read = chat.history.bind(chat);
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      let entered!: () => void;
-      const inReplay = new Promise<void>((r) => (entered = r));
-      const spy = vi.spyOn(chat, 'history').mockImplementationOnce(async (...args) => {
-        if (when === 'before') {
-          entered();
-          await gate;
-          return read(...args);
-        }
-        const result = await read(...args);
-        entered();
-        await gate;
-        return result;
-      });
+      const hold = holdNextCall(chat, 'history', when);
       try {
         const reader = await connect(bob);
         reader.send('join', { room: 'general', afterSeq: start });
-        await inReplay;
+        await hold.entered;
         for (let i = 0; i < 3; i++) await send(`during ${i}`);
-        release();
+        hold.release();
         await reader.waitFor('joined');
         const last = await send('after');
         await reader.waitFor('message', (d) => d.seq === last);
@@ -145,7 +131,7 @@ describe('chat', () => {
         const events = reader.frames.map((f) => f.event);
         expect(events.indexOf('joined')).toBeGreaterThanOrEqual(3);
       } finally {
-        spy.mockRestore();
+        hold.restore();
       }
     },
   );

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseRepository } from '../../apps/api/src/repositories/sse.repository.js';
 import { NotificationService } from '../../apps/api/src/services/notification.service.js';
 import { eventually, postJson, readStream, SseClient, signUp, type SignedIn } from '../support/clients.js';
+import { holdNextCall } from '../support/hold.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -105,34 +106,19 @@ describe('GET /api/notifications/stream', () => {
       const user = await newUser();
       for (let i = 0; i < 5; i++) await notify(user);
       const service = server.app.get(NotificationService);
-      const read = service.after.bind(service);
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      let entered!: () => void;
-      const inReplay = new Promise<void>((r) => (entered = r));
-      const spy = vi.spyOn(service, 'after').mockImplementationOnce(async (...args) => {
-        if (when === 'before') {
-          entered();
-          await gate;
-          return read(...args);
-        }
-        const rows = await read(...args);
-        entered();
-        await gate;
-        return rows;
-      });
+      const hold = holdNextCall(service, 'after', when);
       try {
         const client = open(streamUrl('?lastEventId=0'), user);
-        await inReplay;
+        await hold.entered;
         for (let i = 0; i < 3; i++) await notify(user, `during ${i}`);
-        release();
+        hold.release();
         await client.waitForCount(8);
         await notify(user, 'after');
         await client.waitForCount(9);
         await new Promise((r) => setTimeout(r, 100));
         expect(client.ids()).toEqual(range(1, 9));
       } finally {
-        spy.mockRestore();
+        hold.restore();
       }
     },
   );

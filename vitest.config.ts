@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 // - browser: the built web app in headless Chromium (playwright-core + Debian's chromium).
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
         extends: true,

@@ -81,13 +81,24 @@ export function migrateSqlite(filePath: string, dir = migrationsDir('sqlite')): 
         continue;
       }
       const now = new Date().toISOString();
+      // SQLite's way to change a table is to rebuild it, and with foreign keys enforced, dropping
+      // the old table would run its ON DELETE CASCADE actions. `PRAGMA foreign_keys` is a no-op
+      // inside a transaction (so the PRAGMA in Prisma's generated SQL does nothing here): turn
+      // enforcement off around the transaction and check the result before committing, as
+      // SQLite's documented ALTER TABLE procedure does.
+      db.pragma('foreign_keys = OFF');
       db.transaction(() => {
         db.exec(migration.sql);
+        const violations = db.pragma('foreign_key_check') as unknown[];
+        if (violations.length) {
+          throw new MigrationError(`migration ${migration.name} leaves ${violations.length} foreign key violation(s)`);
+        }
         db.prepare(
           `INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
            VALUES (?, ?, ?, ?, NULL, NULL, ?, 1)`,
         ).run(randomUUID(), migration.checksum, new Date().toISOString(), migration.name, now);
       })();
+      db.pragma('foreign_keys = ON');
       done.push(migration.name);
     }
     return done;

@@ -18,7 +18,9 @@ describe('register', () => {
   it('creates the user, answers 201 and sets an HttpOnly, SameSite=Lax session cookie', async () => {
     const res = await postJson(server.url, '/api/auth/register', { username: 'alice', password: PASSWORD });
     expect(res.status).toBe(201);
-    expect(await res.json()).toEqual({ user: { id: expect.any(Number), username: 'alice' } });
+    const body = (await res.json()) as { expiresAt: number };
+    expect(body).toEqual({ user: { id: expect.any(Number), username: 'alice' }, expiresAt: expect.any(Number) });
+    expect(body.expiresAt).toBeGreaterThan(Date.now() + 6 * 24 * 3600_000); // the 7-day default
     const cookie = res.headers.getSetCookie().find((c) => c.startsWith('session='))!;
     expect(cookie).toMatch(/; HttpOnly/);
     expect(cookie).toMatch(/; SameSite=Lax/);
@@ -26,7 +28,7 @@ describe('register', () => {
     expect(cookie).not.toMatch(/Secure/); // only with NODE_ENV=production
     const check = await me(sessionCookie(res));
     expect(check.status).toBe(200);
-    expect(await check.json()).toEqual({ user: { id: expect.any(Number), username: 'alice' } });
+    expect(await check.json()).toEqual({ user: { id: expect.any(Number), username: 'alice' }, expiresAt: body.expiresAt });
   });
 
   it('refuses a taken username with 409', async () => {
@@ -81,7 +83,7 @@ describe('login', () => {
   it('signs in with the right password (200 and a cookie)', async () => {
     const res = await postJson(server.url, '/api/auth/login', { username: 'bob', password: PASSWORD });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ user: { id: expect.any(Number), username: 'bob' } });
+    expect(await res.json()).toEqual({ user: { id: expect.any(Number), username: 'bob' }, expiresAt: expect.any(Number) });
     expect((await me(sessionCookie(res))).status).toBe(200);
   });
 
@@ -127,6 +129,32 @@ describe('authenticate (GET /api/auth/me)', () => {
   it('accepts a valid token', async () => {
     const res = await me(`session=${jwt.sign({}, TEST_SECRET, { subject: String(user.id), expiresIn: 60 })}`);
     expect(res.status).toBe(200);
+  });
+});
+
+describe('refresh (sliding renewal)', () => {
+  it('renews a valid session with a later expiry', async () => {
+    const { cookie } = await signUp(server.url, 'renewer');
+    const first = (await (await me(cookie)).json()) as { expiresAt: number };
+    await new Promise((r) => setTimeout(r, 1100)); // token times have one-second resolution
+    const res = await postJson(server.url, '/api/auth/refresh', undefined, { cookie });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { user: { username: string }; expiresAt: number };
+    expect(body.user.username).toBe('renewer');
+    expect(body.expiresAt).toBeGreaterThan(first.expiresAt);
+    const renewed = sessionCookie(res);
+    expect(renewed).not.toBe(cookie);
+    expect(await (await me(renewed)).json()).toMatchObject({ expiresAt: body.expiresAt });
+  });
+
+  it.each([
+    ['no cookie', undefined],
+    ['an expired token', () => `session=${jwt.sign({ exp: Math.floor(Date.now() / 1000) - 1 }, TEST_SECRET, { subject: '1' })}`],
+    ['a forged token', () => `session=${jwt.sign({}, 'x'.repeat(40), { subject: '1', expiresIn: 60 })}`],
+  ])('refuses %s with 401 and sets no cookie', async (_, cookie) => {
+    const res = await postJson(server.url, '/api/auth/refresh', undefined, cookie ? { cookie: cookie() } : {});
+    expect(res.status).toBe(401);
+    expect(res.headers.getSetCookie()).toEqual([]);
   });
 });
 
@@ -187,11 +215,14 @@ describe('OpenAPI', () => {
       '/api/auth/login',
       '/api/auth/logout',
       '/api/auth/me',
+      '/api/auth/refresh',
       '/api/auth/register',
       '/api/notifications',
       '/api/notifications/read-all',
       '/api/notifications/stream',
       '/api/notifications/test',
+      '/api/rooms',
+      '/api/rooms/{room}/messages',
     ]);
   });
 });

@@ -11,7 +11,7 @@ let bob: SignedIn;
 const open: WsClient[] = [];
 
 beforeAll(async () => {
-  server = await startServer({ wsMaxFrameBytes: 4096 });
+  server = await startServer({ wsMaxFrameBytes: 4096, chatRateBurst: 1000, chatRatePerSecond: 1000 });
   alice = await signUp(server.url, 'alice');
   bob = await signUp(server.url, 'bob');
 });
@@ -72,6 +72,8 @@ describe('chat', () => {
       author: { id: alice.user.id, username: 'alice' },
       text: 'hello bob',
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      editedAt: null,
+      deleted: false,
       sentAt: expect.any(Number),
       clientId: id,
     });

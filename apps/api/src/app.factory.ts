@@ -48,8 +48,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   const auth = app.get(AuthService);
   app.useWebSocketAdapter(
     new RealtimeWsAdapter(app, {
-      authenticate: (cookie) => auth.authenticate(cookie),
+      authenticate: (cookie) => auth.authenticateSession(cookie),
       origins,
+      perMessageDeflate: config.wsPerMessageDeflate,
       maxFrameBytes: config.wsMaxFrameBytes,
     }),
   );

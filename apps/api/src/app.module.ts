@@ -5,12 +5,15 @@ import type { AppConfig } from './config/app-config.js';
 import { APP_CONFIG } from './config/tokens.js';
 import { AuthController } from './controllers/auth.controller.js';
 import { NotificationController } from './controllers/notification.controller.js';
+import { RoomController } from './controllers/room.controller.js';
 import { ChatGateway } from './gateways/chat.gateway.js';
 import { AuthGuard } from './middleware/auth.guard.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { EventBus, InProcessEventBus } from './repositories/event-bus.repository.js';
 import { NotificationRepository } from './repositories/notification.repository.js';
+import { PresenceRepository } from './repositories/presence.repository.js';
+import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { RoomRepository } from './repositories/room.repository.js';
 import { SseRepository } from './repositories/sse.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
@@ -25,6 +28,8 @@ const repositories: Provider[] = [
   DatabaseRepository,
   { provide: EventBus, useClass: InProcessEventBus },
   NotificationRepository,
+  PresenceRepository,
+  RateLimitRepository,
   RoomRepository,
   SseRepository,
   UserRepository,
@@ -42,7 +47,7 @@ export class AppModule {
       imports: serveWeb
         ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })]
         : [],
-      controllers: [AuthController, NotificationController],
+      controllers: [AuthController, NotificationController, RoomController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories, ...services, AuthGuard, ChatGateway],
     };
   }

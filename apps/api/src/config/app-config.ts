@@ -29,6 +29,16 @@ export interface AppConfig {
   readonly sseRetryMs: number;
   readonly sseHeartbeatMs: number;
   readonly wsMaxFrameBytes: number;
+  /** Protocol-level ping interval; a peer that has not answered the previous ping is terminated. */
+  readonly wsPingIntervalMs: number;
+  /** A socket with more than this many bytes waiting to be sent is closed (4008). */
+  readonly wsMaxBufferedBytes: number;
+  /** Negotiate permessage-deflate. Off by default: it costs CPU and memory per socket. */
+  readonly wsPerMessageDeflate: boolean;
+  /** Chat messages a user may send at once before the rate applies. */
+  readonly chatRateBurst: number;
+  /** Chat messages per second a user may send, sustained. */
+  readonly chatRatePerSecond: number;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
 }
 
@@ -68,6 +78,15 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
       return fallback;
     }
     return raw as T;
+  };
+
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
   };
 
   const nodeEnv = oneOf('NODE_ENV', 'development', ['development', 'production', 'test'] as const);
@@ -110,6 +129,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     sseRetryMs: int('SSE_RETRY_MS', 3000, 100, 600_000),
     sseHeartbeatMs: int('SSE_HEARTBEAT_MS', 15_000, 100, 600_000),
     wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    wsPingIntervalMs: int('WS_PING_INTERVAL_MS', 25_000, 100, 600_000),
+    wsMaxBufferedBytes: int('WS_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    wsPerMessageDeflate: bool('WS_PERMESSAGE_DEFLATE', false),
+    chatRateBurst: int('CHAT_RATE_BURST', 20, 1, 100_000),
+    chatRatePerSecond: int('CHAT_RATE_PER_SECOND', 5, 1, 100_000),
     logLevel: oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'log', ['error', 'warn', 'log', 'debug'] as const),
     ...overrides,
   };

@@ -1,11 +1,11 @@
-import { Body, Controller, Get, HttpCode, Post, Res, UseGuards, Inject } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Post, Res, UseGuards, Inject } from '@nestjs/common';
 import { ApiConflictResponse, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { UserEntity } from '../domain/entities.js';
 import { CredentialsDto, SessionResponseDto, toSessionResponse } from '../dtos/auth.dto.js';
-import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
+import { AuthGuard, CurrentUser, SessionExpiresAt } from '../middleware/auth.guard.js';
 import { AuthService, SESSION_COOKIE, type Session } from '../services/auth.service.js';
 
 @ApiTags('auth')
@@ -38,18 +38,28 @@ export class AuthController {
     res.clearCookie(SESSION_COOKIE, this.cookieOptions());
   }
 
+  /** Sliding renewal: a still-valid session gets a fresh token (see docs/protocol.md). */
+  @Post('refresh')
+  @HttpCode(200)
+  @ApiCookieAuth(SESSION_COOKIE)
+  @ApiOkResponse({ type: SessionResponseDto, description: 'A fresh session cookie with a new expiry' })
+  @ApiUnauthorizedResponse({ description: 'No valid session to renew: sign in again' })
+  async refresh(@Headers('cookie') cookie: string | undefined, @Res({ passthrough: true }) res: Response): Promise<SessionResponseDto> {
+    return this.signIn(res, await this.auth.refresh(cookie));
+  }
+
   @Get('me')
   @UseGuards(AuthGuard)
   @ApiCookieAuth(SESSION_COOKIE)
   @ApiOkResponse({ type: SessionResponseDto })
   @ApiUnauthorizedResponse({ description: 'Not signed in' })
-  me(@CurrentUser() user: UserEntity): SessionResponseDto {
-    return toSessionResponse(user);
+  me(@CurrentUser() user: UserEntity, @SessionExpiresAt() expiresAt: number): SessionResponseDto {
+    return toSessionResponse(user, expiresAt);
   }
 
   private signIn(res: Response, session: Session): SessionResponseDto {
-    res.cookie(SESSION_COOKIE, session.token, { ...this.cookieOptions(), maxAge: this.config.sessionTtlSeconds * 1000 });
-    return toSessionResponse(session.user);
+    res.cookie(SESSION_COOKIE, session.token, { ...this.cookieOptions(), maxAge: Math.max(0, session.expiresAt - Date.now()) });
+    return toSessionResponse(session.user, session.expiresAt);
   }
 
   private cookieOptions() {

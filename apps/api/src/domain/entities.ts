@@ -14,6 +14,18 @@ export interface RoomEntity {
   name: string;
   /** Last sequence number handed out in this room. */
   lastSeq: number;
+  /** Last revision (edit or delete) handed out in this room. */
+  lastRev: number;
+  /** ISO-8601. */
+  createdAt: string;
+}
+
+/** A room as one user sees it in the room list. */
+export interface RoomSummary extends RoomEntity {
+  members: number;
+  member: boolean;
+  lastReadSeq: number;
+  unread: number;
 }
 
 export interface MessageEntity {
@@ -22,10 +34,28 @@ export interface MessageEntity {
   /** The room's monotonic, gapless sequence number. */
   seq: number;
   author: UserEntity;
+  /** Empty once deleted. */
   text: string;
   clientId: string;
   /** ISO-8601. */
   createdAt: string;
+  /** ISO-8601, or null if never edited. */
+  editedAt: string | null;
+  deleted: boolean;
+  /** The room revision of the latest edit or delete; 0 if never changed. */
+  rev: number;
+}
+
+/** An edit or delete, as an entry in the room's revision log. */
+export interface MessageChange {
+  room: string;
+  rev: number;
+  seq: number;
+  kind: 'edited' | 'deleted';
+  /** The new text (edited); empty for deleted. */
+  text: string;
+  /** ISO-8601. */
+  at: string;
 }
 
 export type NotificationKind = 'mention' | 'system';

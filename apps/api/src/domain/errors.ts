@@ -9,6 +9,9 @@ export type DomainErrorCode =
   | 'room_not_found'
   | 'not_joined'
   | 'username_taken'
+  | 'room_taken'
+  | 'message_not_found'
+  | 'rate_limited'
   | 'not_found';
 
 export class DomainError extends Error {
@@ -16,6 +19,8 @@ export class DomainError extends Error {
   constructor(
     public readonly code: DomainErrorCode,
     message: string,
+    /** Extra fields for the client (for example `retryAfterMs`). */
+    public readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }

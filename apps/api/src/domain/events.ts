@@ -1,4 +1,4 @@
-import type { MessageEntity, NotificationEntity } from './entities.js';
+import type { MessageChange, MessageEntity, NotificationEntity, UserEntity } from './entities.js';
 
 /**
  * Domain events: what happened, published by services after the change is committed.
@@ -7,6 +7,9 @@ import type { MessageEntity, NotificationEntity } from './entities.js';
  */
 export type DomainEvent =
   | { type: 'chat.message.created'; message: MessageEntity }
+  | { type: 'chat.message.changed'; change: MessageChange }
+  | { type: 'chat.presence.changed'; room: string; users: UserEntity[] }
+  | { type: 'chat.typing'; room: string; user: UserEntity }
   | { type: 'notification.created'; notification: NotificationEntity };
 
 export type DomainEventType = DomainEvent['type'];

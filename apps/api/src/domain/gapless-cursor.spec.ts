@@ -180,3 +180,31 @@ describe('GaplessCursor', () => {
     expect(delivered).toEqual([]);
   });
 });
+
+describe('GaplessCursor over a sparse log', () => {
+  it('skips superseded entries the log no longer has, without error', async () => {
+    // Revisions 1..5 were handed out; 2 and 4 were superseded (their messages changed again at 3 and 5).
+    const log: Item[] = [{ seq: 1 }, { seq: 3 }, { seq: 5 }];
+    const delivered: number[] = [];
+    const errors: unknown[] = [];
+    const cursor = new GaplessCursor<Item>({
+      source: {
+        initial: async () => ({ items: [], position: 0 }),
+        after: async (after, limit) => log.filter((i) => i.seq > after).slice(0, limit),
+      },
+      deliver: (i) => delivered.push(i.seq),
+      onError: (e) => errors.push(e),
+      sparse: true,
+    });
+    await cursor.start();
+    cursor.offer({ seq: 1 });
+    cursor.offer({ seq: 3 }); // 2 is gone: read the log
+    await new Promise((r) => setImmediate(r));
+    cursor.offer({ seq: 2 }); // late, superseded
+    cursor.offer({ seq: 5 });
+    await new Promise((r) => setImmediate(r));
+    cursor.offer({ seq: 4 });
+    expect(delivered).toEqual([1, 3, 5]);
+    expect(errors).toEqual([]);
+  });
+});

@@ -16,14 +16,26 @@ export interface CursorSource<T extends Sequenced> {
 
 export interface CursorOptions<T extends Sequenced> {
   source: CursorSource<T>;
-  /** Sends one item to the reader. Called in strictly increasing `seq` order, once per seq. */
-  deliver(item: T): void;
+  /**
+   * Sends one item to the reader. Called in strictly increasing `seq` order, once per seq.
+   * `live` is false for items sent while reading the log (a replay or a catch-up, bounded by
+   * the page size) and true for items passed straight through from `offer`.
+   */
+  deliver(item: T, live: boolean): void;
   /** Called once the initial load has been delivered, before anything live. */
   onCaughtUp?(position: number): void;
   /** The log could not be read or is inconsistent; the reader should be disconnected to resume later. */
   onError(err: unknown): void;
   /** Page size for catch-up reads. */
   pageSize?: number;
+  /**
+   * The log may skip numbers on purpose (an entry superseded by a later one, as in a room's
+   * revision log, where a message keeps only its latest revision): items read from the log are
+   * then delivered whenever they are ahead of the position, not only at `position + 1`. Live
+   * items still wait for `position + 1`, and a hole still sends the cursor to the log, whose
+   * answer then reaches at least the held item (it or the entry that superseded it).
+   */
+  sparse?: boolean;
 }
 
 /**
@@ -58,7 +70,7 @@ export class GaplessCursor<T extends Sequenced> {
     try {
       const { items, position, more } = await this.options.source.initial();
       if (this.stopped) return;
-      for (const item of items) this.options.deliver(item);
+      for (const item of items) this.options.deliver(item, false);
       this.position = position;
       let again = more ?? false;
       while (again) {
@@ -84,7 +96,7 @@ export class GaplessCursor<T extends Sequenced> {
     if (item.seq <= this.position) return;
     if (item.seq === this.position + 1) {
       this.position = item.seq;
-      this.options.deliver(item);
+      this.options.deliver(item, true);
       return;
     }
     this.reading = true;
@@ -107,7 +119,7 @@ export class GaplessCursor<T extends Sequenced> {
         if (item.seq <= this.position) continue;
         if (item.seq !== this.position + 1) break;
         this.position = item.seq;
-        this.options.deliver(item);
+        this.options.deliver(item, false);
       }
       this.buffer = this.buffer.slice(i);
       if (this.buffer.length === 0) {
@@ -127,9 +139,9 @@ export class GaplessCursor<T extends Sequenced> {
   /** Delivers the items that continue the sequence from the current position. */
   private deliverRun(items: T[]): void {
     for (const item of items) {
-      if (item.seq !== this.position + 1) continue;
+      if (this.options.sparse ? item.seq <= this.position : item.seq !== this.position + 1) continue;
       this.position = item.seq;
-      this.options.deliver(item);
+      this.options.deliver(item, false);
     }
   }
 

@@ -27,8 +27,11 @@ export class UserDto {
 export class SessionResponseDto {
   @ApiProperty({ type: UserDto })
   user!: UserDto;
+
+  @ApiProperty({ description: 'When the session token expires (epoch ms); renew before with POST /api/auth/refresh', example: 1795356900000 })
+  expiresAt!: number;
 }
 
-export function toSessionResponse(user: UserEntity): SessionResponseDto {
-  return { user: { id: user.id, username: user.username } };
+export function toSessionResponse(user: UserEntity, expiresAt: number): SessionResponseDto {
+  return { user: { id: user.id, username: user.username }, expiresAt };
 }

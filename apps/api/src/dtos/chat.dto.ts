@@ -1,27 +1,59 @@
-import { IsInt, IsOptional, IsString, Length, Matches, Min } from 'class-validator';
-import type { MessageEntity } from '../domain/entities.js';
+import { IsInt, IsNumber, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import type { MessageChange, MessageEntity, UserEntity } from '../domain/entities.js';
 
 export const ROOM_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-export const MAX_MESSAGE_LENGTH = 4000;
+const ROOM_NAME_MESSAGE = 'room must be 1 to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit';
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
-/** `join {room, afterSeq?}` */
-export class JoinDto {
+/** Frames that name a room. */
+export class RoomFrameDto {
   @IsString()
-  @Matches(ROOM_NAME_PATTERN, { message: 'room must be 1 to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit' })
+  @Matches(ROOM_NAME_PATTERN, { message: ROOM_NAME_MESSAGE })
   room!: string;
+}
 
+/** `join {room, afterSeq?, afterRev?}` */
+export class JoinDto extends RoomFrameDto {
   @IsOptional()
   @IsInt({ message: 'afterSeq must be an integer' })
   @Min(0)
+  @Max(MAX_SEQ)
   afterSeq?: number;
+
+  @IsOptional()
+  @IsInt({ message: 'afterRev must be an integer' })
+  @Min(0)
+  @Max(MAX_SEQ)
+  afterRev?: number;
+}
+
+/** Frames that name one message: `delete {room, seq}`, `read {room, seq}`. */
+export class MessageRefDto extends RoomFrameDto {
+  @IsInt({ message: 'seq must be an integer' })
+  @Min(0)
+  @Max(MAX_SEQ)
+  seq!: number;
+}
+
+/** `edit {room, seq, text}` */
+export class EditDto extends MessageRefDto {
+  @IsString()
+  text!: string;
+}
+
+/** `ping {id, t}` */
+export class PingDto {
+  @IsInt()
+  @Min(0)
+  @Max(MAX_SEQ)
+  id!: number;
+
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  t!: number;
 }
 
 /** `message {room, text, clientId}` */
-export class PostMessageDto {
-  @IsString()
-  @Matches(ROOM_NAME_PATTERN, { message: 'room must be 1 to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit' })
-  room!: string;
-
+export class PostMessageDto extends RoomFrameDto {
   @IsString()
   text!: string;
 
@@ -44,15 +76,35 @@ export function toMessageFrame(m: MessageEntity, sentAt: number): string {
     author: { id: m.author.id, username: m.author.username },
     text: m.text,
     createdAt: m.createdAt,
+    editedAt: m.editedAt,
+    deleted: m.deleted,
     sentAt,
     clientId: m.clientId,
   });
+}
+
+/** `message-edited` or `message-deleted`, built once per change. */
+export function toChangeFrame(c: MessageChange): string {
+  return c.kind === 'edited'
+    ? frame('message-edited', { room: c.room, seq: c.seq, rev: c.rev, text: c.text, editedAt: c.at })
+    : frame('message-deleted', { room: c.room, seq: c.seq, rev: c.rev });
+}
+
+const publicUser = (u: UserEntity) => ({ id: u.id, username: u.username });
+
+export function toPresenceFrame(room: string, users: UserEntity[]): string {
+  return frame('presence', { room, users: users.map(publicUser) });
+}
+
+export function toTypingFrame(room: string, user: UserEntity): string {
+  return frame('typing', { room, user: publicUser(user) });
 }
 
 export interface WsErrorData {
   code: string;
   message: string;
   ref: string | null;
+  [detail: string]: unknown;
 }
 
 export function toErrorFrame(data: WsErrorData): string {

@@ -1,8 +1,10 @@
 import { UseFilters } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, type OnGatewayConnection, type OnGatewayDisconnect } from '@nestjs/websockets';
 import type WebSocket from 'ws';
+import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
-import { frame, JoinDto, PostMessageDto } from '../dtos/chat.dto.js';
+import { EditDto, frame, JoinDto, MessageRefDto, PingDto, PostMessageDto, RoomFrameDto, toPresenceFrame } from '../dtos/chat.dto.js';
+import { nowMs } from '../dtos/sse-format.js';
 import { WebSocketRepository, WsCloseCode } from '../repositories/websocket.repository.js';
 import { ChatService } from '../services/chat.service.js';
 import { FanoutService } from '../services/fanout.service.js';
@@ -28,31 +30,84 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
       socket.close(WsCloseCode.internalError, 'unauthenticated');
       return;
     }
-    this.websockets.register(socket, request.user);
+    this.websockets.register(socket, request.user, request.sessionExpiresAt);
   }
 
-  handleDisconnect(socket: WebSocket): void {
-    this.websockets.unregister(socket);
+  async handleDisconnect(socket: WebSocket): Promise<void> {
+    const gone = this.websockets.unregister(socket);
+    if (!gone) return;
+    for (const room of gone.rooms) await this.chat.exit(gone.user, room, gone.id);
   }
 
-  /** `join {room, afterSeq?}`: history (or what was missed), `joined`, then live messages. */
+  /** `join {room, afterSeq?, afterRev?}`: the replay, `joined`, presence, then live traffic. */
   @SubscribeMessage('join')
   async join(@ConnectedSocket() socket: WebSocket, @MessageBody() data: JoinDto): Promise<void> {
+    const { id, user } = this.connection(socket);
     const room = await this.chat.getRoom(data.room);
-    await this.websockets.join(socket, room.name, this.fanout.roomSource(room, data.afterSeq), (lastSeq) =>
-      this.websockets.send(socket, frame('joined', { room: room.name, lastSeq })),
+    await this.websockets.join(socket, room.name, this.fanout.roomSources(room, data.afterSeq, data.afterRev), ({ lastSeq, lastRev }) =>
+      this.websockets.send(socket, frame('joined', { room: room.name, lastSeq, lastRev })),
     );
+    if (!this.websockets.isJoined(socket, room.name)) return; // left or closed meanwhile
+    const users = await this.chat.enter(user, room, id);
+    this.websockets.send(socket, toPresenceFrame(room.name, users));
   }
 
-  /** `message {room, text, clientId}`: stored, then broadcast to the room and acked to the sender. */
+  /** `leave {room}` */
+  @SubscribeMessage('leave')
+  async leave(@ConnectedSocket() socket: WebSocket, @MessageBody() data: RoomFrameDto): Promise<void> {
+    const { id, user } = this.connection(socket);
+    if (this.websockets.leave(socket, data.room)) await this.chat.exit(user, data.room, id);
+    this.websockets.send(socket, frame('left', { room: data.room }));
+  }
+
+  /** `message {room, text, clientId}`: stored, broadcast to the room, then acked to the sender. */
   @SubscribeMessage('message')
   async message(@ConnectedSocket() socket: WebSocket, @MessageBody() data: PostMessageDto): Promise<void> {
-    const user = this.websockets.userOf(socket);
-    if (!user) return;
-    if (!this.websockets.isJoined(socket, data.room)) {
-      throw new DomainError('not_joined', `join "${data.room}" before sending to it`);
-    }
+    const user = this.member(socket, data.room);
     const { message } = await this.chat.post(user, data.room, data.text, data.clientId);
     this.websockets.send(socket, frame('ack', { clientId: message.clientId, seq: message.seq, room: message.room }));
+  }
+
+  /** `edit {room, seq, text}` */
+  @SubscribeMessage('edit')
+  async edit(@ConnectedSocket() socket: WebSocket, @MessageBody() data: EditDto): Promise<void> {
+    await this.chat.edit(this.member(socket, data.room), data.room, data.seq, data.text);
+  }
+
+  /** `delete {room, seq}` */
+  @SubscribeMessage('delete')
+  async delete(@ConnectedSocket() socket: WebSocket, @MessageBody() data: MessageRefDto): Promise<void> {
+    await this.chat.delete(this.member(socket, data.room), data.room, data.seq);
+  }
+
+  /** `typing {room}` */
+  @SubscribeMessage('typing')
+  async typing(@ConnectedSocket() socket: WebSocket, @MessageBody() data: RoomFrameDto): Promise<void> {
+    await this.chat.typing(this.member(socket, data.room), data.room);
+  }
+
+  /** `read {room, seq}` */
+  @SubscribeMessage('read')
+  async read(@ConnectedSocket() socket: WebSocket, @MessageBody() data: MessageRefDto): Promise<void> {
+    await this.chat.markRead(this.member(socket, data.room), data.room, data.seq);
+  }
+
+  /** `ping {id, t}`: answered at once with the server's clock. */
+  @SubscribeMessage('ping')
+  ping(@ConnectedSocket() socket: WebSocket, @MessageBody() data: PingDto): void {
+    this.websockets.send(socket, frame('pong', { id: data.id, t: data.t, serverTime: nowMs() }));
+  }
+
+  private connection(socket: WebSocket): { id: string; user: UserEntity } {
+    const connection = this.websockets.connection(socket);
+    if (!connection) throw new DomainError('unauthenticated', 'connection is closing');
+    return connection;
+  }
+
+  /** The socket's user, who must have joined `room` on this socket. */
+  private member(socket: WebSocket, room: string): UserEntity {
+    const { user } = this.connection(socket);
+    if (!this.websockets.isJoined(socket, room)) throw new DomainError('not_joined', `join "${room}" before sending to it`);
+    return user;
   }
 }

@@ -23,8 +23,9 @@ export class WsErrorFilter implements ExceptionFilter {
     }
     let code: string;
     let message: string;
+    let details: Record<string, unknown> = {};
     if (exception instanceof DomainError) {
-      ({ code, message } = exception);
+      ({ code, message, details } = exception);
     } else if (exception instanceof BadRequestException) {
       // The ValidationPipe's verdict on `data`.
       const body = exception.getResponse();
@@ -36,6 +37,6 @@ export class WsErrorFilter implements ExceptionFilter {
       code = 'internal';
       message = 'Internal server error';
     }
-    if (socket.readyState === WebSocket.OPEN) socket.send(toErrorFrame({ code, message, ref }));
+    if (socket.readyState === WebSocket.OPEN) socket.send(toErrorFrame({ ...details, code, message, ref }));
   }
 }

@@ -9,10 +9,11 @@ import { toErrorFrame } from '../dtos/chat.dto.js';
 import type { OriginPolicy } from '../middleware/origin-policy.js';
 
 /** The upgrade request after verification: the authenticated user rides along to the gateway. */
-export type VerifiedUpgrade = IncomingMessage & { user: UserEntity };
+export type VerifiedUpgrade = IncomingMessage & { user: UserEntity; sessionExpiresAt: number };
 
 export interface RealtimeWsAdapterOptions {
-  authenticate(cookieHeader: string | undefined): Promise<UserEntity | null>;
+  authenticate(cookieHeader: string | undefined): Promise<{ user: UserEntity; expiresAt: number } | null>;
+  perMessageDeflate: boolean;
   origins: OriginPolicy;
   maxFrameBytes: number;
 }
@@ -40,13 +41,13 @@ export class RealtimeWsAdapter extends WsAdapter {
     return super.create(port, {
       ...options,
       maxPayload: this.options.maxFrameBytes,
-      perMessageDeflate: false,
+      perMessageDeflate: this.options.perMessageDeflate,
       verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
         if (!this.options.origins.isAllowed(info.req.headers)) return done(false, 403, 'Forbidden');
         this.options.authenticate(info.req.headers.cookie).then(
-          (user) => {
-            if (!user) return done(false, 401, 'Unauthorized');
-            (info.req as VerifiedUpgrade).user = user;
+          (session) => {
+            if (!session) return done(false, 401, 'Unauthorized');
+            Object.assign(info.req, { user: session.user, sessionExpiresAt: session.expiresAt });
             done(true);
           },
           () => done(false, 500, 'Internal Server Error'),

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import type { UserEntity } from '../domain/entities.js';
 import { AuthService } from '../services/auth.service.js';
 
-type AuthedRequest = Request & { user?: UserEntity };
+type AuthedRequest = Request & { user?: UserEntity; sessionExpiresAt?: number };
 
 /** Lets a request through only with a valid session cookie (checked by AuthService.authenticate). */
 @Injectable()
@@ -12,9 +12,10 @@ export class AuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthedRequest>();
-    const user = await this.auth.authenticate(request.headers.cookie);
-    if (!user) throw new UnauthorizedException('Sign in required');
-    request.user = user;
+    const session = await this.auth.authenticateSession(request.headers.cookie);
+    if (!session) throw new UnauthorizedException('Sign in required');
+    request.user = session.user;
+    request.sessionExpiresAt = session.expiresAt;
     return true;
   }
 }
@@ -24,4 +25,11 @@ export const CurrentUser = createParamDecorator((_: unknown, context: ExecutionC
   const user = context.switchToHttp().getRequest<AuthedRequest>().user;
   if (!user) throw new UnauthorizedException('Sign in required');
   return user;
+});
+
+/** When the session the AuthGuard let in expires (epoch ms). */
+export const SessionExpiresAt = createParamDecorator((_: unknown, context: ExecutionContext): number => {
+  const expiresAt = context.switchToHttp().getRequest<AuthedRequest>().sessionExpiresAt;
+  if (expiresAt === undefined) throw new UnauthorizedException('Sign in required');
+  return expiresAt;
 });

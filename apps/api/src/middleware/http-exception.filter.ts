@@ -10,6 +10,9 @@ const STATUS: Record<DomainErrorCode, HttpStatus> = {
   not_found: HttpStatus.NOT_FOUND,
   not_joined: HttpStatus.FORBIDDEN,
   username_taken: HttpStatus.CONFLICT,
+  room_taken: HttpStatus.CONFLICT,
+  message_not_found: HttpStatus.NOT_FOUND,
+  rate_limited: HttpStatus.TOO_MANY_REQUESTS,
 };
 
 /**

@@ -49,13 +49,12 @@ export class CryptoRepository {
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   }
 
-  /** A signed HS256 session token for a user. */
-  signSession(userId: number): string {
-    return jwt.sign({}, this.config.jwtSecret, {
-      algorithm: 'HS256',
-      subject: String(userId),
-      expiresIn: this.config.sessionTtlSeconds,
-    });
+  /** A signed HS256 session token for a user, and its expiry (epoch ms). */
+  signSession(userId: number): { token: string; expiresAt: number } {
+    const iat = Math.floor(Date.now() / 1000);
+    const exp = iat + this.config.sessionTtlSeconds;
+    const token = jwt.sign({ iat, exp }, this.config.jwtSecret, { algorithm: 'HS256', subject: String(userId) });
+    return { token, expiresAt: exp * 1000 };
   }
 
   /**

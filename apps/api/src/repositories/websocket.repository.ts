@@ -1,49 +1,114 @@
-import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import type { UserEntity } from '../domain/entities.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
 
-/** A frame prepared once for every recipient, with its position in the room's log. */
+/** A frame prepared once for every recipient, with its position in a room's log. */
 export interface SequencedFrame {
   seq: number;
   frame: string;
-}
-
-interface Subscription {
-  socket: WebSocket;
-  room: string;
-  cursor: GaplessCursor<SequencedFrame>;
 }
 
 /** Close codes we use (documented in docs/protocol.md). */
 export const WsCloseCode = {
   normal: 1000,
   goingAway: 1001,
-  internalError: 1011,
   tooBig: 1009,
+  internalError: 1011,
+  sessionExpired: 4001,
+  slowConsumer: 4008,
 } as const;
 
+interface Subscription {
+  socket: WebSocket;
+  room: string;
+  /** The room's messages, by seq. */
+  messages: GaplessCursor<SequencedFrame>;
+  /** The room's edits and deletes, by rev (a sparse log). */
+  changes: GaplessCursor<SequencedFrame>;
+}
+
+interface Connection {
+  id: string;
+  user: UserEntity;
+  rooms: Map<string, Subscription>;
+  alive: boolean;
+  /** Being closed as a slow consumer: nothing more is written to it. */
+  closing: boolean;
+  expiry?: NodeJS.Timeout;
+}
+
+/** Frames per replay page. */
+const REPLAY_PAGE = 200;
+
+/** The longest delay setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * The registry of open WebSockets: who is behind each socket and which rooms it reads.
- * Everything the server writes to a WebSocket goes through here.
+ * The registry of open WebSockets: who is behind each socket, which rooms it reads, and its
+ * health. Everything the server writes to a WebSocket goes through here, so the limits (slow
+ * consumers, expired sessions, dead peers) are enforced in one place.
  */
 @Injectable()
-export class WebSocketRepository implements BeforeApplicationShutdown {
+export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('WebSocket');
   private readonly rooms = new Map<string, Set<Subscription>>();
-  private readonly sockets = new Map<WebSocket, { user: UserEntity; rooms: Map<string, Subscription> }>();
+  private readonly sockets = new Map<WebSocket, Connection>();
+  /** Prefix of connection ids: unique per process, so ids stay unique across instances. */
+  private readonly instance = randomUUID().slice(0, 8);
+  private nextId = 0;
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /**
+   * Protocol-level heartbeat: every interval, a socket that has not answered the previous ping
+   * is terminated (its peer is gone without a close), and the others are pinged again.
+   */
+  onModuleInit(): void {
+    this.heartbeat = setInterval(() => {
+      for (const [socket, connection] of this.sockets) {
+        if (!connection.alive) {
+          socket.terminate();
+          continue;
+        }
+        connection.alive = false;
+        socket.ping();
+      }
+    }, this.config.wsPingIntervalMs);
+    this.heartbeat.unref();
+  }
 
   /** On shutdown, tell every client we are going away (1001); they reconnect and resume. */
   beforeApplicationShutdown(): void {
+    clearInterval(this.heartbeat);
     for (const socket of this.sockets.keys()) socket.close(WsCloseCode.goingAway, 'server shutting down');
   }
 
-  register(socket: WebSocket, user: UserEntity): void {
-    this.sockets.set(socket, { user, rooms: new Map() });
+  /**
+   * Starts tracking a socket for `user`, whose session expires at `expiresAt` (epoch ms): then
+   * the socket is closed with 4001 so the client renews the session and reconnects.
+   * @returns the connection's id.
+   */
+  register(socket: WebSocket, user: UserEntity, expiresAt: number): string {
+    const connection: Connection = { id: `${this.instance}-${++this.nextId}`, user, rooms: new Map(), alive: true, closing: false };
+    const left = expiresAt - Date.now();
+    if (left <= 0) {
+      socket.close(WsCloseCode.sessionExpired, 'session expired');
+    } else if (left <= MAX_TIMER_MS) {
+      connection.expiry = setTimeout(() => socket.close(WsCloseCode.sessionExpired, 'session expired'), left);
+      connection.expiry.unref();
+    }
+    socket.on('pong', () => (connection.alive = true));
+    this.sockets.set(socket, connection);
+    return connection.id;
   }
 
-  userOf(socket: WebSocket): UserEntity | undefined {
-    return this.sockets.get(socket)?.user;
+  connection(socket: WebSocket): { id: string; user: UserEntity } | undefined {
+    return this.sockets.get(socket);
   }
 
   isJoined(socket: WebSocket, room: string): boolean {
@@ -55,56 +120,125 @@ export class WebSocketRepository implements BeforeApplicationShutdown {
   }
 
   /**
-   * Subscribes the socket to a room's log: sends what `source` says to replay, calls `onJoined`,
-   * then live frames, in order, each once. Joining again restarts from the new source.
+   * Subscribes the socket to a room's two logs: replays what the sources say (messages first,
+   * then changes), calls `onJoined`, then sends live frames of both, each in order and once.
+   * Joining again restarts from the new sources.
    */
-  async join(socket: WebSocket, room: string, source: CursorSource<SequencedFrame>, onJoined: (position: number) => void): Promise<void> {
-    const entry = this.sockets.get(socket);
-    if (!entry) return;
+  async join(
+    socket: WebSocket,
+    room: string,
+    sources: { messages: CursorSource<SequencedFrame>; changes: CursorSource<SequencedFrame> },
+    onJoined: (position: { lastSeq: number; lastRev: number }) => void,
+  ): Promise<void> {
+    const connection = this.sockets.get(socket);
+    if (!connection) return;
     this.leave(socket, room);
-    const cursor = new GaplessCursor<SequencedFrame>({
-      source,
-      deliver: (item) => this.send(socket, item.frame),
-      onCaughtUp: onJoined,
-      onError: (err) => {
-        this.logger.error(`room ${room}: cannot keep the reader in order; closing its socket`, err instanceof Error ? err.stack : String(err));
-        socket.close(WsCloseCode.internalError, 'resume required');
+    const onError = (err: unknown) => {
+      this.logger.error(`room ${room}: cannot keep the reader in order; closing its socket`, err instanceof Error ? err.stack : String(err));
+      socket.close(WsCloseCode.internalError, 'resume required');
+    };
+    // Live frames count against the send-buffer cap. Replayed ones do not (a page is bounded),
+    // but the next page is read only once the socket has drained, so a long replay is paced by
+    // the reader instead of piling up in memory.
+    const deliver = (item: SequencedFrame, live: boolean) => (live ? this.send(socket, item.frame) : this.write(socket, item.frame));
+    const paced = (source: CursorSource<SequencedFrame>): CursorSource<SequencedFrame> => ({
+      initial: () => source.initial(),
+      after: async (after, limit) => {
+        await this.drained(socket);
+        return source.after(after, limit);
       },
     });
-    const subscription: Subscription = { socket, room, cursor };
-    entry.rooms.set(room, subscription);
+    const subscription: Subscription = {
+      socket,
+      room,
+      messages: new GaplessCursor({ source: paced(sources.messages), deliver, onError, pageSize: REPLAY_PAGE }),
+      changes: new GaplessCursor({ source: paced(sources.changes), deliver, onError, pageSize: REPLAY_PAGE, sparse: true }),
+    };
+    connection.rooms.set(room, subscription);
     let members = this.rooms.get(room);
     if (!members) this.rooms.set(room, (members = new Set()));
     members.add(subscription);
-    await cursor.start();
+    await subscription.messages.start();
+    await subscription.changes.start();
+    if (connection.rooms.get(room) === subscription) {
+      onJoined({ lastSeq: subscription.messages.current, lastRev: subscription.changes.current });
+    }
   }
 
-  leave(socket: WebSocket, room: string): void {
+  /** Unsubscribes the socket from the room; true if it was subscribed. */
+  leave(socket: WebSocket, room: string): boolean {
     const subscription = this.sockets.get(socket)?.rooms.get(room);
-    if (subscription) this.unsubscribe(subscription);
+    if (!subscription) return false;
+    this.unsubscribe(subscription);
+    return true;
   }
 
-  /** Forgets the socket and all its subscriptions. */
-  unregister(socket: WebSocket): void {
-    const entry = this.sockets.get(socket);
-    if (!entry) return;
-    for (const subscription of entry.rooms.values()) this.unsubscribe(subscription);
+  /** Forgets the socket; returns who it was and the rooms it had joined. */
+  unregister(socket: WebSocket): { id: string; user: UserEntity; rooms: string[] } | undefined {
+    const connection = this.sockets.get(socket);
+    if (!connection) return undefined;
+    clearTimeout(connection.expiry);
+    const rooms = [...connection.rooms.keys()];
+    for (const subscription of connection.rooms.values()) this.unsubscribe(subscription);
     this.sockets.delete(socket);
+    return { id: connection.id, user: connection.user, rooms };
   }
 
-  /** Offers one prepared frame to every reader of the room. */
-  broadcast(room: string, item: SequencedFrame): void {
-    const members = this.rooms.get(room);
-    if (!members) return;
-    for (const subscription of members) subscription.cursor.offer(item);
+  /** Offers one prepared message frame to every reader of the room. */
+  broadcastMessage(room: string, item: SequencedFrame): void {
+    for (const subscription of this.rooms.get(room) ?? []) subscription.messages.offer(item);
   }
 
+  /** Offers one prepared change frame (edit, delete) to every reader of the room. */
+  broadcastChange(room: string, item: SequencedFrame): void {
+    for (const subscription of this.rooms.get(room) ?? []) subscription.changes.offer(item);
+  }
+
+  /** Sends an unsequenced frame (presence, typing) to every socket in the room, except one user's. */
+  broadcastVolatile(room: string, frame: string, exceptUserId?: number): void {
+    for (const subscription of this.rooms.get(room) ?? []) {
+      if (exceptUserId !== undefined && this.sockets.get(subscription.socket)?.user.id === exceptUserId) continue;
+      this.send(subscription.socket, frame);
+    }
+  }
+
+  /**
+   * Writes a frame, unless the socket already has more than `wsMaxBufferedBytes` waiting to go
+   * out: such a reader is closed with 4008 and resumes from the log after reconnecting, rather
+   * than growing the server's memory without bound.
+   */
   send(socket: WebSocket, frame: string): void {
-    if (socket.readyState === WebSocket.OPEN) socket.send(frame);
+    if (socket.bufferedAmount > this.config.wsMaxBufferedBytes && socket.readyState === WebSocket.OPEN) {
+      this.logger.warn(`closing a slow consumer (${socket.bufferedAmount} bytes waiting)`);
+      this.closeSlow(socket);
+      return;
+    }
+    this.write(socket, frame);
+  }
+
+  private write(socket: WebSocket, frame: string): void {
+    if (socket.readyState !== WebSocket.OPEN || this.sockets.get(socket)?.closing) return;
+    socket.send(frame);
+  }
+
+  /** Resolves once the socket has at most half the cap waiting (or is closed). */
+  private async drained(socket: WebSocket): Promise<void> {
+    while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > this.config.wsMaxBufferedBytes / 2) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private closeSlow(socket: WebSocket): void {
+    const connection = this.sockets.get(socket);
+    if (connection) connection.closing = true;
+    socket.close(WsCloseCode.slowConsumer, 'too slow: reconnect and resume');
+    // A peer that is not reading will not complete the closing handshake either.
+    setTimeout(() => socket.terminate(), 5000).unref();
   }
 
   private unsubscribe(subscription: Subscription): void {
-    subscription.cursor.stop();
+    subscription.messages.stop();
+    subscription.changes.stop();
     this.sockets.get(subscription.socket)?.rooms.delete(subscription.room);
     const members = this.rooms.get(subscription.room);
     members?.delete(subscription);

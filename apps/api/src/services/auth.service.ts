@@ -11,6 +11,14 @@ export const SESSION_COOKIE = 'session';
 export interface Session {
   user: UserEntity;
   token: string;
+  /** When the token expires, epoch ms. */
+  expiresAt: number;
+}
+
+/** An authenticated request's user and when their session token expires (epoch ms). */
+export interface AuthenticatedSession {
+  user: UserEntity;
+  expiresAt: number;
 }
 
 // A hash of a random password: login compares against it when the user does not exist,
@@ -28,7 +36,7 @@ export class AuthService {
     const hash = await this.crypto.hashPassword(password);
     const user = await this.users.create(username, hash);
     if (!user) throw new DomainError('username_taken', 'That username is taken');
-    return { user, token: this.crypto.signSession(user.id) };
+    return this.issue(user);
   }
 
   async login(username: string, password: string): Promise<Session> {
@@ -37,7 +45,22 @@ export class AuthService {
       ? await this.crypto.verifyPassword(password, user.passwordHash)
       : await this.crypto.verifyPassword(password, await (decoyHash ??= this.crypto.hashPassword('decoy-password')));
     if (!user || !ok) throw new DomainError('unauthenticated', 'Invalid username or password');
-    return { user: { id: user.id, username: user.username }, token: this.crypto.signSession(user.id) };
+    return this.issue({ id: user.id, username: user.username });
+  }
+
+  /**
+   * Sliding renewal: a still-valid session gets a fresh token with a new expiry. An expired
+   * one cannot be renewed (the user signs in again).
+   */
+  async refresh(cookieHeader: string | undefined): Promise<Session> {
+    const session = await this.authenticateSession(cookieHeader);
+    if (!session) throw new DomainError('unauthenticated', 'Sign in required');
+    return this.issue(session.user);
+  }
+
+  private issue(user: UserEntity): Session {
+    const { token, expiresAt } = this.crypto.signSession(user.id);
+    return { user, token, expiresAt };
   }
 
   /**
@@ -46,11 +69,17 @@ export class AuthService {
    * secret, not expired) and name a user who still exists.
    */
   async authenticate(cookieHeader: string | undefined): Promise<UserEntity | null> {
+    return (await this.authenticateSession(cookieHeader))?.user ?? null;
+  }
+
+  /** {@link authenticate}, with the session's expiry. */
+  async authenticateSession(cookieHeader: string | undefined): Promise<AuthenticatedSession | null> {
     if (!cookieHeader) return null;
     const token = parseCookies(cookieHeader)[SESSION_COOKIE];
     if (!token) return null;
     const claims = this.crypto.verifySession(token);
     if (!claims || !/^[1-9][0-9]{0,15}$/.test(claims.sub)) return null;
-    return this.users.findById(Number(claims.sub));
+    const user = await this.users.findById(Number(claims.sub));
+    return user ? { user, expiresAt: claims.exp * 1000 } : null;
   }
 }

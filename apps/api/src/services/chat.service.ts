@@ -1,13 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import type { MessageEntity, NotificationEntity, RoomEntity, UserEntity } from '../domain/entities.js';
+import type { MessageChange, MessageEntity, NotificationEntity, RoomEntity, RoomSummary, UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import { DatabaseRepository, isUniqueViolation } from '../repositories/database.repository.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { NotificationRepository } from '../repositories/notification.repository.js';
+import { PresenceRepository } from '../repositories/presence.repository.js';
+import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { RoomRepository } from '../repositories/room.repository.js';
 import { UserRepository } from '../repositories/user.repository.js';
 
 export const HISTORY_ON_JOIN = 50;
+export const MAX_TEXT_LENGTH = 4000;
+/** Typing signals from one user in one room closer together than this are dropped. */
+export const TYPING_MIN_INTERVAL_MS = 1000;
 const MENTION = /(?:^|[^a-z0-9_-])@([a-z0-9_-]{3,32})(?![a-z0-9_-])/g;
 const MAX_MENTIONS = 20;
 
@@ -34,8 +39,102 @@ export class ChatService {
     private readonly rooms: RoomRepository,
     private readonly users: UserRepository,
     private readonly notifications: NotificationRepository,
+    private readonly presence: PresenceRepository,
+    private readonly rateLimit: RateLimitRepository,
     private readonly bus: EventBus,
   ) {}
+
+  private readonly lastTyping = new Map<string, number>();
+
+  async listRooms(userId: number): Promise<(RoomSummary & { online: number })[]> {
+    const rooms = await this.rooms.listFor(userId);
+    return rooms.map((room) => ({ ...room, online: this.presence.count(room.name) }));
+  }
+
+  async createRoom(name: string): Promise<RoomEntity> {
+    const room = await this.rooms.create(name);
+    if (!room) throw new DomainError('room_taken', `A room named "${name}" exists`);
+    return room;
+  }
+
+  /** A member's summary of one room (after creating it, say). */
+  async roomSummary(userId: number, name: string): Promise<RoomSummary & { online: number }> {
+    const room = (await this.listRooms(userId)).find((r) => r.name === name);
+    if (!room) throw new DomainError('room_not_found', `No room named "${name}"`);
+    return room;
+  }
+
+  /** Older history, oldest first, for scrolling back. */
+  async historyBefore(name: string, beforeSeq: number | undefined, limit: number): Promise<{ messages: MessageEntity[]; hasMore: boolean }> {
+    const room = await this.getRoom(name);
+    const page = await this.rooms.messagesBefore(room.id, beforeSeq, limit + 1);
+    const hasMore = page.length > limit;
+    return { messages: hasMore ? page.slice(1) : page, hasMore };
+  }
+
+  /**
+   * A connection enters a room: the user becomes a member, and if this is their first
+   * connection there, everyone in the room learns the new presence list.
+   */
+  async enter(user: UserEntity, room: RoomEntity, connectionId: string): Promise<UserEntity[]> {
+    await this.rooms.addMember(room.id, user.id);
+    if (this.presence.add(room.name, user, connectionId)) {
+      await this.bus.publish({ type: 'chat.presence.changed', room: room.name, users: this.presence.users(room.name) });
+    }
+    return this.presence.users(room.name);
+  }
+
+  /** A connection leaves a room (or disconnects). */
+  async exit(user: UserEntity, room: string, connectionId: string): Promise<void> {
+    if (this.presence.remove(room, user.id, connectionId)) {
+      await this.bus.publish({ type: 'chat.presence.changed', room, users: this.presence.users(room) });
+    }
+  }
+
+  /** Tells the room the user is typing, at most once per TYPING_MIN_INTERVAL_MS. */
+  async typing(user: UserEntity, room: string, now = Date.now()): Promise<void> {
+    const key = `${room}\u0000${user.id}`;
+    const last = this.lastTyping.get(key);
+    if (last !== undefined && now - last < TYPING_MIN_INTERVAL_MS) return;
+    this.lastTyping.set(key, now);
+    if (this.lastTyping.size > 10_000) {
+      for (const [k, at] of this.lastTyping) if (now - at > TYPING_MIN_INTERVAL_MS) this.lastTyping.delete(k);
+    }
+    await this.bus.publish({ type: 'chat.typing', room, user });
+  }
+
+  async markRead(user: UserEntity, name: string, seq: number): Promise<void> {
+    const room = await this.getRoom(name);
+    await this.rooms.markRead(room.id, user.id, seq);
+  }
+
+  /** Edits the author's own message; everyone in the room gets `message-edited`. */
+  edit(user: UserEntity, room: string, seq: number, rawText: string): Promise<MessageChange> {
+    return this.change(user, room, seq, { kind: 'edited', text: this.checkText(rawText) });
+  }
+
+  /** Deletes the author's own message; everyone in the room gets `message-deleted`. */
+  delete(user: UserEntity, room: string, seq: number): Promise<MessageChange> {
+    return this.change(user, room, seq, { kind: 'deleted' });
+  }
+
+  private async change(user: UserEntity, name: string, seq: number, change: { kind: 'edited'; text: string } | { kind: 'deleted' }): Promise<MessageChange> {
+    const room = await this.getRoom(name);
+    const outcome = await this.rooms.changeMessage(room.id, seq, user.id, change);
+    if (!outcome.ok) {
+      throw outcome.reason === 'forbidden'
+        ? new DomainError('forbidden', 'You can only change your own messages')
+        : new DomainError('message_not_found', `No message ${seq} in "${name}"`);
+    }
+    await this.bus.publish({ type: 'chat.message.changed', change: outcome.change });
+    return outcome.change;
+  }
+
+  private checkText(raw: string): string {
+    const text = raw.trim();
+    if (text.length === 0 || text.length > MAX_TEXT_LENGTH) throw new DomainError('invalid', `text must be 1 to ${MAX_TEXT_LENGTH} characters`);
+    return text;
+  }
 
   async getRoom(name: string): Promise<RoomEntity> {
     const room = await this.rooms.findByName(name);
@@ -53,11 +152,15 @@ export class ChatService {
    * nothing new.
    */
   async post(author: UserEntity, roomName: string, rawText: string, clientId: string): Promise<PostResult> {
-    const text = rawText.trim();
-    if (text.length === 0 || text.length > 4000) throw new DomainError('invalid', 'text must be 1 to 4000 characters');
+    const text = this.checkText(rawText);
     const room = await this.getRoom(roomName);
     const existing = await this.rooms.findByClientId(author.id, clientId);
     if (existing) return { message: existing, duplicate: true };
+    // Only new messages count against the rate: a resend after a reconnect is free.
+    const decision = this.rateLimit.take(`chat:${author.id}`);
+    if (!decision.allowed) {
+      throw new DomainError('rate_limited', `Too many messages; try again in ${decision.retryAfterMs} ms`, { retryAfterMs: decision.retryAfterMs });
+    }
 
     const mentioned = (await this.users.findByUsernames(mentionedUsernames(text))).filter((u) => u.id !== author.id);
     let stored: { message: MessageEntity; notifications: NotificationEntity[] };
@@ -93,7 +196,7 @@ export class ChatService {
   /** What a reader joining the room gets first: the latest messages, or everything after `afterSeq`. */
   async history(room: RoomEntity, afterSeq: number | undefined, limit: number): Promise<{ items: MessageEntity[]; position: number }> {
     if (afterSeq === undefined) {
-      const items = await this.rooms.latestMessages(room.id, HISTORY_ON_JOIN);
+      const items = await this.rooms.messagesBefore(room.id, undefined, HISTORY_ON_JOIN);
       return { items, position: items.at(-1)?.seq ?? 0 };
     }
     const items = await this.rooms.messagesAfter(room.id, afterSeq, limit);
@@ -102,5 +205,10 @@ export class ChatService {
 
   messagesAfter(room: RoomEntity, afterSeq: number, limit: number): Promise<MessageEntity[]> {
     return this.rooms.messagesAfter(room.id, afterSeq, limit);
+  }
+
+  /** For resume: the room's changes (edits, deletes) after a revision, oldest first. */
+  changesAfter(room: RoomEntity, afterRev: number, limit: number): Promise<MessageChange[]> {
+    return this.rooms.changesAfter(room.id, afterRev, limit);
   }
 }

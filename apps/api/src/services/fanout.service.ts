@@ -2,7 +2,7 @@ import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/com
 import type { RoomEntity } from '../domain/entities.js';
 import type { DomainEvent } from '../domain/events.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
-import { toMessageFrame } from '../dtos/chat.dto.js';
+import { toChangeFrame, toMessageFrame, toPresenceFrame, toTypingFrame } from '../dtos/chat.dto.js';
 import { toNotificationEvent } from '../dtos/notification.dto.js';
 import { nowMs } from '../dtos/sse-format.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
@@ -44,9 +44,20 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
     switch (event.type) {
       case 'chat.message.created': {
         const { message } = event;
-        this.websockets.broadcast(message.room, { seq: message.seq, frame: toMessageFrame(message, nowMs()) });
+        this.websockets.broadcastMessage(message.room, { seq: message.seq, frame: toMessageFrame(message, nowMs()) });
         return;
       }
+      case 'chat.message.changed': {
+        const { change } = event;
+        this.websockets.broadcastChange(change.room, { seq: change.rev, frame: toChangeFrame(change) });
+        return;
+      }
+      case 'chat.presence.changed':
+        this.websockets.broadcastVolatile(event.room, toPresenceFrame(event.room, event.users));
+        return;
+      case 'chat.typing':
+        this.websockets.broadcastVolatile(event.room, toTypingFrame(event.room, event.user), event.user.id);
+        return;
       case 'notification.created': {
         const { notification } = event;
         this.sse.deliverToUser(notification.userId, { seq: notification.seq, frame: toNotificationEvent(notification, nowMs()) });
@@ -59,8 +70,30 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** Replay for a WebSocket `join`: the latest history, or everything after `afterSeq`. */
-  roomSource(room: RoomEntity, afterSeq: number | undefined): CursorSource<SequencedFrame> {
+  /**
+   * Replay for a WebSocket `join`: messages (the latest history, or everything after
+   * `afterSeq`) and changes (everything after `afterRev`; without it, none: history already
+   * carries each message's latest state).
+   */
+  roomSources(room: RoomEntity, afterSeq: number | undefined, afterRev: number | undefined) {
+    return { messages: this.messageSource(room, afterSeq), changes: this.changeSource(room, afterSeq === undefined ? undefined : afterRev) };
+  }
+
+  private changeSource(room: RoomEntity, afterRev: number | undefined): CursorSource<SequencedFrame> {
+    const after = async (from: number, limit: number) =>
+      (await this.chat.changesAfter(room, from, limit)).map((c) => ({ seq: c.rev, frame: toChangeFrame(c) }));
+    return {
+      initial: async () => {
+        if (afterRev === undefined) return { items: [], position: room.lastRev };
+        const from = Math.min(afterRev, room.lastRev);
+        const items = await after(from, REPLAY_PAGE);
+        return { items, position: items.at(-1)?.seq ?? from, more: items.length === REPLAY_PAGE };
+      },
+      after,
+    };
+  }
+
+  private messageSource(room: RoomEntity, afterSeq: number | undefined): CursorSource<SequencedFrame> {
     return {
       initial: async () => {
         // A position beyond the end of the log (a client from another database, or lying)

@@ -17,9 +17,47 @@ export interface ChatMessage {
   text: string;
   /** When the message was stored (ISO-8601). */
   createdAt: string;
+  /** When it was last edited (ISO-8601), or null. */
+  editedAt: string | null;
+  /** A deleted message keeps its `seq` (the sequence stays gapless) with `text: ""`. */
+  deleted: boolean;
   /** Server clock (epoch ms, fractional) when the frame was built for sending. */
   sentAt: number;
   clientId?: string | null;
+}
+
+/** A room as listed by `GET /api/rooms`, with the counts as seen by the signed-in user. */
+export interface Room {
+  /** Rooms are addressed by name everywhere. */
+  name: string;
+  createdAt: string;
+  lastSeq: number;
+  members: number;
+  /** Distinct users with at least one socket joined to the room now. */
+  online: number;
+  /** Whether the user has ever joined it (membership keeps the read position). */
+  member: boolean;
+  lastReadSeq: number;
+  /** Messages by others after `lastReadSeq` that are not deleted (0 when not a member). */
+  unread: number;
+}
+
+export interface HistoryPage {
+  /** Oldest first. */
+  messages: ChatMessage[];
+  hasMore: boolean;
+}
+
+/** The answer of me, login, register and refresh. */
+export interface SessionAnswer {
+  user: User;
+  /** When the session token expires: epoch ms on the server's clock (null if the server did not say). */
+  expiresAt: number | null;
+  /**
+   * The server's clock minus ours, estimated from the answer's `Date` header (1 s resolution,
+   * plenty for a lifetime of a minute or more); 0 when the header is missing.
+   */
+  clockSkewMs: number;
 }
 
 export interface AppNotification {
@@ -74,7 +112,7 @@ async function toApiError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, message);
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function send(method: string, path: string, body?: unknown): Promise<Response> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
 
@@ -92,16 +130,44 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   }
 
   if (!res.ok) throw await toApiError(res);
+  return res;
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await send(method, path, body);
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
 }
 
+/** An auth request whose answer carries the session's expiry, read against the server's clock. */
+async function sessionRequest(method: string, path: string, body?: unknown): Promise<SessionAnswer> {
+  const res = await send(method, path, body);
+  const data = (await res.json()) as { user: User; expiresAt?: unknown };
+  const serverDate = Date.parse(res.headers.get('Date') ?? '');
+  return {
+    user: data.user,
+    expiresAt: typeof data.expiresAt === 'number' ? data.expiresAt : null,
+    clockSkewMs: Number.isNaN(serverDate) ? 0 : serverDate - Date.now(),
+  };
+}
+
 export const api = {
-  me: () => request<{ user: User }>('GET', '/api/auth/me'),
-  login: (credentials: Credentials) => request<{ user: User }>('POST', '/api/auth/login', credentials),
-  register: (credentials: Credentials) =>
-    request<{ user: User }>('POST', '/api/auth/register', credentials),
+  me: () => sessionRequest('GET', '/api/auth/me'),
+  login: (credentials: Credentials) => sessionRequest('POST', '/api/auth/login', credentials),
+  register: (credentials: Credentials) => sessionRequest('POST', '/api/auth/register', credentials),
+  /** Sliding renewal: 401 once the session has expired. */
+  refresh: () => sessionRequest('POST', '/api/auth/refresh'),
   logout: () => request<void>('POST', '/api/auth/logout'),
+
+  rooms: () => request<{ rooms: Room[] }>('GET', '/api/rooms'),
+  /** 400 for an invalid name, 409 when the room exists. */
+  createRoom: (name: string) => request<{ room: Room }>('POST', '/api/rooms', { name }),
+  /** Up to `limit` messages with `seq < before`, oldest first. */
+  roomMessages: (room: string, before: number, limit = 50) =>
+    request<HistoryPage>(
+      'GET',
+      `/api/rooms/${encodeURIComponent(room)}/messages?before=${encodeURIComponent(before)}&limit=${encodeURIComponent(limit)}`,
+    ),
 
   notifications: (limit = 20) =>
     request<NotificationPage>('GET', `/api/notifications?limit=${encodeURIComponent(limit)}`),

@@ -1,4 +1,4 @@
-import type { ChatMessage } from './api';
+import { api, type ChatMessage, type User } from './api';
 
 export type ChatStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
@@ -11,6 +11,8 @@ export interface PendingMessage {
   createdAt: number;
   /** The server's `error` message if it refused this one; a failed message is not re-sent by itself. */
   failed: string | null;
+  /** Set while the server's rate limit holds it back: local epoch ms of the automatic re-send. */
+  retryAt: number | null;
 }
 
 /** The last `error` frame. */
@@ -20,6 +22,25 @@ export interface ChatError {
   ref: string | null;
 }
 
+/** Where the older history of a room stands. */
+export interface HistoryState {
+  loading: boolean;
+  /** The oldest message of the room is held (or the room is empty): nothing more to load. */
+  atStart: boolean;
+  /** Why the last page could not be loaded, if it could not. */
+  error: string | null;
+}
+
+export interface ChatOptions {
+  /** Defaults to `/ws` on this page's origin. */
+  url?: string;
+  /**
+   * Called when the server closes the socket because the session token expired (4001).
+   * Resolves whether the session was renewed: if so the socket reconnects at once.
+   */
+  onSessionExpired?: () => Promise<boolean>;
+}
+
 /** Same limit as the server: 1 to 4,000 characters after trimming. */
 export const MAX_TEXT_LENGTH = 4000;
 
@@ -27,42 +48,116 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10_000;
 /** Keep memory bounded in a long-open tab; older messages drop off the top. */
 const MAX_MESSAGES_PER_ROOM = 1000;
+/** Messages per `GET /api/rooms/:room/messages` page. */
+const HISTORY_PAGE_SIZE = 50;
+/** Application-level heartbeat (docs/protocol.md, `ping`). */
+const PING_INTERVAL_MS = 20_000;
+/** No frame at all for this long after a ping: the socket is dead, whatever the browser thinks. */
+const PONG_TIMEOUT_MS = 10_000;
+/** The server drops `typing` frames sent more often than this. */
+const TYPING_SEND_INTERVAL_MS = 2_000;
+/** A `typing` is shown this long unless another from the same user extends it. */
+const TYPING_SHOW_MS = 5_000;
+/** At most one `read` per room per this interval. */
+const READ_INTERVAL_MS = 1_000;
+/** Changes to messages older than the ones held, kept for a history page that is on its way. */
+const MAX_ORPHAN_CHANGES_PER_ROOM = 200;
+
+/** Close codes from docs/protocol.md, and the one we use to drop a silent socket ourselves. */
+const CLOSE_SESSION_EXPIRED = 4001;
+const CLOSE_SLOW_CONSUMER = 4008;
+const CLOSE_NO_PONG = 4000;
+
+/** Frames whose errors are not worth a notice: they are background chatter, not user actions. */
+const QUIET_REFS = new Set(['typing', 'read', 'ping', 'leave']);
 
 const EMPTY_MESSAGES: readonly ChatMessage[] = [];
 const EMPTY_PENDING: readonly PendingMessage[] = [];
+const EMPTY_USERS: readonly User[] = [];
+
+/** The part of a message an edit or a delete changes. */
+type Change = Pick<ChatMessage, 'text' | 'editedAt' | 'deleted'>;
+
+interface RoomHistory {
+  loading: boolean;
+  /** The server said `hasMore: false` for the oldest page we hold. */
+  complete: boolean;
+  error: string | null;
+}
 
 function defaultUrl(): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+}
+
+/** Epoch ms with sub-millisecond precision, as the `ping` frame wants it. */
+function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /**
  * One WebSocket to `/ws` and the chat state it feeds.
  *
  * Survives disconnects: it reconnects with exponential backoff and full jitter, re-joins every
- * room with `afterSeq` (so the server sends exactly what was missed), and re-sends pending
- * messages with the same `clientId` once the room's history is in (so a message that was stored
- * just before the drop is recognised in the history instead of being sent twice).
+ * room with `afterSeq` and `afterRev` (so the server sends exactly the messages and the edits
+ * and deletes that were missed), and re-sends pending messages with the same `clientId` once
+ * the room's history is in (so a message that was stored just before the drop is recognised in
+ * the history instead of being sent twice).
+ *
+ * It notices a silent server with `ping`/`pong` (no frame within 10 s of a ping: reconnect), and
+ * reconnects at once, without backoff, after 4008 (slow consumer) and, once the session has been
+ * renewed, after 4001 (token expired).
  */
 export class ChatConnection {
   #status = $state<ChatStatus>('connecting');
   // Raw state replaced wholesale on change: no deep proxies over long message lists.
   #messages = $state.raw<Record<string, readonly ChatMessage[]>>({});
   #lastSeq = $state.raw<Record<string, number>>({});
+  #lastRev = $state.raw<Record<string, number>>({});
   #pending = $state.raw<readonly PendingMessage[]>([]);
   #lastError = $state.raw<ChatError | null>(null);
+  #history = $state.raw<Record<string, RoomHistory>>({});
+  /** Who is in each joined room now; absent while unknown (not joined on this socket). */
+  #presence = $state.raw<Record<string, readonly User[]>>({});
+  #typing = $state.raw<Record<string, readonly User[]>>({});
+  /** The highest `seq` we told the server we have read, per room. */
+  #readSeq = $state.raw<Record<string, number>>({});
+  #rttMs = $state<number | null>(null);
+  #clockOffsetMs = $state<number | null>(null);
 
   readonly #url: string;
+  readonly #onSessionExpired: (() => Promise<boolean>) | undefined;
   #socket: WebSocket | null = null;
   /** Rooms the user asked to join; re-joined on every new socket. */
   readonly #rooms = new Set<string>();
   /** Rooms whose `joined` arrived on the current socket: sending to them is allowed. */
   readonly #ready = new Set<string>();
+  /** Pending messages transmitted on the current socket and not answered yet. */
+  readonly #inFlight = new Set<string>();
+  /** The current socket has proved itself (a `joined` or a `pong` came back). */
+  #healthy = false;
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
-  constructor(url: string = defaultUrl()) {
-    this.#url = url;
+  #pingId = 0;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #pongDeadline: ReturnType<typeof setTimeout> | undefined;
+
+  readonly #typingSentAt = new Map<string, number>();
+  /** Expiry of each shown `typing`, keyed by room and user id. */
+  readonly #typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The `read` position each room is waiting to send (throttled). */
+  readonly #readWanted = new Map<string, number>();
+  readonly #readSentAt = new Map<string, number>();
+  readonly #readTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per room: the automatic re-send of rate-limited messages. */
+  readonly #resendTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per room: the latest change to each message older than the ones held, by `seq`. */
+  readonly #orphanChanges = new Map<string, Map<number, Change>>();
+
+  constructor(options: ChatOptions = {}) {
+    this.#url = options.url ?? defaultUrl();
+    this.#onSessionExpired = options.onSessionExpired;
     window.addEventListener('online', this.#onBrowserOnline);
     this.#connect();
   }
@@ -75,6 +170,19 @@ export class ChatConnection {
     return this.#lastError;
   }
 
+  /** Round trip of the latest `ping`/`pong`, in ms; null before the first `pong`. */
+  get rttMs(): number | null {
+    return this.#rttMs;
+  }
+
+  /**
+   * Estimate of the server's clock minus ours, in ms, from the latest `pong`:
+   * `serverTime - (t + rtt / 2)`. Null before the first `pong`.
+   */
+  get clockOffsetMs(): number | null {
+    return this.#clockOffsetMs;
+  }
+
   /** Messages of a room, sorted by `seq`, one per `seq`. */
   messages(room: string): readonly ChatMessage[] {
     return this.#messages[room] ?? EMPTY_MESSAGES;
@@ -85,9 +193,51 @@ export class ChatConnection {
     return this.#lastSeq[room];
   }
 
+  /** The highest `rev` (edit or delete) we have applied for a room (what a re-join asks to continue after). */
+  lastRev(room: string): number | undefined {
+    return this.#lastRev[room];
+  }
+
+  /** The highest `seq` sent in a `read` for a room. */
+  readSeq(room: string): number | undefined {
+    return this.#readSeq[room];
+  }
+
   pending(room: string): readonly PendingMessage[] {
     const list = this.#pending.filter((p) => p.room === room);
     return list.length ? list : EMPTY_PENDING;
+  }
+
+  /** Who is in the room now, from `presence`; null while unknown. */
+  presence(room: string): readonly User[] | null {
+    return this.#presence[room] ?? null;
+  }
+
+  /** Others typing in the room now (each shown for 5 s after their latest `typing`). */
+  typing(room: string): readonly User[] {
+    return this.#typing[room] ?? EMPTY_USERS;
+  }
+
+  history(room: string): HistoryState {
+    const state = this.#history[room];
+    const list = this.messages(room);
+    const atStart =
+      state?.complete === true || list[0]?.seq === 1 || (list.length === 0 && this.#lastSeq[room] === 0);
+    return { loading: state?.loading ?? false, atStart, error: state?.error ?? null };
+  }
+
+  /**
+   * Held messages of a room by someone other than `userId`, not deleted, with
+   * `after < seq <= upTo`. What a room's unread count moved by since the server counted it.
+   */
+  countFromOthers(room: string, userId: number, after: number, upTo = Infinity): number {
+    const list = this.messages(room);
+    let count = 0;
+    for (let i = list.length - 1; i >= 0 && list[i].seq > after; i--) {
+      const message = list[i];
+      if (message.seq <= upTo && !message.deleted && message.author.id !== userId) count += 1;
+    }
+    return count;
   }
 
   /** Subscribe to a room. Idempotent; remembered across reconnects. */
@@ -95,6 +245,14 @@ export class ChatConnection {
     if (this.#rooms.has(room)) return;
     this.#rooms.add(room);
     if (this.#isOpen()) this.#sendJoin(room);
+  }
+
+  /** Stop receiving a room. What is held stays; a later `join` continues after it. */
+  leave(room: string): void {
+    if (!this.#rooms.delete(room)) return;
+    this.#ready.delete(room);
+    this.#sendFrame('leave', { room }, `leave:${room}`);
+    this.#forgetLiveState(room);
   }
 
   /**
@@ -110,10 +268,11 @@ export class ChatConnection {
       text: trimmed,
       createdAt: Date.now(),
       failed: null,
+      retryAt: null,
     };
     this.#pending = [...this.#pending, message];
     this.join(room);
-    if (this.#ready.has(room)) this.#transmit(message);
+    this.#flushPending(room);
     return true;
   }
 
@@ -121,13 +280,83 @@ export class ChatConnection {
   retry(clientId: string): void {
     const message = this.#pending.find((p) => p.clientId === clientId);
     if (!message) return;
-    const again = { ...message, failed: null };
-    this.#pending = this.#pending.map((p) => (p === message ? again : p));
-    if (this.#ready.has(again.room)) this.#transmit(again);
+    this.#pending = this.#pending.map((p) => (p === message ? { ...p, failed: null, retryAt: null } : p));
+    this.#flushPending(message.room);
   }
 
   discard(clientId: string): void {
     this.#pending = this.#pending.filter((p) => p.clientId !== clientId);
+    this.#inFlight.delete(clientId);
+  }
+
+  /**
+   * Ask the server to change the text of one of our messages; the change shows when its
+   * `message-edited` comes back. Returns false (and sends nothing) for empty or too long text,
+   * or when the room is not joined on an open socket right now.
+   */
+  edit(room: string, seq: number, text: string): boolean {
+    const trimmed = text.trim();
+    if (!trimmed || trimmed.length > MAX_TEXT_LENGTH || !this.#ready.has(room)) return false;
+    return this.#sendFrame('edit', { room, seq, text: trimmed }, `edit:${room}:${seq}`);
+  }
+
+  /** Ask the server to delete one of our messages. False when the room is not joined right now. */
+  remove(room: string, seq: number): boolean {
+    if (!this.#ready.has(room)) return false;
+    return this.#sendFrame('delete', { room, seq }, `delete:${room}:${seq}`);
+  }
+
+  /** The user is typing in a room: tell the others, at most once every 2 s. */
+  notifyTyping(room: string): void {
+    if (!this.#ready.has(room)) return;
+    const now = Date.now();
+    if (now - (this.#typingSentAt.get(room) ?? -Infinity) < TYPING_SEND_INTERVAL_MS) return;
+    if (this.#sendFrame('typing', { room }, `typing:${room}`)) this.#typingSentAt.set(room, now);
+  }
+
+  /** The user has seen a room up to `seq`. Sent at most once a second per room, the latest position winning. */
+  markRead(room: string, seq: number): void {
+    if (!(seq > 0)) return;
+    const wanted = Math.max(this.#readWanted.get(room) ?? 0, seq);
+    if (wanted <= (this.#readSeq[room] ?? 0)) return;
+    this.#readWanted.set(room, wanted);
+    this.#flushRead(room);
+  }
+
+  /** Load the page of history before the oldest message held. No-op while loading or at the start. */
+  async loadOlder(room: string): Promise<void> {
+    const { loading, atStart } = this.history(room);
+    if (loading || atStart) return;
+    const before = this.messages(room)[0]?.seq;
+    if (before === undefined) return; // the join's history is not in yet
+    this.#setHistory(room, { loading: true, complete: false, error: null });
+
+    let page: { messages: ChatMessage[]; hasMore: boolean };
+    try {
+      page = await api.roomMessages(room, before, HISTORY_PAGE_SIZE);
+    } catch (err) {
+      if (!this.#closed) {
+        this.#setHistory(room, { loading: false, complete: false, error: err instanceof Error ? err.message : String(err) });
+      }
+      return;
+    }
+    if (this.#closed) return;
+
+    const list = this.messages(room);
+    // Live messages may have pushed the oldest ones out meanwhile: a page that no longer joins up
+    // would leave a gap, so drop it and let the next scroll ask again.
+    if (list[0]?.seq !== before) {
+      this.#setHistory(room, { loading: false, complete: false, error: null });
+      return;
+    }
+    const older: ChatMessage[] = [];
+    for (const raw of [...page.messages].sort((a, b) => a.seq - b.seq)) {
+      if (typeof raw?.seq !== 'number' || raw.seq >= before || older.at(-1)?.seq === raw.seq) continue;
+      older.push(this.#withOrphanChange(room, normalize({ ...raw, room })));
+    }
+    this.#messages = { ...this.#messages, [room]: [...older, ...list] };
+    // An empty page that claims more would have us ask again forever.
+    this.#setHistory(room, { loading: false, complete: !page.hasMore || older.length === 0, error: null });
   }
 
   dismissError(): void {
@@ -141,9 +370,15 @@ export class ChatConnection {
     window.removeEventListener('online', this.#onBrowserOnline);
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#stopHeartbeat();
+    for (const timers of [this.#typingTimers, this.#readTimers, this.#resendTimers]) {
+      for (const timer of timers.values()) clearTimeout(timer);
+      timers.clear();
+    }
     const socket = this.#socket;
     this.#socket = null;
     this.#ready.clear();
+    this.#inFlight.clear();
     socket?.close(1000);
     this.#status = 'offline';
   }
@@ -156,27 +391,67 @@ export class ChatConnection {
     const socket = new WebSocket(this.#url);
     this.#socket = socket;
     this.#ready.clear();
+    this.#inFlight.clear();
+    this.#healthy = false;
 
     // Every handler first checks that its socket is still the current one,
     // so a late event from a replaced socket cannot touch the state.
     socket.addEventListener('open', () => {
       if (socket !== this.#socket) return;
       this.#status = 'online';
+      this.#startHeartbeat(socket);
       for (const room of this.#rooms) this.#sendJoin(room);
     });
     socket.addEventListener('message', (event: MessageEvent<unknown>) => {
       if (socket !== this.#socket) return;
+      // Any frame at all proves the server is alive.
+      this.#clearPongDeadline();
       if (typeof event.data === 'string') this.#onFrame(event.data);
     });
-    socket.addEventListener('close', () => {
+    socket.addEventListener('close', (event: CloseEvent) => {
       if (socket !== this.#socket) return;
       // A refused upgrade (401/403) also lands here, as code 1006: back off and try again.
-      this.#socket = null;
-      this.#ready.clear();
-      if (this.#closed) return;
-      this.#status = 'reconnecting';
-      this.#scheduleReconnect();
+      this.#onSocketGone(event.code);
     });
+  }
+
+  /** The current socket is gone (closed by the server, or given up on by us): decide how to come back. */
+  #onSocketGone(code: number): void {
+    const wasHealthy = this.#healthy;
+    this.#socket = null;
+    this.#ready.clear();
+    this.#inFlight.clear();
+    this.#stopHeartbeat();
+    // Presence and typing are about the live socket; the re-join sends fresh ones.
+    this.#presence = {};
+    this.#clearTyping();
+    if (this.#closed) return;
+    this.#status = 'reconnecting';
+
+    // A socket that never proved itself gets the backoff whatever its code, so a server that
+    // keeps closing new sockets at once cannot make us spin.
+    if (code === CLOSE_SESSION_EXPIRED && this.#onSessionExpired) {
+      this.#renewThenReconnect(this.#onSessionExpired, wasHealthy);
+    } else if (code === CLOSE_SLOW_CONSUMER && wasHealthy) {
+      this.#connect();
+    } else {
+      this.#scheduleReconnect();
+    }
+  }
+
+  #renewThenReconnect(renew: () => Promise<boolean>, immediately: boolean): void {
+    renew().then(
+      (renewed) => {
+        // Not renewed: either the user is being signed out (and `close()` follows), or the
+        // server could not be reached, in which case the backoff keeps trying.
+        if (this.#closed || this.#socket || this.#timer !== undefined) return;
+        if (renewed && immediately) this.#connect();
+        else this.#scheduleReconnect();
+      },
+      () => {
+        if (!this.#closed && !this.#socket && this.#timer === undefined) this.#scheduleReconnect();
+      },
+    );
   }
 
   #scheduleReconnect(): void {
@@ -198,20 +473,114 @@ export class ChatConnection {
     this.#connect();
   };
 
+  #startHeartbeat(socket: WebSocket): void {
+    this.#stopHeartbeat();
+    this.#pingTimer = setInterval(() => this.#ping(socket), PING_INTERVAL_MS);
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#pingTimer);
+    this.#pingTimer = undefined;
+    this.#clearPongDeadline();
+  }
+
+  #ping(socket: WebSocket): void {
+    if (socket !== this.#socket) return;
+    const id = ++this.#pingId;
+    if (!this.#sendFrame('ping', { id, t: preciseNow() }, `ping:${id}`)) return;
+    // One deadline at a time: it runs from the oldest unanswered ping.
+    this.#pongDeadline ??= setTimeout(() => this.#onSilent(socket), PONG_TIMEOUT_MS);
+  }
+
+  #clearPongDeadline(): void {
+    clearTimeout(this.#pongDeadline);
+    this.#pongDeadline = undefined;
+  }
+
+  /** Nothing came back after a ping: the link is dead even if the browser has not noticed. */
+  #onSilent(socket: WebSocket): void {
+    this.#pongDeadline = undefined;
+    if (socket !== this.#socket) return;
+    // Detach before closing: on a dead link the close handshake can take a long time to give up,
+    // and the late `close` event then finds another socket current and is ignored.
+    this.#onSocketGone(CLOSE_NO_PONG);
+    socket.close(CLOSE_NO_PONG, 'no pong');
+  }
+
   #sendJoin(room: string): void {
     // On a re-join ask only for what we missed; on the first join, for the latest history.
     const afterSeq = this.#lastSeq[room];
-    this.#sendFrame('join', afterSeq === undefined ? { room } : { room, afterSeq });
+    const afterRev = this.#lastRev[room];
+    const data: Record<string, unknown> = { room };
+    if (afterSeq !== undefined) {
+      data.afterSeq = afterSeq;
+      if (afterRev !== undefined) data.afterRev = afterRev;
+    }
+    this.#sendFrame('join', data, `join:${room}`);
   }
 
-  #transmit(message: PendingMessage): void {
-    this.#sendFrame('message', { room: message.room, text: message.text, clientId: message.clientId });
+  /**
+   * Send the room's pending messages that are not on their way already, in order. A message the
+   * rate limit holds back holds back the ones after it too, so they still arrive in order.
+   */
+  #flushPending(room: string): void {
+    if (!this.#ready.has(room)) return;
+    const now = Date.now();
+    const sent = new Set<string>();
+    for (const message of this.#pending) {
+      if (message.room !== room || message.failed !== null || this.#inFlight.has(message.clientId)) continue;
+      if (message.retryAt !== null && message.retryAt > now) {
+        this.#armResend(room, message.retryAt);
+        break;
+      }
+      if (!this.#sendFrame('message', { room, text: message.text, clientId: message.clientId })) break;
+      this.#inFlight.add(message.clientId);
+      if (message.retryAt !== null) sent.add(message.clientId);
+    }
+    if (sent.size) {
+      this.#pending = this.#pending.map((p) => (sent.has(p.clientId) ? { ...p, retryAt: null } : p));
+    }
   }
 
-  #sendFrame(event: string, data: Record<string, unknown>): void {
-    // If the socket is not open the frame is not lost: joins and pending messages are replayed
-    // from #rooms and #pending on the next socket.
-    if (this.#isOpen()) this.#socket?.send(JSON.stringify({ event, data }));
+  #armResend(room: string, at: number): void {
+    clearTimeout(this.#resendTimers.get(room));
+    this.#resendTimers.set(
+      room,
+      setTimeout(() => {
+        this.#resendTimers.delete(room);
+        // Not joined right now: the next `joined` flushes instead.
+        this.#flushPending(room);
+      }, Math.max(0, at - Date.now())),
+    );
+  }
+
+  #flushRead(room: string): void {
+    const seq = this.#readWanted.get(room);
+    if (seq === undefined || !this.#ready.has(room) || this.#readTimers.has(room)) return;
+    const wait = (this.#readSentAt.get(room) ?? -Infinity) + READ_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      this.#readTimers.set(
+        room,
+        setTimeout(() => {
+          this.#readTimers.delete(room);
+          this.#flushRead(room);
+        }, wait),
+      );
+      return;
+    }
+    if (!this.#sendFrame('read', { room, seq }, `read:${room}`)) return;
+    this.#readWanted.delete(room);
+    this.#readSentAt.set(room, Date.now());
+    this.#readSeq = { ...this.#readSeq, [room]: Math.max(seq, this.#readSeq[room] ?? 0) };
+  }
+
+  /** Returns whether the frame went out. */
+  #sendFrame(event: string, data: Record<string, unknown>, ref?: string): boolean {
+    // If the socket is not open the frame is not lost where it matters: joins and pending
+    // messages are replayed from #rooms and #pending on the next socket, reads on the next `joined`.
+    if (!this.#isOpen() || !this.#socket) return false;
+    this.#socket.send(JSON.stringify(ref === undefined ? { event, data } : { event, data, ref }));
+    return true;
   }
 
   #onFrame(raw: string): void {
@@ -224,16 +593,38 @@ export class ChatConnection {
     if (!frame || typeof frame !== 'object') return;
     const { event, data } = frame as { event?: unknown; data?: unknown };
     if (typeof event !== 'string' || !data || typeof data !== 'object') return;
+    const payload = data as Record<string, unknown>;
 
     switch (event) {
       case 'message':
         this.#onMessage(data as ChatMessage);
         break;
+      case 'ack':
+        this.#onAck(payload);
+        break;
       case 'joined':
-        this.#onJoined(data as { room: string; lastSeq: number });
+        this.#onJoined(payload);
+        break;
+      case 'left':
+        this.#onLeft(payload);
+        break;
+      case 'message-edited':
+        this.#onChange(payload, 'edited');
+        break;
+      case 'message-deleted':
+        this.#onChange(payload, 'deleted');
+        break;
+      case 'presence':
+        this.#onPresence(payload);
+        break;
+      case 'typing':
+        this.#onTyping(payload);
+        break;
+      case 'pong':
+        this.#onPong(payload);
         break;
       case 'error':
-        this.#onError(data as { code?: unknown; message?: unknown; ref?: unknown });
+        this.#onError(payload);
         break;
       default:
         // Unknown events are ignored so the server can add new ones.
@@ -241,55 +632,253 @@ export class ChatConnection {
     }
   }
 
-  #onMessage(message: ChatMessage): void {
-    if (typeof message.room !== 'string' || typeof message.seq !== 'number') return;
+  #onMessage(raw: ChatMessage): void {
+    if (typeof raw.room !== 'string' || typeof raw.seq !== 'number') return;
+    const message = normalize(raw);
     const { room, seq } = message;
 
     if (message.clientId && this.#pending.some((p) => p.clientId === message.clientId)) {
       this.#pending = this.#pending.filter((p) => p.clientId !== message.clientId);
+      this.#inFlight.delete(message.clientId);
+    }
+    // Whoever just sent a message has stopped typing it.
+    if (message.author && this.#typing[room]?.some((u) => u.id === message.author.id)) {
+      this.#removeTyping(room, message.author.id);
     }
 
     const list = this.#messages[room] ?? EMPTY_MESSAGES;
     const next = insertBySeq(list, message);
     if (next === list) return; // that seq is already here: replace nothing
-    this.#messages = {
-      ...this.#messages,
-      [room]: next.length > MAX_MESSAGES_PER_ROOM ? next.slice(-MAX_MESSAGES_PER_ROOM) : next,
-    };
+    if (next.length > MAX_MESSAGES_PER_ROOM) {
+      this.#messages = { ...this.#messages, [room]: next.slice(-MAX_MESSAGES_PER_ROOM) };
+      // The oldest ones dropped off: there is history to load again.
+      const history = this.#history[room];
+      if (history?.complete) this.#setHistory(room, { ...history, complete: false });
+    } else {
+      this.#messages = { ...this.#messages, [room]: next };
+    }
     if (seq > (this.#lastSeq[room] ?? 0)) this.#lastSeq = { ...this.#lastSeq, [room]: seq };
   }
 
-  #onJoined({ room, lastSeq }: { room: string; lastSeq: number }): void {
+  #onAck(data: Record<string, unknown>): void {
+    const { clientId, seq, room } = data;
+    if (typeof clientId !== 'string' || typeof seq !== 'number' || typeof room !== 'string') return;
+    this.#inFlight.delete(clientId);
+    // A resend of a message stored before a drop is acked without a broadcast. If we hold the
+    // room up to its seq the message is already shown (from the re-join's history): drop the copy.
+    if (seq <= (this.#lastSeq[room] ?? 0) && this.#pending.some((p) => p.clientId === clientId)) {
+      this.#pending = this.#pending.filter((p) => p.clientId !== clientId);
+    }
+  }
+
+  #onJoined(data: Record<string, unknown>): void {
+    const { room, lastSeq, lastRev } = data;
     if (typeof room !== 'string') return;
     this.#ready.add(room);
     // A working join proves the connection is healthy: the next drop starts the backoff over.
+    this.#healthy = true;
     this.#attempt = 0;
     // An empty room has no message to learn a seq from; remember the server's position
     // so a re-join still sends `afterSeq` (0) rather than asking for the latest history again.
     if (this.#lastSeq[room] === undefined && typeof lastSeq === 'number') {
       this.#lastSeq = { ...this.#lastSeq, [room]: lastSeq };
     }
+    // Every change up to `lastRev` is now reflected in what we hold: the history carries each
+    // message's latest state, and a re-join with `afterRev` replayed the rest before `joined`.
+    if (typeof lastRev === 'number' && lastRev > (this.#lastRev[room] ?? -1)) {
+      this.#lastRev = { ...this.#lastRev, [room]: lastRev };
+    }
     // The history is in, so any pending message that had been stored already was matched by
     // its clientId above; what is left was never stored. Send it (again) with the same clientId.
-    for (const message of this.#pending) {
-      if (message.room === room && message.failed === null) this.#transmit(message);
+    this.#flushPending(room);
+    this.#flushRead(room);
+  }
+
+  #onLeft(data: Record<string, unknown>): void {
+    const { room } = data;
+    // A `left` that crosses a new `join` of the same room must not undo it.
+    if (typeof room !== 'string' || this.#rooms.has(room)) return;
+    this.#ready.delete(room);
+    this.#forgetLiveState(room);
+  }
+
+  #onChange(data: Record<string, unknown>, kind: 'edited' | 'deleted'): void {
+    const { room, seq, rev } = data;
+    if (typeof room !== 'string' || typeof seq !== 'number' || typeof rev !== 'number') return;
+    // Already reflected (the history we hold is at least that recent).
+    if (rev <= (this.#lastRev[room] ?? 0)) return;
+    this.#lastRev = { ...this.#lastRev, [room]: rev };
+
+    let change: Change;
+    if (kind === 'deleted') {
+      change = { text: '', editedAt: null, deleted: true };
+    } else {
+      if (typeof data.text !== 'string') return;
+      change = { text: data.text, editedAt: typeof data.editedAt === 'string' ? data.editedAt : new Date().toISOString(), deleted: false };
+    }
+
+    const list = this.#messages[room] ?? EMPTY_MESSAGES;
+    const at = indexOfSeq(list, seq);
+    if (at === -1) {
+      // Older than what we hold: a history page on its way may carry the state before this change.
+      if (list.length === 0 || seq < list[0].seq) this.#rememberOrphanChange(room, seq, change);
+      return;
+    }
+    const current = list[at];
+    // A deleted message stays deleted: a late edit must not bring its text back.
+    const updated = current.deleted ? current : { ...current, ...change };
+    if (updated === current) return;
+    this.#messages = { ...this.#messages, [room]: [...list.slice(0, at), updated, ...list.slice(at + 1)] };
+  }
+
+  #onPresence(data: Record<string, unknown>): void {
+    const { room, users } = data;
+    if (typeof room !== 'string' || !Array.isArray(users)) return;
+    const list = users.filter(isUser);
+    this.#presence = { ...this.#presence, [room]: list };
+  }
+
+  #onTyping(data: Record<string, unknown>): void {
+    const { room, user } = data;
+    if (typeof room !== 'string' || !isUser(user)) return;
+    const key = typingKey(room, user.id);
+    clearTimeout(this.#typingTimers.get(key));
+    this.#typingTimers.set(
+      key,
+      setTimeout(() => this.#removeTyping(room, user.id), TYPING_SHOW_MS),
+    );
+    const list = this.#typing[room] ?? EMPTY_USERS;
+    if (!list.some((u) => u.id === user.id)) this.#typing = { ...this.#typing, [room]: [...list, user] };
+  }
+
+  #removeTyping(room: string, userId: number): void {
+    const key = typingKey(room, userId);
+    clearTimeout(this.#typingTimers.get(key));
+    this.#typingTimers.delete(key);
+    const list = this.#typing[room];
+    if (list?.some((u) => u.id === userId)) {
+      this.#typing = { ...this.#typing, [room]: list.filter((u) => u.id !== userId) };
     }
   }
 
-  #onError(data: { code?: unknown; message?: unknown; ref?: unknown }): void {
+  #clearTyping(): void {
+    for (const timer of this.#typingTimers.values()) clearTimeout(timer);
+    this.#typingTimers.clear();
+    this.#typing = {};
+  }
+
+  /** Presence and typing of a room we no longer receive. */
+  #forgetLiveState(room: string): void {
+    if (room in this.#presence) {
+      const { [room]: _gone, ...rest } = this.#presence;
+      this.#presence = rest;
+    }
+    for (const user of this.#typing[room] ?? EMPTY_USERS) this.#removeTyping(room, user.id);
+  }
+
+  #onPong(data: Record<string, unknown>): void {
+    const { t, serverTime } = data;
+    if (typeof t !== 'number' || typeof serverTime !== 'number') return;
+    const rtt = preciseNow() - t;
+    if (!(rtt >= 0)) return;
+    this.#healthy = true;
+    this.#rttMs = rtt;
+    // The server read its clock about half a round trip after we sent.
+    this.#clockOffsetMs = serverTime - (t + rtt / 2);
+  }
+
+  #onError(data: Record<string, unknown>): void {
     const error: ChatError = {
       code: typeof data.code === 'string' ? data.code : 'unknown',
       message: typeof data.message === 'string' ? data.message : 'The server refused a frame',
       ref: typeof data.ref === 'string' ? data.ref : null,
     };
+
+    // For a `message` frame the server echoes our clientId as `ref`.
+    const message = error.ref === null ? undefined : this.#pending.find((p) => p.clientId === error.ref);
+    if (message) {
+      this.#inFlight.delete(message.clientId);
+      if (error.code === 'rate_limited') {
+        // Not stored: keep it pending and send it again (same clientId) when the server allows.
+        const wait = typeof data.retryAfterMs === 'number' && data.retryAfterMs >= 0 ? data.retryAfterMs : 1000;
+        const retryAt = Date.now() + wait;
+        this.#pending = this.#pending.map((p) => (p === message ? { ...p, retryAt } : p));
+        this.#armResend(message.room, retryAt);
+        return;
+      }
+      this.#pending = this.#pending.map((p) => (p === message ? { ...p, failed: error.message } : p));
+      this.#lastError = error;
+      return;
+    }
+
+    const [kind, room] = (error.ref ?? '').split(':');
+    if (QUIET_REFS.has(kind)) return;
+    // A room that does not exist: stop asking for it on every reconnect.
+    if (kind === 'join' && error.code === 'room_not_found' && room) this.#rooms.delete(room);
     this.#lastError = error;
-    // For a `message` frame the server echoes our clientId as `ref`: mark that message failed.
-    if (error.ref && this.#pending.some((p) => p.clientId === error.ref)) {
-      this.#pending = this.#pending.map((p) =>
-        p.clientId === error.ref ? { ...p, failed: error.message } : p,
-      );
+  }
+
+  #setHistory(room: string, state: RoomHistory): void {
+    this.#history = { ...this.#history, [room]: state };
+  }
+
+  #rememberOrphanChange(room: string, seq: number, change: Change): void {
+    let changes = this.#orphanChanges.get(room);
+    if (!changes) this.#orphanChanges.set(room, (changes = new Map()));
+    const previous = changes.get(seq);
+    changes.delete(seq); // re-insert: the map's order is the age of the latest change
+    changes.set(seq, previous?.deleted ? previous : change);
+    if (changes.size > MAX_ORPHAN_CHANGES_PER_ROOM) {
+      const oldest = changes.keys().next();
+      if (!oldest.done) changes.delete(oldest.value);
     }
   }
+
+  #withOrphanChange(room: string, message: ChatMessage): ChatMessage {
+    const changes = this.#orphanChanges.get(room);
+    const change = changes?.get(message.seq);
+    if (!changes || !change) return message;
+    changes.delete(message.seq);
+    return message.deleted ? message : { ...message, ...change };
+  }
+}
+
+/** Fill in the fields an older server may leave out, and blank the text of a deleted message. */
+function normalize(message: ChatMessage): ChatMessage {
+  const deleted = message.deleted === true;
+  return {
+    ...message,
+    text: deleted ? '' : typeof message.text === 'string' ? message.text : '',
+    editedAt: typeof message.editedAt === 'string' ? message.editedAt : null,
+    deleted,
+  };
+}
+
+function isUser(value: unknown): value is User {
+  if (!value || typeof value !== 'object') return false;
+  const { id, username } = value as { id?: unknown; username?: unknown };
+  return typeof id === 'number' && typeof username === 'string';
+}
+
+function typingKey(room: string, userId: number): string {
+  return `${room}\n${userId}`;
+}
+
+/** Index of the first message whose seq is not below `seq` (binary search). */
+function lowerBound(list: readonly ChatMessage[], seq: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid].seq < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function indexOfSeq(list: readonly ChatMessage[], seq: number): number {
+  const at = lowerBound(list, seq);
+  return list[at]?.seq === seq ? at : -1;
 }
 
 /** Insert by `seq`; returns `list` itself if that seq is already present. */
@@ -297,14 +886,7 @@ function insertBySeq(list: readonly ChatMessage[], message: ChatMessage): readon
   const last = list.at(-1);
   // The usual case, a live message after everything we have.
   if (last === undefined || last.seq < message.seq) return [...list, message];
-
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid].seq < message.seq) lo = mid + 1;
-    else hi = mid;
-  }
-  if (list[lo]?.seq === message.seq) return list;
-  return [...list.slice(0, lo), message, ...list.slice(lo)];
+  const at = lowerBound(list, message.seq);
+  if (list[at]?.seq === message.seq) return list;
+  return [...list.slice(0, at), message, ...list.slice(at)];
 }

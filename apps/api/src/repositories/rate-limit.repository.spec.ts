@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import type { AppConfig } from '../config/app-config.js';
+import { RateLimitRepository } from './rate-limit.repository.js';
+
+const limiter = () => new RateLimitRepository({ chatRateBurst: 3, chatRatePerSecond: 2 } as AppConfig);
+
+describe('RateLimitRepository', () => {
+  it('allows a burst, then refuses with the time until the next token', () => {
+    const rl = limiter();
+    expect([0, 0, 0].map(() => rl.take('u', 1000).allowed)).toEqual([true, true, true]);
+    expect(rl.take('u', 1000)).toEqual({ allowed: false, retryAfterMs: 500 });
+    expect(rl.take('u', 1250)).toEqual({ allowed: false, retryAfterMs: 250 });
+    expect(rl.take('u', 1500)).toEqual({ allowed: true });
+  });
+
+  it('refills at the sustained rate up to the burst, and keeps keys apart', () => {
+    const rl = limiter();
+    for (let i = 0; i < 3; i++) rl.take('a', 0);
+    expect(rl.take('b', 0).allowed).toBe(true);
+    // After 10 s, only `burst` tokens are back, not 20.
+    expect([1, 2, 3, 4].map(() => rl.take('a', 10_000).allowed)).toEqual([true, true, true, false]);
+  });
+});

@@ -89,9 +89,9 @@ export class WsClient {
     return eventually(() => this.frames.slice(from).find((f) => f.event === event && match(f.data))?.data, ms, `ws "${event}" frame`);
   }
 
-  async join(room: string, afterSeq?: number): Promise<Frame['data']> {
+  async join(room: string, afterSeq?: number, afterRev?: number): Promise<Frame['data']> {
     const from = this.frames.length;
-    this.send('join', afterSeq === undefined ? { room } : { room, afterSeq });
+    this.send('join', { room, ...(afterSeq === undefined ? {} : { afterSeq }), ...(afterRev === undefined ? {} : { afterRev }) });
     return this.waitFor('joined', (d) => d.room === room, 5000, from);
   }
 

@@ -184,6 +184,20 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     return { id: connection.id, user: connection.user, rooms };
   }
 
+  /**
+   * Cuts every socket of a user without a closing handshake, as a network failure would
+   * (for tests now, and for the network simulation later). Returns how many were cut.
+   */
+  terminateUser(userId: number): number {
+    let count = 0;
+    for (const [socket, connection] of this.sockets) {
+      if (connection.user.id !== userId) continue;
+      socket.terminate();
+      count++;
+    }
+    return count;
+  }
+
   /** Offers one prepared message frame to every reader of the room. */
   broadcastMessage(room: string, item: SequencedFrame): void {
     for (const subscription of this.rooms.get(room) ?? []) subscription.messages.offer(item);

@@ -1,0 +1,91 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import type { AppConfig } from '../config/app-config.js';
+import { WebSocketRepository, WsCloseCode } from './websocket.repository.js';
+
+/** Just enough of a ws socket: what the repository reads and calls. */
+class FakeSocket extends EventEmitter {
+  readyState: number = WebSocket.OPEN;
+  bufferedAmount = 0;
+  sent: string[] = [];
+  closed?: { code: number; reason: string };
+  terminated = false;
+  send(frame: string) {
+    this.sent.push(frame);
+  }
+  close(code: number, reason: string) {
+    this.closed = { code, reason };
+    this.readyState = WebSocket.CLOSING;
+  }
+  terminate() {
+    this.terminated = true;
+    this.readyState = WebSocket.CLOSED;
+  }
+  ping() {}
+}
+
+const config = { wsMaxBufferedBytes: 1000, wsPingIntervalMs: 25_000 } as AppConfig;
+const user = { id: 1, username: 'u' };
+const noReplay = { initial: async () => ({ items: [], position: 0 }), after: async () => [] };
+
+describe('WebSocketRepository', () => {
+  it('closes a reader that has fallen behind with 4008 and writes nothing more to it', async () => {
+    const repo = new WebSocketRepository(config);
+    const socket = new FakeSocket();
+    repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
+    await repo.join(socket as unknown as WebSocket, 'r', { messages: noReplay, changes: noReplay }, () => {});
+    repo.broadcastMessage('r', { seq: 1, frame: 'one' });
+    socket.bufferedAmount = 1001;
+    repo.broadcastMessage('r', { seq: 2, frame: 'two' });
+    repo.broadcastMessage('r', { seq: 3, frame: 'three' });
+    expect(socket.sent).toEqual(['one']);
+    expect(socket.closed).toEqual({ code: WsCloseCode.slowConsumer, reason: 'too slow: reconnect and resume' });
+  });
+
+  it('does not count a bounded replay against the cap, and waits for the socket to drain between pages', async () => {
+    vi.useFakeTimers();
+    try {
+      const repo = new WebSocketRepository(config);
+      const socket = new FakeSocket();
+      repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
+      const pages: number[] = [];
+      const item = (seq: number) => ({ seq, frame: `m${seq}` });
+      const source = {
+        initial: async () => {
+          socket.bufferedAmount = 5000; // the first page filled the socket
+          return { items: [item(1), item(2)], position: 2, more: true };
+        },
+        after: async (after: number) => {
+          pages.push(after);
+          return after < 4 ? [item(after + 1), item(after + 2)] : [];
+        },
+      };
+      const joined = repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, () => {});
+      await vi.advanceTimersByTimeAsync(50);
+      expect(pages).toEqual([]); // still waiting for the drain
+      socket.bufferedAmount = 0;
+      await vi.advanceTimersByTimeAsync(50);
+      await joined;
+      expect(socket.sent).toEqual(['m1', 'm2', 'm3', 'm4']);
+      expect(socket.closed).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('closes with 4001 when the session expires', () => {
+    vi.useFakeTimers();
+    try {
+      const repo = new WebSocketRepository(config);
+      const socket = new FakeSocket();
+      repo.register(socket as unknown as WebSocket, user, Date.now() + 1000);
+      vi.advanceTimersByTime(999);
+      expect(socket.closed).toBeUndefined();
+      vi.advanceTimersByTime(1);
+      expect(socket.closed).toEqual({ code: WsCloseCode.sessionExpired, reason: 'session expired' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -268,3 +268,22 @@ describe('resume after a forced disconnect', () => {
     expect(back.of('message').map((m) => m.seq)).toEqual([last + 1, last + 2, last + 3, last + 4, last + 5]);
   });
 });
+
+describe('permessage-deflate', () => {
+  it('is off by default and negotiated when WS_PERMESSAGE_DEFLATE is on', async () => {
+    const plain = await connect(alice);
+    expect(plain.socket.extensions).toBe('');
+    const deflating = await startServer({ wsPerMessageDeflate: true });
+    try {
+      const user = await signUp(deflating.url, 'squeezed');
+      const c = await WsClient.connect(deflating.wsUrl, user.cookie);
+      expect(c.socket.extensions).toMatch(/^permessage-deflate/);
+      const joined = await c.join('general');
+      expect(joined.room).toBe('general');
+      c.close();
+    } finally {
+      await deflating.close();
+      deflating.cleanup();
+    }
+  });
+});

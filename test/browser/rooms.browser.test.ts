@@ -1,0 +1,90 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../apps/api/src/config/app-config.js';
+import { browserAvailable, launchChromium } from '../support/browser.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+const webDist = join(repoRoot, 'apps', 'web', 'dist');
+const shots = join(repoRoot, 'test-results');
+
+describe.runIf(browserAvailable)('rooms, edits, presence and typing in the browser', () => {
+  let server: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(join(webDist, 'index.html'))) throw new Error('apps/web/dist is missing: run `npm run build` first (npm test does)');
+    server = await startServer({ webDistDir: webDist });
+    browser = await launchChromium();
+    mkdirSync(shots, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    server?.cleanup();
+  });
+
+  async function signUpIn(username: string): Promise<Page> {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    page.on('pageerror', (err) => console.error(`[${username}] page error:`, err));
+    await page.goto(server.url);
+    await page.getByTestId('auth-username').fill(username);
+    await page.getByTestId('auth-password').fill('password-123');
+    await page.getByTestId('auth-register').click();
+    await expect.poll(() => page.getByTestId('connection-state').textContent()).toBe('online');
+    return page;
+  }
+  const texts = (page: Page) => page.getByTestId('message-text').allTextContents();
+  const room = (page: Page, name: string) => page.locator(`[data-testid="room"][data-room="${name}"]`);
+
+  it('creates and switches rooms, counts unread, edits and deletes, shows presence and typing', async () => {
+    const alice = await signUpIn('alice');
+    const bob = await signUpIn('bob');
+
+    await alice.getByTestId('new-room-name').fill('design');
+    await alice.getByTestId('new-room-create').click();
+    await expect.poll(() => alice.getByTestId('current-room').textContent()).toBe('design');
+    await alice.getByTestId('new-room-name').fill('design');
+    await alice.getByTestId('new-room-create').click();
+    await expect.poll(() => alice.getByTestId('room-error').textContent()).toMatch(/exists/);
+
+    // Bob sees the room appear, and joins it.
+    await expect.poll(() => room(bob, 'design').count(), { timeout: 15_000 }).toBe(1);
+    await room(bob, 'design').click();
+    await expect.poll(() => bob.getByTestId('current-room').textContent()).toBe('design');
+    await expect.poll(() => alice.getByTestId('presence-user').allTextContents()).toEqual(['alice', 'bob']);
+
+    // Typing shows on the other side.
+    await bob.getByTestId('message-input').pressSequentially('hel');
+    await expect.poll(() => alice.getByTestId('typing-indicator').textContent()).toMatch(/bob is typing/);
+
+    // Bob goes back to general; alice's messages in design count as unread for him.
+    await room(bob, 'general').click();
+    await expect.poll(() => bob.getByTestId('current-room').textContent()).toBe('general');
+    for (const text of ['one', 'two']) {
+      await alice.getByTestId('message-input').fill(text);
+      await alice.getByTestId('message-send').click();
+    }
+    await expect.poll(() => room(bob, 'design').getByTestId('room-unread').textContent(), { timeout: 15_000 }).toBe('2');
+    await room(bob, 'design').click();
+    await expect.poll(() => texts(bob)).toEqual(['one', 'two']);
+    await expect.poll(() => room(bob, 'design').getByTestId('room-unread').count()).toBe(0);
+
+    // Alice edits and deletes her own messages; bob sees both live.
+    const first = alice.locator('[data-testid="message"][data-seq="1"]');
+    await first.hover();
+    await first.getByTestId('message-edit').click();
+    await alice.getByTestId('message-edit-input').fill('one (fixed)');
+    await alice.getByTestId('message-edit-input').press('Enter');
+    await expect.poll(() => texts(bob)).toEqual(['one (fixed)', 'two']);
+    expect(await bob.locator('[data-testid="message"][data-seq="1"] [data-testid="message-edited"]').count()).toBe(1);
+    const second = alice.locator('[data-testid="message"][data-seq="2"]');
+    await second.hover();
+    await second.getByTestId('message-delete').click();
+    await expect.poll(() => bob.locator('[data-testid="message"][data-seq="2"] [data-testid="message-deleted"]').count()).toBe(1);
+    // Bob cannot edit alice's messages: no buttons on them.
+    expect(await bob.locator('[data-testid="message"][data-seq="1"] [data-testid="message-edit"]').count()).toBe(0);
+    await bob.screenshot({ path: join(shots, 'rooms-bob.png') });
+  });
+});

@@ -30,8 +30,11 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 
 function startServer() {
-  const child = spawn(process.execPath, [join(root, 'apps/api/dist/main.js')], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development' },
+  const flags = (process.env.SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, join(root, 'apps/api/dist/main.js')], {
+    // Lift the chat rate limit: this measures delivery, and 70 messages in a few seconds would
+    // otherwise be held back by the default 20-then-5-per-second allowance.
+    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development', CHAT_RATE_BURST: '100000', CHAT_RATE_PER_SECOND: '100000' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   return child;
@@ -65,10 +68,16 @@ const browser = await chromium.launch({
 async function person(name) {
   const context = await browser.newContext();
   const page = await context.newPage();
-  const frames = { ws: [], sse: [] };
+  const frames = { ws: [], sse: [], sentAt: {} };
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
-  cdp.on('Network.webSocketFrameReceived', (e) => frames.ws.push(Buffer.byteLength(e.response.payloadData)));
+  cdp.on('Network.webSocketFrameReceived', (e) => {
+    frames.ws.push(Buffer.byteLength(e.response.payloadData));
+    try {
+      const { event, data } = JSON.parse(e.response.payloadData);
+      if (event === 'message') frames.sentAt[data.text] ??= data.sentAt;
+    } catch {}
+  });
   cdp.on('Network.eventSourceMessageReceived', (e) => frames.sse.push(Buffer.byteLength(e.data)));
   await page.goto(base);
   await page.getByTestId('auth-username').fill(name);
@@ -108,11 +117,19 @@ const bob = await person('bob');
 
 // 1. Chat delivery, alice → bob, one message at a time.
 const chat = [];
+const toServer = [];
+const toScreen = [];
 for (let i = 0; i < MESSAGES; i++) {
   const text = `m${i}`;
-  const sentAt = await send(alice.page, text);
+  const clickAt = await send(alice.page, text);
   const seenAt = await (await bob.page.waitForFunction((t) => window.__seen[t], text)).jsonValue();
-  chat.push(seenAt - sentAt);
+  chat.push(seenAt - clickAt);
+  // The frame's sentAt splits the path: click → stored and sent by the server → on bob's screen.
+  const serverAt = bob.frames.sentAt[text];
+  if (serverAt) {
+    toServer.push(serverAt - clickAt);
+    toScreen.push(seenAt - serverAt);
+  }
 }
 
 // 2. Mention → notification in bob's bell.
@@ -144,6 +161,8 @@ const gapless = seqs.every((s, i) => s === i + 1);
 
 console.log(`\nmeasured on ${base} with ${await browser.version()}`);
 console.log(`chat message, click in one browser to DOM in the other: ${fmt(chat)}`);
+console.log(`  of which click → server sends (stored, frame built): ${fmt(toServer)}`);
+console.log(`  and server sends → on the other screen: ${fmt(toScreen)}`);
 console.log(`mention, click to the bell's unread count in the other browser: ${fmt(mentions)}`);
 console.log(`WebSocket frame received by bob, payload bytes: ${fmt(bob.frames.ws).replaceAll(' ms', ' B')}`);
 console.log(`SSE event data received by bob, bytes: ${fmt(bob.frames.sse).replaceAll(' ms', ' B')}`);

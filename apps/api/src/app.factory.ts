@@ -66,7 +66,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   );
   SwaggerModule.setup('api/docs', app, openapi, { jsonDocumentUrl: 'api/openapi.json' });
 
-  app.enableShutdownHooks();
+  // Exit with 0 after a graceful shutdown (and let exit handlers such as --cpu-prof run).
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
   const chat = app.get(ChatService);
   for (const room of DEFAULT_ROOMS) await chat.ensureRoom(room);
   return app;

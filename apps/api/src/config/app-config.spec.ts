@@ -33,6 +33,12 @@ describe('loadConfig', () => {
       WS_MAX_FRAME_BYTES: '2048',
       LOG_LEVEL: 'debug',
       NODE_ENV: 'production',
+      SQLITE_SYNCHRONOUS: 'FULL',
+      WS_PING_INTERVAL_MS: '1000',
+      WS_MAX_BUFFERED_BYTES: '4096',
+      WS_PERMESSAGE_DEFLATE: 'true',
+      CHAT_RATE_BURST: '3',
+      CHAT_RATE_PER_SECOND: '2',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -45,6 +51,12 @@ describe('loadConfig', () => {
       wsMaxFrameBytes: 2048,
       logLevel: 'debug',
       cookieSecure: true,
+      sqliteSynchronous: 'FULL',
+      wsPingIntervalMs: 1000,
+      wsMaxBufferedBytes: 4096,
+      wsPerMessageDeflate: true,
+      chatRateBurst: 3,
+      chatRatePerSecond: 2,
     });
   });
 

@@ -17,6 +17,8 @@ export interface AppConfig {
   readonly dataDir: string;
   /** `file:...` (SQLite). */
   readonly databaseUrl: string;
+  /** SQLite `PRAGMA synchronous`: NORMAL (default) or FULL. */
+  readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   readonly jwtSecret: string;
   /** Session lifetime in seconds. */
   readonly sessionTtlSeconds: number;
@@ -121,6 +123,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     port: int('PORT', 3000, 0, 65535),
     dataDir,
     databaseUrl,
+    sqliteSynchronous: oneOf('SQLITE_SYNCHRONOUS', 'NORMAL', ['NORMAL', 'FULL'] as const),
     jwtSecret,
     sessionTtlSeconds: int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600),
     cookieSecure: nodeEnv === 'production',

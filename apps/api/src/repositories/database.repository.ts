@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient, Prisma } from '../generated/sqlite/client.js';
 import { APP_CONFIG } from '../config/tokens.js';
@@ -13,15 +13,27 @@ export type Tx = Prisma.TransactionClient;
  * repository calls must commit together, and pass the opaque `Tx` along.
  */
 @Injectable()
-export class DatabaseRepository implements OnModuleDestroy {
+export class DatabaseRepository implements OnModuleInit, OnModuleDestroy {
   readonly client: PrismaClient;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     if (!config.databaseUrl.startsWith('file:')) {
       throw new Error('Only SQLite (DATABASE_URL=file:...) is supported in this build');
     }
     const adapter = new PrismaBetterSqlite3({ url: sqlitePath(config.databaseUrl), timeout: 5000 });
     this.client = new PrismaClient({ adapter });
+  }
+
+  /**
+   * SQLite settings for this connection: WAL (set once in the file by the migrator) with
+   * `synchronous` from SQLITE_SYNCHRONOUS. NORMAL (the default) syncs the WAL at checkpoints
+   * instead of at every commit: no corruption, and nothing lost when the process dies; an OS
+   * crash or power cut may lose the last commits. FULL syncs every commit, and better-sqlite3
+   * does that on the event loop. Foreign keys are enforced.
+   */
+  async onModuleInit(): Promise<void> {
+    await this.client.$executeRawUnsafe(`PRAGMA synchronous = ${this.config.sqliteSynchronous}`);
+    await this.client.$executeRawUnsafe('PRAGMA foreign_keys = ON');
   }
 
   /** Runs `fn` in one database transaction; everything it writes commits or rolls back together. */

@@ -188,6 +188,7 @@ describe('chat', () => {
       const [event] = await bobStream.waitForCount(1);
       expect(event!.type).toBe('notification');
       expect(event!.data).toEqual({
+        topic: 'notifications',
         id: Number(event!.id),
         kind: 'mention',
         title: 'alice mentioned you in #general',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseRepository } from '../../apps/api/src/repositories/sse.repository.js';
-import { NotificationService } from '../../apps/api/src/services/notification.service.js';
+import { StreamEventRepository } from '../../apps/api/src/repositories/stream-event.repository.js';
 import { eventually, postJson, readStream, SseClient, signUp, type SignedIn } from '../support/clients.js';
 import { holdNextCall } from '../support/hold.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -65,7 +65,7 @@ describe('GET /api/notifications/stream', () => {
     expect(event).toEqual({
       id: '1',
       type: 'notification',
-      data: { id: 1, kind: 'system', title: 'first', body: 'b', createdAt: expect.any(String), sentAt: expect.any(Number), read: false },
+      data: { topic: 'notifications', id: 1, kind: 'system', title: 'first', body: 'b', createdAt: expect.any(String), sentAt: expect.any(Number), read: false },
     });
     expect(sent.id).toBe(1);
   });
@@ -105,8 +105,8 @@ describe('GET /api/notifications/stream', () => {
     async (when) => {
       const user = await newUser();
       for (let i = 0; i < 5; i++) await notify(user);
-      const service = server.app.get(NotificationService);
-      const hold = holdNextCall(service, 'after', when);
+      const log = server.app.get(StreamEventRepository);
+      const hold = holdNextCall(log, 'after', when);
       try {
         const client = open(streamUrl('?lastEventId=0'), user);
         await hold.entered;
@@ -146,11 +146,12 @@ describe('GET /api/notifications/stream', () => {
   });
 
   it.each([
-    ['malformed', 'abc'],
-    ['negative', '-5'],
-    ['fractional', '1.5'],
-    ['enormous', '9'.repeat(400)],
-  ])('treats a %s Last-Event-ID as absent: live events only', async (_, lastEventId) => {
+    ['malformed', 'abc', 'malformed'],
+    ['negative', '-5', 'malformed'],
+    ['fractional', '1.5', 'malformed'],
+    ['enormous', '9'.repeat(400), 'malformed'],
+    ['from the future', '1000', 'unknown'],
+  ])('answers a %s Last-Event-ID with reset (%s), then continues live from the end of the log', async (_, lastEventId, reason) => {
     const user = await newUser();
     await notify(user, 'old');
     const res = await fetch(streamUrl(), { headers: { cookie: user.cookie, 'last-event-id': lastEventId } });
@@ -159,18 +160,9 @@ describe('GET /api/notifications/stream', () => {
     await new Promise((r) => setTimeout(r, 100));
     await notify(user, 'new');
     const text = await reading;
-    expect(text).not.toMatch(/^id: 1$/m);
-  });
-
-  it('clamps a Last-Event-ID from the future to the end of the log, so new events still arrive', async () => {
-    const user = await newUser();
-    await notify(user);
-    const client = open(streamUrl('?lastEventId=1000'), user);
-    await client.waitForOpen();
-    await new Promise((r) => setTimeout(r, 100));
-    await notify(user);
-    await client.waitForCount(1);
-    expect(client.ids()).toEqual([2]);
+    expect(text).toContain(`id: 1\nevent: reset\ndata: {"topics":{"notifications":{"lastId":1,"reason":"${reason}"}}}\n\n`);
+    expect(text).not.toMatch(/"title":"old"/);
+    expect(text).toMatch(/id: 2\nevent: notification\ndata: .*"title":"new"/);
   });
 
   it('releases the stream when the client goes away', async () => {

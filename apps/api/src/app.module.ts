@@ -4,10 +4,14 @@ import { existsSync } from 'node:fs';
 import type { AppConfig } from './config/app-config.js';
 import { APP_CONFIG } from './config/tokens.js';
 import { AuthController } from './controllers/auth.controller.js';
+import { BlogController } from './controllers/blog.controller.js';
+import { EventStreamResponder } from './controllers/event-stream.responder.js';
+import { EventsController } from './controllers/events.controller.js';
 import { NotificationController } from './controllers/notification.controller.js';
 import { RoomController } from './controllers/room.controller.js';
 import { ChatGateway } from './gateways/chat.gateway.js';
 import { AuthGuard } from './middleware/auth.guard.js';
+import { BlogRepository } from './repositories/blog.repository.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { EventBus, InProcessEventBus } from './repositories/event-bus.repository.js';
@@ -16,14 +20,19 @@ import { PresenceRepository } from './repositories/presence.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { RoomRepository } from './repositories/room.repository.js';
 import { SseRepository } from './repositories/sse.repository.js';
+import { StreamEventRepository } from './repositories/stream-event.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AuthService } from './services/auth.service.js';
+import { BlogService } from './services/blog.service.js';
 import { ChatService } from './services/chat.service.js';
+import { EventStreamService } from './services/event-stream.service.js';
 import { FanoutService } from './services/fanout.service.js';
 import { NotificationService } from './services/notification.service.js';
+import { RetentionService } from './services/retention.service.js';
 
 const repositories: Provider[] = [
+  BlogRepository,
   CryptoRepository,
   DatabaseRepository,
   { provide: EventBus, useClass: InProcessEventBus },
@@ -32,11 +41,12 @@ const repositories: Provider[] = [
   RateLimitRepository,
   RoomRepository,
   SseRepository,
+  StreamEventRepository,
   UserRepository,
   WebSocketRepository,
 ];
 
-const services: Provider[] = [AuthService, ChatService, FanoutService, NotificationService];
+const services: Provider[] = [AuthService, BlogService, ChatService, EventStreamService, FanoutService, NotificationService, RetentionService];
 
 @Module({})
 export class AppModule {
@@ -47,8 +57,8 @@ export class AppModule {
       imports: serveWeb
         ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })]
         : [],
-      controllers: [AuthController, NotificationController, RoomController],
-      providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories, ...services, AuthGuard, ChatGateway],
+      controllers: [AuthController, BlogController, EventsController, NotificationController, RoomController],
+      providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories, ...services, AuthGuard, EventStreamResponder, ChatGateway],
     };
   }
 }

@@ -30,6 +30,12 @@ export interface AppConfig {
   readonly webDistDir: string;
   readonly sseRetryMs: number;
   readonly sseHeartbeatMs: number;
+  /** A stream with more than this many bytes waiting to be written is ended (the client resumes). */
+  readonly sseMaxBufferedBytes: number;
+  /** SSE log entries older than this are pruned. */
+  readonly eventRetentionDays: number;
+  /** Each SSE log keeps at most this many newest entries. */
+  readonly eventRetentionCount: number;
   readonly wsMaxFrameBytes: number;
   /** Protocol-level ping interval; a peer that has not answered the previous ping is terminated. */
   readonly wsPingIntervalMs: number;
@@ -131,6 +137,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     webDistDir: env.WEB_DIST_DIR ?? resolve(repoRoot, 'apps', 'web', 'dist'),
     sseRetryMs: int('SSE_RETRY_MS', 3000, 100, 600_000),
     sseHeartbeatMs: int('SSE_HEARTBEAT_MS', 15_000, 100, 600_000),
+    sseMaxBufferedBytes: int('SSE_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    eventRetentionDays: int('EVENT_RETENTION_DAYS', 30, 1, 3650),
+    eventRetentionCount: int('EVENT_RETENTION_COUNT', 1000, 1, 10_000_000),
     wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     wsPingIntervalMs: int('WS_PING_INTERVAL_MS', 25_000, 100, 600_000),
     wsMaxBufferedBytes: int('WS_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),

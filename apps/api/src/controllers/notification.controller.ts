@@ -1,22 +1,14 @@
-import { Body, Controller, Get, Headers, HttpCode, Inject, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiQuery, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, ParseIntPipe, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiProduces, ApiQuery, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { APP_CONFIG } from '../config/tokens.js';
-import type { AppConfig } from '../config/app-config.js';
 import type { UserEntity } from '../domain/entities.js';
 import { ListNotificationsQueryDto, NotificationDto, NotificationListDto, TestNotificationDto, toNotificationDto } from '../dtos/notification.dto.js';
 import { nowMs } from '../dtos/sse-format.js';
-import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
-import { SseRepository } from '../repositories/sse.repository.js';
+import { AuthGuard, CurrentUser, SessionExpiresAt } from '../middleware/auth.guard.js';
+import { userStream } from '../repositories/notification.repository.js';
 import { SESSION_COOKIE } from '../services/auth.service.js';
-import { FanoutService } from '../services/fanout.service.js';
+import { EventStreamResponder } from './event-stream.responder.js';
 import { NotificationService } from '../services/notification.service.js';
-
-/** A stream position from `Last-Event-ID` or `?lastEventId=`: a non-negative integer, else none. */
-export function parseStreamPosition(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d{1,15}$/.test(value.trim())) return undefined;
-  return Number(value.trim());
-}
 
 @ApiTags('notifications')
 @ApiCookieAuth(SESSION_COOKIE)
@@ -26,15 +18,13 @@ export function parseStreamPosition(value: string | undefined): number | undefin
 export class NotificationController {
   constructor(
     private readonly notifications: NotificationService,
-    private readonly fanout: FanoutService,
-    private readonly sse: SseRepository,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly responder: EventStreamResponder,
   ) {}
 
   @Get()
   @ApiOkResponse({ type: NotificationListDto })
   async list(@CurrentUser() user: UserEntity, @Query() query: ListNotificationsQueryDto): Promise<NotificationListDto> {
-    const page = await this.notifications.list(user.id, query.limit ?? 20);
+    const page = await this.notifications.list(user.id, query.limit ?? 20, query.after);
     const sentAt = nowMs();
     return { items: page.items.map((n) => toNotificationDto(n, sentAt)), unread: page.unread, lastId: page.lastSeq };
   }
@@ -46,6 +36,14 @@ export class NotificationController {
     return toNotificationDto(n, nowMs());
   }
 
+  @Post(':id/read')
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Marked read; your streams get notification-read' })
+  @ApiNotFoundResponse({ description: 'Not yours, or no such notification' })
+  async read(@CurrentUser() user: UserEntity, @Param('id', new ParseIntPipe({ errorHttpStatusCode: 404 })) id: number): Promise<void> {
+    await this.notifications.markRead(user.id, id);
+  }
+
   @Post('read-all')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'All your notifications are marked read' })
@@ -54,24 +52,14 @@ export class NotificationController {
   }
 
   /**
-   * The notification event stream. Resumes after `Last-Event-ID` (or `?lastEventId=`) from the
-   * database, then continues live; see docs/protocol.md.
+   * Your `notifications` log as an event stream with plain ids (the same as
+   * `/api/events?topics=notifications`); see docs/protocol.md.
    */
   @Get('stream')
   @ApiProduces('text/event-stream')
   @ApiQuery({ name: 'lastEventId', required: false, description: 'Resume after this id (the Last-Event-ID header wins)' })
-  @ApiOkResponse({ description: 'An endless text/event-stream of `notification` events' })
-  async stream(
-    @CurrentUser() user: UserEntity,
-    @Headers('last-event-id') lastEventIdHeader: string | undefined,
-    @Query('lastEventId') lastEventIdQuery: string | undefined,
-    @Req() req: Request,
-    @Res() res: Response,
-  ): Promise<void> {
-    const position = parseStreamPosition(lastEventIdHeader ?? (typeof lastEventIdQuery === 'string' ? lastEventIdQuery : undefined));
-    await this.sse.open(req, res, user.id, this.fanout.notificationSource(user.id, position), {
-      retryMs: this.config.sseRetryMs,
-      heartbeatMs: this.config.sseHeartbeatMs,
-    });
+  @ApiOkResponse({ description: 'An endless text/event-stream of `notification` and `notification-read` events' })
+  async stream(@CurrentUser() user: UserEntity, @SessionExpiresAt() expiresAt: number, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.responder.open(req, res, [{ topic: 'notifications', stream: userStream(user.id), private: true }], false, { expiresAt });
   }
 }

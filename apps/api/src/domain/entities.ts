@@ -58,11 +58,11 @@ export interface MessageChange {
   at: string;
 }
 
-export type NotificationKind = 'mention' | 'system';
+export type NotificationKind = 'mention' | 'blog-update' | 'system';
 
 export interface NotificationEntity {
   userId: number;
-  /** Monotonic, gapless sequence number in the user's notification stream (the SSE id). */
+  /** Position of its `notification` event in the user's log: increasing, the id clients see. */
   seq: number;
   kind: NotificationKind;
   title: string;
@@ -70,4 +70,38 @@ export interface NotificationEntity {
   /** ISO-8601. */
   createdAt: string;
   read: boolean;
+}
+
+/** One entry of a durable SSE log (`user:<id>` or `blog:<id>`), as stored. */
+export interface StreamEntry {
+  /** The log: `user:12`, `blog:3`. */
+  stream: string;
+  seq: number;
+  /** The SSE event name. */
+  type: string;
+  /** The JSON payload (without `topic` and `sentAt`, added when sent). */
+  data: Record<string, unknown>;
+  /** ISO-8601. */
+  createdAt: string;
+}
+
+export interface BlogEntity {
+  id: number;
+  title: string;
+  owner: UserEntity;
+  /** ISO-8601. */
+  createdAt: string;
+  endedAt: string | null;
+  /** Position of the blog's event log. */
+  lastSeq: number;
+  followers: number;
+}
+
+export interface BlogUpdateEntity {
+  id: number;
+  blogId: number;
+  body: string;
+  /** ISO-8601. */
+  createdAt: string;
+  editedAt: string | null;
 }

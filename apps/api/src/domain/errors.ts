@@ -12,7 +12,9 @@ export type DomainErrorCode =
   | 'room_taken'
   | 'message_not_found'
   | 'rate_limited'
-  | 'not_found';
+  | 'not_found'
+  | 'too_large'
+  | 'conflict';
 
 export class DomainError extends Error {
   override name = 'DomainError';

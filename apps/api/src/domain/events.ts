@@ -1,4 +1,4 @@
-import type { MessageChange, MessageEntity, NotificationEntity, UserEntity } from './entities.js';
+import type { MessageChange, MessageEntity, StreamEntry, UserEntity } from './entities.js';
 
 /**
  * Domain events: what happened, published by services after the change is committed.
@@ -10,6 +10,6 @@ export type DomainEvent =
   | { type: 'chat.message.changed'; change: MessageChange }
   | { type: 'chat.presence.changed'; room: string; users: UserEntity[] }
   | { type: 'chat.typing'; room: string; user: UserEntity }
-  | { type: 'notification.created'; notification: NotificationEntity };
+  | { type: 'stream.appended'; entry: StreamEntry };
 
 export type DomainEventType = DomainEvent['type'];

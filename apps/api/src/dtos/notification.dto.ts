@@ -2,9 +2,16 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import type { NotificationEntity } from '../domain/entities.js';
-import { formatSseEvent } from './sse-format.js';
 
 export class ListNotificationsQueryDto {
+  @ApiPropertyOptional({ description: 'Only notifications with a greater id, oldest first', minimum: 0 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  after?: number;
+
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
   @Type(() => Number)
@@ -31,7 +38,7 @@ export class TestNotificationDto {
 export class NotificationDto {
   @ApiProperty({ description: "Sequence number in this user's stream; the SSE event id", example: 7 })
   id!: number;
-  @ApiProperty({ enum: ['mention', 'system'] })
+  @ApiProperty({ enum: ['mention', 'blog-update', 'system'] })
   kind!: string;
   @ApiProperty()
   title!: string;
@@ -56,9 +63,4 @@ export class NotificationListDto {
 
 export function toNotificationDto(n: NotificationEntity, sentAt: number): NotificationDto {
   return { id: n.seq, kind: n.kind, title: n.title, body: n.body, createdAt: n.createdAt, sentAt, read: n.read };
-}
-
-/** The SSE event for a notification, ready to write to any of the user's streams. */
-export function toNotificationEvent(n: NotificationEntity, sentAt: number): string {
-  return formatSseEvent(n.seq, 'notification', JSON.stringify(toNotificationDto(n, sentAt)));
 }

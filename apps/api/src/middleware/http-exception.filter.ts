@@ -13,6 +13,8 @@ const STATUS: Record<DomainErrorCode, HttpStatus> = {
   room_taken: HttpStatus.CONFLICT,
   message_not_found: HttpStatus.NOT_FOUND,
   rate_limited: HttpStatus.TOO_MANY_REQUESTS,
+  too_large: HttpStatus.PAYLOAD_TOO_LARGE,
+  conflict: HttpStatus.CONFLICT,
 };
 
 /**

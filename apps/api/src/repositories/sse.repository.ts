@@ -1,14 +1,9 @@
-import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
-import type { SequencedFrame } from './websocket.repository.js';
-
-export interface SseStreamOptions {
-  /** Sent as `retry:` on connect: how long the browser waits before reconnecting. */
-  retryMs: number;
-  /** Interval of the `: heartbeat` comment that keeps proxies from closing an idle stream. */
-  heartbeatMs: number;
-}
+import { formatComposite } from '../domain/stream-position.js';
 
 /** The response headers of every event stream (see docs/protocol.md). */
 export const SSE_HEADERS = {
@@ -18,84 +13,177 @@ export const SSE_HEADERS = {
   Connection: 'keep-alive',
 } as const;
 
+/** A prepared event of one log: its seq and the SSE text after the `id:` line. */
+export interface SseFrame {
+  seq: number;
+  body: string;
+}
+
+/** One topic carried by a stream. */
+export interface SseTopic {
+  topic: string;
+  /** The log it reads (`user:12`, `blog:3`). */
+  stream: string;
+  /** The position to replay from. */
+  start: number;
+  source: CursorSource<SseFrame>;
+}
+
+export interface SseOpenOptions {
+  topics: SseTopic[];
+  /** Multiplexed (`topic=seq,...` ids) or single-topic (plain ids). */
+  composite: boolean;
+  /** JSON for a `reset` event to send before anything else. */
+  reset?: string;
+  /** For private streams: when the session expires (epoch ms), send `auth-expired` and end. */
+  expiresAt?: number;
+}
+
+interface Subscription {
+  stream: string;
+  cursor: GaplessCursor<SseFrame>;
+}
+
 /** One open event stream: a response we keep writing to. */
-class SseStream {
-  private heartbeat?: NodeJS.Timeout;
-  cursor?: GaplessCursor<SequencedFrame>;
+class SseConnection {
+  readonly subscriptions: Subscription[] = [];
+  readonly positions = new Map<string, number>();
+  readonly timers: NodeJS.Timeout[] = [];
   closed = false;
 
   constructor(
-    readonly userId: number,
     private readonly res: ServerResponse,
+    readonly order: string[],
+    readonly composite: boolean,
+    private readonly maxBuffered: number,
+    private readonly onSlow: () => void,
   ) {}
 
-  open(options: SseStreamOptions): void {
-    this.res.writeHead(200, SSE_HEADERS);
-    this.res.socket?.setNoDelay(true);
-    this.write(`retry: ${options.retryMs}\n\n`);
-    this.heartbeat = setInterval(() => this.write(': heartbeat\n\n'), options.heartbeatMs);
-    this.heartbeat.unref();
+  id(): string {
+    return this.composite ? formatComposite(this.order, this.positions) : String(this.positions.get(this.order[0]!) ?? 0);
   }
 
+  event(topic: string, frame: SseFrame): void {
+    this.positions.set(topic, frame.seq);
+    this.write(`id: ${this.id()}\n${frame.body}`);
+  }
+
+  /**
+   * Writes unless closed. A reader that lets more than the cap pile up is ended instead: it
+   * reconnects with Last-Event-ID and the log fills the gap.
+   */
   write(chunk: string): void {
-    if (!this.closed && !this.res.writableEnded) this.res.write(chunk);
+    if (this.closed || this.res.writableEnded) return;
+    if (this.res.writableLength > this.maxBuffered) {
+      this.onSlow();
+      return;
+    }
+    this.res.write(chunk);
   }
 
-  /** Stops timers and the cursor; ends the response if it is still open. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.heartbeat);
-    this.cursor?.stop();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.length = 0;
+    for (const s of this.subscriptions) s.cursor.stop();
     if (!this.res.writableEnded) this.res.end();
   }
 }
 
+/** The longest delay setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * The registry of open SSE streams, by user. Everything the server writes to an event stream
- * goes through here. Written by hand rather than with `@Sse()`: we need our own ids and
- * replay, frames prepared once and written to many responses, a heartbeat, and exact cleanup.
+ * The registry of open SSE streams, by log. Everything the server writes to an event stream goes
+ * through here. Written by hand rather than with `@Sse()`: we need our own ids and database
+ * replay, frames prepared once and written to many responses, a heartbeat, slow-reader and
+ * session-expiry limits, and exact cleanup (counted by `stats()` in the tests).
  */
 @Injectable()
 export class SseRepository implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SSE');
-  private readonly byUser = new Map<number, Set<SseStream>>();
+  private readonly byStream = new Map<string, Set<{ connection: SseConnection; topic: string; cursor: GaplessCursor<SseFrame> }>>();
+  private readonly connections = new Set<SseConnection>();
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   get connectionCount(): number {
-    let count = 0;
-    for (const streams of this.byUser.values()) count += streams.size;
-    return count;
+    return this.connections.size;
+  }
+
+  /** Open streams, log subscriptions and live timers: all three return to zero when clients leave. */
+  stats(): { connections: number; subscriptions: number; timers: number } {
+    let subscriptions = 0;
+    for (const set of this.byStream.values()) subscriptions += set.size;
+    let timers = 0;
+    for (const c of this.connections) timers += c.timers.length;
+    return { connections: this.connections.size, subscriptions, timers };
   }
 
   /**
-   * Starts an event stream on `res` for `userId`: headers, `retry:`, the replay `source`
-   * describes, then live events, each once, in order. Cleans up when the client goes away.
+   * Starts an event stream on `res`: headers, `retry:`, the `reset` if any, each topic's replay,
+   * then live events, each once and in order per topic. Cleans up when the client goes away.
    */
-  async open(req: IncomingMessage, res: ServerResponse, userId: number, source: CursorSource<SequencedFrame>, options: SseStreamOptions): Promise<void> {
-    const stream = new SseStream(userId, res);
-    stream.cursor = new GaplessCursor<SequencedFrame>({
-      source,
-      deliver: (item) => stream.write(item.frame),
-      onError: (err) => {
-        this.logger.error(`user ${userId}: cannot keep the stream in order; ending it`, err instanceof Error ? err.stack : String(err));
-        this.remove(stream);
-      },
+  async open(req: IncomingMessage, res: ServerResponse, options: SseOpenOptions): Promise<void> {
+    const connection = new SseConnection(res, options.topics.map((t) => t.topic), options.composite, this.config.sseMaxBufferedBytes, () => {
+      this.logger.warn('ending a slow SSE reader');
+      this.remove(connection);
     });
-    let streams = this.byUser.get(userId);
-    if (!streams) this.byUser.set(userId, (streams = new Set()));
-    streams.add(stream);
-    const onClose = () => this.remove(stream);
+    for (const t of options.topics) connection.positions.set(t.topic, t.start);
+    this.connections.add(connection);
+    const onClose = () => this.remove(connection);
     req.once('close', onClose);
     res.once('close', onClose);
-    stream.open(options);
-    await stream.cursor.start();
+
+    res.writeHead(200, SSE_HEADERS);
+    res.socket?.setNoDelay(true);
+    connection.write(`retry: ${this.config.sseRetryMs}\n\n`);
+    if (options.reset) connection.write(`id: ${connection.id()}\nevent: reset\ndata: ${options.reset}\n\n`);
+    const heartbeat = setInterval(() => connection.write(': heartbeat\n\n'), this.config.sseHeartbeatMs);
+    heartbeat.unref();
+    connection.timers.push(heartbeat);
+    if (options.expiresAt !== undefined) {
+      const left = Math.max(0, options.expiresAt - Date.now());
+      if (left <= MAX_TIMER_MS) {
+        const expiry = setTimeout(() => {
+          connection.write('event: auth-expired\ndata: {}\n\n');
+          this.remove(connection);
+        }, left);
+        expiry.unref();
+        connection.timers.push(expiry);
+      }
+    }
+
+    for (const topic of options.topics) {
+      const cursor = new GaplessCursor<SseFrame>({
+        source: topic.source,
+        deliver: (frame) => connection.event(topic.topic, frame),
+        onError: (err) => {
+          this.logger.error(`${topic.stream}: cannot keep the stream in order; ending it`, err instanceof Error ? err.stack : String(err));
+          this.remove(connection);
+        },
+      });
+      connection.subscriptions.push({ stream: topic.stream, cursor });
+      let set = this.byStream.get(topic.stream);
+      if (!set) this.byStream.set(topic.stream, (set = new Set()));
+      set.add({ connection, topic: topic.topic, cursor });
+    }
+    if (connection.closed) {
+      this.remove(connection); // the client left while we were setting up
+      return;
+    }
+    for (const s of connection.subscriptions) await s.cursor.start();
   }
 
-  /** Offers one prepared event to every stream of the user. */
-  deliverToUser(userId: number, item: SequencedFrame): void {
-    const streams = this.byUser.get(userId);
-    if (!streams) return;
-    for (const stream of streams) stream.cursor?.offer(item);
+  /** Offers one prepared event to every stream that reads the log. */
+  deliver(stream: string, frame: SseFrame): void {
+    for (const sub of this.byStream.get(stream) ?? []) sub.cursor.offer(frame);
+  }
+
+  /** Ends every stream: browsers reconnect with Last-Event-ID. */
+  closeAll(): void {
+    for (const connection of [...this.connections]) this.remove(connection);
   }
 
   /** On shutdown, end every stream so the HTTP server can close and browsers reconnect elsewhere. */
@@ -103,15 +191,14 @@ export class SseRepository implements BeforeApplicationShutdown {
     this.closeAll();
   }
 
-  /** Ends every stream: browsers reconnect with Last-Event-ID. */
-  closeAll(): void {
-    for (const streams of this.byUser.values()) for (const stream of streams) this.remove(stream);
-  }
-
-  private remove(stream: SseStream): void {
-    stream.close();
-    const streams = this.byUser.get(stream.userId);
-    streams?.delete(stream);
-    if (streams?.size === 0) this.byUser.delete(stream.userId);
+  private remove(connection: SseConnection): void {
+    connection.close();
+    this.connections.delete(connection);
+    for (const { stream } of connection.subscriptions) {
+      const set = this.byStream.get(stream);
+      if (!set) continue;
+      for (const sub of set) if (sub.connection === connection) set.delete(sub);
+      if (set.size === 0) this.byStream.delete(stream);
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { MessageChange, MessageEntity, NotificationEntity, RoomEntity, RoomSummary, UserEntity } from '../domain/entities.js';
+import type { MessageChange, MessageEntity, RoomEntity, RoomSummary, StreamEntry, UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import { DatabaseRepository, isUniqueViolation } from '../repositories/database.repository.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
@@ -163,20 +163,19 @@ export class ChatService {
     }
 
     const mentioned = (await this.users.findByUsernames(mentionedUsernames(text))).filter((u) => u.id !== author.id);
-    let stored: { message: MessageEntity; notifications: NotificationEntity[] };
+    let stored: { message: MessageEntity; notifications: StreamEntry[] };
     try {
       stored = await this.db.transaction(async (tx) => {
         const message = await this.rooms.appendMessage(tx, room.id, author.id, text, clientId);
-        const notifications: NotificationEntity[] = [];
+        const notifications: StreamEntry[] = [];
         for (const user of mentioned) {
-          notifications.push(
-            await this.notifications.append(tx, {
-              userId: user.id,
-              kind: 'mention',
-              title: `${author.username} mentioned you in #${room.name}`,
-              body: text.length > 280 ? `${text.slice(0, 279)}…` : text,
-            }),
-          );
+          const { entry } = await this.notifications.append(tx, {
+            userId: user.id,
+            kind: 'mention',
+            title: `${author.username} mentioned you in #${room.name}`,
+            body: text.length > 280 ? `${text.slice(0, 279)}…` : text,
+          });
+          notifications.push(entry);
         }
         return { message, notifications };
       });
@@ -189,7 +188,7 @@ export class ChatService {
       throw err;
     }
     await this.bus.publish({ type: 'chat.message.created', message: stored.message });
-    for (const notification of stored.notifications) await this.bus.publish({ type: 'notification.created', notification });
+    for (const entry of stored.notifications) await this.bus.publish({ type: 'stream.appended', entry });
     return { message: stored.message, duplicate: false };
   }
 

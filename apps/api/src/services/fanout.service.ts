@@ -3,13 +3,12 @@ import type { RoomEntity } from '../domain/entities.js';
 import type { DomainEvent } from '../domain/events.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
 import { toChangeFrame, toMessageFrame, toPresenceFrame, toTypingFrame } from '../dtos/chat.dto.js';
-import { toNotificationEvent } from '../dtos/notification.dto.js';
+import { sseBody } from '../dtos/events.dto.js';
 import { nowMs } from '../dtos/sse-format.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { SseRepository } from '../repositories/sse.repository.js';
 import { WebSocketRepository, type SequencedFrame } from '../repositories/websocket.repository.js';
 import { ChatService } from './chat.service.js';
-import { NotificationService } from './notification.service.js';
 
 const REPLAY_PAGE = 500;
 
@@ -29,7 +28,6 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
     private readonly websockets: WebSocketRepository,
     private readonly sse: SseRepository,
     private readonly chat: ChatService,
-    private readonly notifications: NotificationService,
   ) {}
 
   onModuleInit(): void {
@@ -58,9 +56,9 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
       case 'chat.typing':
         this.websockets.broadcastVolatile(event.room, toTypingFrame(event.room, event.user), event.user.id);
         return;
-      case 'notification.created': {
-        const { notification } = event;
-        this.sse.deliverToUser(notification.userId, { seq: notification.seq, frame: toNotificationEvent(notification, nowMs()) });
+      case 'stream.appended': {
+        const { entry } = event;
+        this.sse.deliver(entry.stream, { seq: entry.seq, body: sseBody(entry, nowMs()) });
         return;
       }
       default: {
@@ -112,29 +110,6 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
         const sentAt = nowMs();
         return items.map((m) => ({ seq: m.seq, frame: toMessageFrame(m, sentAt) }));
       },
-    };
-  }
-
-  /**
-   * Replay for a notification stream: everything after `afterSeq`, or, without a position,
-   * nothing (the stream starts at the user's current position).
-   */
-  notificationSource(userId: number, afterSeq: number | undefined): CursorSource<SequencedFrame> {
-    const after = async (from: number, limit: number) => {
-      const items = await this.notifications.after(userId, from, limit);
-      const sentAt = nowMs();
-      return items.map((n) => ({ seq: n.seq, frame: toNotificationEvent(n, sentAt) }));
-    };
-    return {
-      initial: async () => {
-        const last = await this.notifications.lastSeq(userId);
-        if (afterSeq === undefined) return { items: [], position: last };
-        // A position beyond the end of the log is clamped to the end (see roomSource).
-        const from = Math.min(afterSeq, last);
-        const items = await after(from, REPLAY_PAGE);
-        return { items, position: items.at(-1)?.seq ?? from, more: items.length === REPLAY_PAGE };
-      },
-      after,
     };
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { NotificationEntity } from '../domain/entities.js';
+import { DomainError } from '../domain/errors.js';
 import { DatabaseRepository } from '../repositories/database.repository.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { NotificationRepository } from '../repositories/notification.repository.js';
@@ -18,31 +19,35 @@ export class NotificationService {
     private readonly bus: EventBus,
   ) {}
 
-  /** The latest notifications (newest first), the unread count and the stream position. */
-  async list(userId: number, limit: number): Promise<NotificationPage> {
+  /**
+   * A snapshot: the latest notifications (newest first), or those after `after` (oldest first),
+   * with the unread count and the log position it is consistent with.
+   */
+  async list(userId: number, limit: number, after?: number): Promise<NotificationPage> {
     // Position first: anything newer than it will come over the stream.
     const lastSeq = await this.notifications.lastSeq(userId);
-    const [items, unread] = await Promise.all([this.notifications.latest(userId, limit), this.notifications.countUnread(userId)]);
+    const [items, unread] = await Promise.all([
+      after === undefined ? this.notifications.latest(userId, limit) : this.notifications.after(userId, after, limit),
+      this.notifications.countUnread(userId),
+    ]);
     return { items: items.filter((n) => n.seq <= lastSeq), unread, lastSeq };
   }
 
   /** A `system` notification to the user themself. */
   async sendTest(userId: number, title: string, body: string): Promise<NotificationEntity> {
-    const notification = await this.db.transaction((tx) => this.notifications.append(tx, { userId, kind: 'system', title, body }));
-    await this.bus.publish({ type: 'notification.created', notification });
+    const { notification, entry } = await this.db.transaction((tx) => this.notifications.append(tx, { userId, kind: 'system', title, body }));
+    await this.bus.publish({ type: 'stream.appended', entry });
     return notification;
   }
 
-  markAllRead(userId: number): Promise<number> {
-    return this.notifications.markAllRead(userId);
+  async markRead(userId: number, id: number): Promise<void> {
+    if (!(await this.notifications.exists(userId, id))) throw new DomainError('not_found', `No notification ${id}`);
+    const entry = await this.notifications.markRead(userId, [id]);
+    if (entry) await this.bus.publish({ type: 'stream.appended', entry });
   }
 
-  /** For stream replay: notifications after a position, oldest first. */
-  after(userId: number, afterSeq: number, limit: number): Promise<NotificationEntity[]> {
-    return this.notifications.after(userId, afterSeq, limit);
-  }
-
-  lastSeq(userId: number): Promise<number> {
-    return this.notifications.lastSeq(userId);
+  async markAllRead(userId: number): Promise<void> {
+    const entry = await this.notifications.markRead(userId, 'all');
+    if (entry) await this.bus.publish({ type: 'stream.appended', entry });
   }
 }

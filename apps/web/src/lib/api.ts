@@ -61,9 +61,12 @@ export interface SessionAnswer {
 }
 
 export interface AppNotification {
-  /** Sequence number in this user's stream: 1, 2, 3, ... with no gaps. */
+  /**
+   * The notification's position in the user's `notifications` log: ids only increase, but are not
+   * contiguous (a `notification-read` event takes a position too).
+   */
   id: number;
-  kind: 'mention' | 'system' | (string & {});
+  kind: 'mention' | 'blog-update' | 'system' | (string & {});
   title: string;
   body: string;
   /** ISO-8601. */
@@ -78,6 +81,46 @@ export interface NotificationPage {
   items: AppNotification[];
   unread: number;
   lastId: number | null;
+}
+
+/** The `data` of a `notification-read` event. */
+export interface NotificationRead {
+  ids: number[];
+  /** Every notification up to `ids[0]` was marked read (read-all). */
+  all: boolean;
+  unread: number;
+}
+
+export interface Blog {
+  id: number;
+  title: string;
+  owner: User;
+  createdAt: string;
+  /** ISO-8601 once the owner has ended it: nothing is posted after that. */
+  endedAt: string | null;
+  followers: number;
+  /** Whether the signed-in user follows it (false when signed out). */
+  following: boolean;
+}
+
+export interface BlogUpdate {
+  id: number;
+  body: string;
+  createdAt: string;
+  editedAt: string | null;
+}
+
+/** `GET /api/blogs/:id`: the blog, its latest 50 updates (newest first) and its log's position. */
+export interface BlogSnapshot {
+  blog: Blog;
+  updates: BlogUpdate[];
+  lastEventId: number;
+}
+
+/** `GET /api/events/poll`: the same events as the stream, at most 100 per call. */
+export interface PollAnswer {
+  events: { id: string; event: string; data: unknown }[];
+  lastEventId: string;
 }
 
 export interface Credentials {
@@ -171,5 +214,25 @@ export const api = {
 
   notifications: (limit = 20) =>
     request<NotificationPage>('GET', `/api/notifications?limit=${encodeURIComponent(limit)}`),
+  readNotification: (id: number) => request<void>('POST', `/api/notifications/${encodeURIComponent(id)}/read`),
   readAllNotifications: () => request<void>('POST', '/api/notifications/read-all'),
+
+  /** `query` is the ready-made query string (`topics=...&lastEventId=...`). */
+  pollEvents: (query: string) => request<PollAnswer>('GET', `/api/events/poll?${query}`),
+
+  blogs: () => request<{ blogs: Blog[] }>('GET', '/api/blogs'),
+  /** 400 for a title outside 1 to 200 characters. */
+  createBlog: (title: string) => request<Blog>('POST', '/api/blogs', { title }),
+  /** 404 when there is no such blog. */
+  blog: (id: number) => request<BlogSnapshot>('GET', `/api/blogs/${encodeURIComponent(id)}`),
+  /** Owner only: 403 for someone else's blog, 409 once it has ended, 413 for a body over 10,000 characters. */
+  postBlogUpdate: (id: number, body: string) =>
+    request<BlogUpdate>('POST', `/api/blogs/${encodeURIComponent(id)}/updates`, { body }),
+  editBlogUpdate: (id: number, updateId: number, body: string) =>
+    request<BlogUpdate>('PATCH', `/api/blogs/${encodeURIComponent(id)}/updates/${encodeURIComponent(updateId)}`, { body }),
+  deleteBlogUpdate: (id: number, updateId: number) =>
+    request<void>('DELETE', `/api/blogs/${encodeURIComponent(id)}/updates/${encodeURIComponent(updateId)}`),
+  endBlog: (id: number) => request<Blog>('POST', `/api/blogs/${encodeURIComponent(id)}/end`),
+  followBlog: (id: number) => request<void>('POST', `/api/blogs/${encodeURIComponent(id)}/follow`),
+  unfollowBlog: (id: number) => request<void>('DELETE', `/api/blogs/${encodeURIComponent(id)}/follow`),
 };

@@ -1,0 +1,137 @@
+import { Injectable } from '@nestjs/common';
+import type { BlogEntity, BlogUpdateEntity, StreamEntry, UserEntity } from '../domain/entities.js';
+import { DomainError } from '../domain/errors.js';
+import { BlogRepository, updatePayload } from '../repositories/blog.repository.js';
+import { DatabaseRepository } from '../repositories/database.repository.js';
+import { EventBus } from '../repositories/event-bus.repository.js';
+import { NotificationRepository } from '../repositories/notification.repository.js';
+
+export const MAX_UPDATE_LENGTH = 10_000;
+export const SNAPSHOT_UPDATES = 50;
+
+export interface BlogSnapshot {
+  blog: BlogEntity;
+  updates: BlogUpdateEntity[];
+  /** The log position this snapshot is consistent with. */
+  lastEventId: number;
+}
+
+/** Live blogs: the owner writes, anyone reads, followers are notified. */
+@Injectable()
+export class BlogService {
+  constructor(
+    private readonly db: DatabaseRepository,
+    private readonly blogs: BlogRepository,
+    private readonly notifications: NotificationRepository,
+    private readonly bus: EventBus,
+  ) {}
+
+  create(owner: UserEntity, title: string): Promise<BlogEntity> {
+    return this.blogs.create(owner.id, title);
+  }
+
+  list(): Promise<BlogEntity[]> {
+    return this.blogs.list(100);
+  }
+
+  async get(id: number): Promise<BlogEntity> {
+    const blog = await this.blogs.find(id);
+    if (!blog) throw new DomainError('not_found', `No blog ${id}`);
+    return blog;
+  }
+
+  /** The latest updates and the log position they are consistent with (read first). */
+  async snapshot(id: number): Promise<BlogSnapshot> {
+    const blog = await this.get(id);
+    const updates = await this.blogs.latestUpdates(id, SNAPSHOT_UPDATES);
+    return { blog, updates, lastEventId: blog.lastSeq };
+  }
+
+  isFollowing(blogId: number, userId: number): Promise<boolean> {
+    return this.blogs.isFollowing(blogId, userId);
+  }
+
+  async follow(user: UserEntity, blogId: number, on: boolean): Promise<void> {
+    await this.get(blogId);
+    if (on) await this.blogs.follow(blogId, user.id);
+    else await this.blogs.unfollow(blogId, user.id);
+  }
+
+  /** Posts an update: one transaction stores it, appends `update`, and notifies every follower. */
+  async post(user: UserEntity, blogId: number, body: string): Promise<BlogUpdateEntity> {
+    const blog = await this.ownedOpenBlog(user, blogId);
+    const text = this.checkBody(body);
+    const { update, entries } = await this.db.transaction(async (tx) => {
+      const update = await this.blogs.insertUpdate(tx, blog.id, text);
+      const entries: StreamEntry[] = [await this.blogs.appendEvent(tx, blog.id, 'update', updatePayload(update))];
+      for (const userId of await this.blogs.followerIds(tx, blog.id)) {
+        if (userId === user.id) continue;
+        const { entry } = await this.notifications.append(tx, {
+          userId,
+          kind: 'blog-update',
+          title: `New in “${blog.title}”`,
+          body: text.length > 280 ? `${text.slice(0, 279)}…` : text,
+        });
+        entries.push(entry);
+      }
+      return { update, entries };
+    });
+    await this.publish(entries);
+    return update;
+  }
+
+  async edit(user: UserEntity, blogId: number, updateId: number, body: string): Promise<BlogUpdateEntity> {
+    const blog = await this.ownedBlog(user, blogId);
+    const text = this.checkBody(body);
+    if (!(await this.blogs.findUpdate(blog.id, updateId))) throw new DomainError('not_found', `No update ${updateId} in blog ${blogId}`);
+    const { update, entry } = await this.db.transaction(async (tx) => {
+      const update = await this.blogs.editUpdate(tx, updateId, text);
+      return { update, entry: await this.blogs.appendEvent(tx, blog.id, 'update-edited', updatePayload(update)) };
+    });
+    await this.publish([entry]);
+    return update;
+  }
+
+  async deleteUpdate(user: UserEntity, blogId: number, updateId: number): Promise<void> {
+    const blog = await this.ownedBlog(user, blogId);
+    if (!(await this.blogs.findUpdate(blog.id, updateId))) throw new DomainError('not_found', `No update ${updateId} in blog ${blogId}`);
+    const entry = await this.db.transaction(async (tx) => {
+      await this.blogs.deleteUpdate(tx, updateId);
+      return this.blogs.appendEvent(tx, blog.id, 'update-deleted', { id: updateId });
+    });
+    await this.publish([entry]);
+  }
+
+  async end(user: UserEntity, blogId: number): Promise<BlogEntity> {
+    const blog = await this.ownedOpenBlog(user, blogId);
+    const entry = await this.db.transaction(async (tx) => {
+      const endedAt = await this.blogs.end(tx, blog.id);
+      return this.blogs.appendEvent(tx, blog.id, 'blog-ended', { endedAt: endedAt.toISOString() });
+    });
+    await this.publish([entry]);
+    return this.get(blogId);
+  }
+
+  private async publish(entries: StreamEntry[]): Promise<void> {
+    for (const entry of entries) await this.bus.publish({ type: 'stream.appended', entry });
+  }
+
+  private checkBody(body: string): string {
+    const text = body.trim();
+    if (text.length === 0) throw new DomainError('invalid', 'body must not be empty');
+    if (text.length > MAX_UPDATE_LENGTH) throw new DomainError('too_large', `body must be at most ${MAX_UPDATE_LENGTH} characters`);
+    return text;
+  }
+
+  private async ownedBlog(user: UserEntity, blogId: number): Promise<BlogEntity> {
+    const blog = await this.get(blogId);
+    if (blog.owner.id !== user.id) throw new DomainError('forbidden', 'Only the author can change this blog');
+    return blog;
+  }
+
+  private async ownedOpenBlog(user: UserEntity, blogId: number): Promise<BlogEntity> {
+    const blog = await this.ownedBlog(user, blogId);
+    if (blog.endedAt) throw new DomainError('conflict', 'This blog has ended');
+    return blog;
+  }
+}

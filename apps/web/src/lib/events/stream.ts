@@ -1,0 +1,313 @@
+import { api, ApiError } from '../api';
+import { formatPosition, parsePosition, queryValue, type Position } from './position';
+import { EVENT_NAMES, type StreamStatus, type WireEvent } from './types';
+
+/** Failed connects in a row before falling back to polling. */
+const MAX_FAILED_CONNECTS = 3;
+/** Wait before the next connect after the n-th failure (full jitter on top of half of it). */
+const RECONNECT_BASE_MS = 1_000;
+/** While polling, how often the EventSource is tried again. */
+const BACKGROUND_RETRY_MS = 15_000;
+/** Polling interval; a call that returns a full page is repeated at once. */
+const POLL_INTERVAL_MS = 2_000;
+/** At most this many events per poll (docs/protocol.md): a full page means more are waiting. */
+const POLL_PAGE = 100;
+/** A poll that failed is retried with backoff up to this. */
+const POLL_RETRY_CAP_MS = 15_000;
+
+export interface EventStreamCallbacks {
+  /** Every event except `auth-expired`, in order; the position has been advanced already. */
+  onEvent: (event: WireEvent) => void;
+  onStatus: (status: StreamStatus) => void;
+  /**
+   * The session the stream was opened with expired (an `auth-expired` event, or a poll answered
+   * 401). The stream has stopped: renew the session, then call `resume()`.
+   */
+  onAuthExpired: () => void;
+}
+
+type Mode = 'idle' | 'stream' | 'poll' | 'auth';
+
+/**
+ * One connection to `GET /api/events?topics=...` for a set of topics, from a position, kept up.
+ *
+ * An EventSource first. A connect that fails (an error before `open`, or the browser giving up
+ * with `CLOSED`) is retried with a short backoff; after 3 in a row it polls
+ * `GET /api/events/poll` every 2 s instead (at once again while a call returns a full page of
+ * 100) and tries the EventSource again every 15 s in the background, back to it as soon as one
+ * opens. A drop after `open` is left to the browser, which reconnects by itself with
+ * `Last-Event-ID`.
+ *
+ * It keeps the position in every topic (from each event's composite id), so a reopen by hand, a
+ * poll or a resume after `auth-expired` continues exactly where the last event left off.
+ */
+export class EventStream {
+  readonly #callbacks: EventStreamCallbacks;
+  #topics: readonly string[] = [];
+  #position: Position = new Map();
+  #mode: Mode = 'idle';
+  #status: StreamStatus = 'offline';
+
+  #source: EventSource | null = null;
+  /** The current EventSource has fired `open` since its last `error`. */
+  #opened = false;
+  #failures = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Bumped whenever polling stops or restarts, so the answer of an older poll is dropped. */
+  #pollToken = 0;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #pollFailures = 0;
+  #backgroundTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(callbacks: EventStreamCallbacks) {
+    this.#callbacks = callbacks;
+    window.addEventListener('online', this.#onBrowserOnline);
+  }
+
+  get status(): StreamStatus {
+    return this.#status;
+  }
+
+  /** A copy of the position in every topic of the stream. */
+  get position(): Position {
+    return new Map(this.#position);
+  }
+
+  get topics(): readonly string[] {
+    return this.#topics;
+  }
+
+  /**
+   * (Re)start with these topics from these positions (a topic without one starts at the current
+   * end of its log). Keeps the failure count: a stream that had fallen back to polling polls the
+   * new set at once and keeps trying the EventSource in the background.
+   */
+  start(topics: readonly string[], position: Position): void {
+    this.#stopAll();
+    this.#topics = [...topics];
+    this.#position = new Map([...position].filter(([topic]) => topics.includes(topic)));
+    if (this.#topics.length === 0) {
+      this.#mode = 'idle';
+      this.#setStatus('offline');
+    } else if (this.#failures >= MAX_FAILED_CONNECTS) {
+      this.#degrade();
+    } else {
+      this.#mode = 'stream';
+      this.#connect();
+    }
+  }
+
+  /** After `onAuthExpired`: carry on from the position held. No-op unless waiting for it. */
+  resume(): void {
+    if (this.#mode !== 'auth') return;
+    if (this.#failures >= MAX_FAILED_CONNECTS) {
+      this.#degrade();
+    } else {
+      this.#mode = 'stream';
+      this.#connect();
+    }
+  }
+
+  close(): void {
+    this.#stopAll();
+    this.#mode = 'idle';
+    window.removeEventListener('online', this.#onBrowserOnline);
+  }
+
+  #setStatus(status: StreamStatus): void {
+    if (status === this.#status) return;
+    this.#status = status;
+    this.#callbacks.onStatus(status);
+  }
+
+  /** `topics=notifications,blog:3&lastEventId=notifications=12,blog:3=40` */
+  #query(): string {
+    const query = [`topics=${queryValue(this.#topics.join(','))}`];
+    const last = formatPosition(this.#topics, this.#position);
+    if (last) query.push(`lastEventId=${queryValue(last)}`);
+    return query.join('&');
+  }
+
+  // --- EventSource ---------------------------------------------------------------------------
+
+  #connect(): void {
+    this.#closeSource();
+    if (this.#mode === 'stream') this.#setStatus('connecting');
+    const source = new EventSource(`/api/events?${this.#query()}`);
+    this.#source = source;
+    this.#opened = false;
+
+    // Every handler first checks that its source is still the current one, so a late event from
+    // a replaced source cannot touch the position.
+    source.addEventListener('open', () => {
+      if (source !== this.#source) return;
+      this.#opened = true;
+      this.#failures = 0;
+      if (this.#mode === 'poll') this.#stopPolling();
+      this.#mode = 'stream';
+      this.#setStatus('live');
+    });
+    source.addEventListener('error', () => {
+      if (source !== this.#source) return;
+      const wasOpen = this.#opened;
+      this.#opened = false;
+      if (wasOpen && source.readyState === EventSource.CONNECTING) {
+        // A drop: the browser reconnects by itself with Last-Event-ID (after the server's `retry:`).
+        this.#setStatus('connecting');
+        return;
+      }
+      // A failed connect, or the browser gave up (a non-200 answer, a wrong content type).
+      this.#failures += 1;
+      this.#closeSource();
+      if (this.#mode === 'poll') {
+        this.#scheduleBackgroundRetry();
+      } else if (this.#failures >= MAX_FAILED_CONNECTS) {
+        this.#degrade();
+      } else {
+        const wait = RECONNECT_BASE_MS * this.#failures;
+        this.#scheduleReconnect(wait / 2 + Math.random() * wait);
+      }
+    });
+    for (const name of EVENT_NAMES) {
+      source.addEventListener(name, (event: MessageEvent<string>) => {
+        if (source !== this.#source) return;
+        let data: unknown;
+        try {
+          data = JSON.parse(event.data);
+        } catch {
+          data = null;
+        }
+        this.#receive({ id: event.lastEventId, event: name, data });
+      });
+    }
+  }
+
+  #closeSource(): void {
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#source?.close();
+    this.#source = null;
+    this.#opened = false;
+  }
+
+  #scheduleReconnect(wait: number): void {
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#mode === 'stream') this.#connect();
+    }, wait);
+  }
+
+  /** The network came back: skip the rest of a wait. */
+  #onBrowserOnline = (): void => {
+    if (this.#mode === 'stream' && !this.#source && this.#reconnectTimer !== undefined) {
+      this.#connect();
+    } else if (this.#mode === 'poll' && this.#pollTimer !== undefined) {
+      clearTimeout(this.#pollTimer);
+      this.#pollTimer = undefined;
+      void this.#poll(this.#pollToken);
+    }
+  };
+
+  // --- Polling -------------------------------------------------------------------------------
+
+  #degrade(): void {
+    this.#closeSource();
+    this.#mode = 'poll';
+    this.#setStatus('degraded');
+    this.#pollFailures = 0;
+    const token = ++this.#pollToken;
+    void this.#poll(token);
+    this.#scheduleBackgroundRetry();
+  }
+
+  #scheduleBackgroundRetry(): void {
+    clearTimeout(this.#backgroundTimer);
+    this.#backgroundTimer = setTimeout(() => {
+      this.#backgroundTimer = undefined;
+      // Polling goes on meanwhile; the first `open` stops it.
+      if (this.#mode === 'poll') this.#connect();
+    }, BACKGROUND_RETRY_MS);
+  }
+
+  async #poll(token: number): Promise<void> {
+    this.#pollTimer = undefined;
+    let answer: Awaited<ReturnType<typeof api.pollEvents>>;
+    try {
+      answer = await api.pollEvents(this.#query());
+    } catch (err) {
+      if (token !== this.#pollToken || this.#mode !== 'poll') return;
+      if (err instanceof ApiError && err.status === 401) {
+        this.#authExpired();
+        return;
+      }
+      this.#pollFailures += 1;
+      this.#setStatus('offline');
+      this.#schedulePoll(token, Math.min(POLL_RETRY_CAP_MS, POLL_INTERVAL_MS * 2 ** (this.#pollFailures - 1)));
+      return;
+    }
+    if (token !== this.#pollToken || this.#mode !== 'poll') return;
+    this.#pollFailures = 0;
+    const events = Array.isArray(answer?.events) ? answer.events : [];
+    for (const event of events) {
+      if (typeof event?.id !== 'string' || typeof event.event !== 'string') continue;
+      this.#receive({ id: event.id, event: event.event, data: event.data });
+      // An `auth-expired` (or a handler that restarted the stream) ends this page.
+      if (token !== this.#pollToken || this.#mode !== 'poll') return;
+    }
+    if (typeof answer?.lastEventId === 'string' && answer.lastEventId) {
+      for (const [topic, seq] of parsePosition(answer.lastEventId)) {
+        if (this.#topics.includes(topic)) this.#position.set(topic, seq);
+      }
+    }
+    this.#setStatus('degraded');
+    this.#schedulePoll(token, events.length >= POLL_PAGE ? 0 : POLL_INTERVAL_MS);
+  }
+
+  #schedulePoll(token: number, wait: number): void {
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = setTimeout(() => {
+      if (token === this.#pollToken && this.#mode === 'poll') void this.#poll(token);
+    }, wait);
+  }
+
+  #stopPolling(): void {
+    this.#pollToken += 1;
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
+    clearTimeout(this.#backgroundTimer);
+    this.#backgroundTimer = undefined;
+  }
+
+  // --- Events --------------------------------------------------------------------------------
+
+  #receive(event: WireEvent): void {
+    if (event.event === 'auth-expired') {
+      this.#authExpired();
+      return;
+    }
+    if (event.id) {
+      for (const [topic, seq] of parsePosition(event.id)) {
+        if (!this.#topics.includes(topic)) continue;
+        // A `reset` states where the stream goes on from, even backwards (a log from another
+        // database); anything else only moves forward (a poll and a reopened stream may overlap).
+        if (event.event === 'reset' || seq > (this.#position.get(topic) ?? -1)) this.#position.set(topic, seq);
+      }
+    }
+    this.#callbacks.onEvent(event);
+  }
+
+  #authExpired(): void {
+    // Closed at once: left alone, the browser would reconnect with the expired cookie.
+    this.#stopAll();
+    this.#mode = 'auth';
+    this.#setStatus('connecting');
+    this.#callbacks.onAuthExpired();
+  }
+
+  #stopAll(): void {
+    this.#closeSource();
+    this.#stopPolling();
+  }
+}

@@ -1,0 +1,67 @@
+// Shapes shared by the stream, the hub and the tabs' channel.
+
+/**
+ * Where the event stream of this browser stands:
+ * - `connecting`: an EventSource is being opened (or reopened after a drop);
+ * - `live`: the EventSource is open;
+ * - `degraded`: the EventSource keeps failing, events come by polling `/api/events/poll`;
+ * - `offline`: nothing comes in (no topic wanted, or polling fails too).
+ */
+export type StreamStatus = 'connecting' | 'live' | 'degraded' | 'offline';
+
+/** Every event name the stream carries (docs/protocol.md, "Events"). */
+export const EVENT_NAMES = [
+  'notification',
+  'notification-read',
+  'update',
+  'update-edited',
+  'update-deleted',
+  'blog-ended',
+  'reset',
+  'auth-expired',
+] as const;
+
+/** One event as it came off the wire (EventSource or poll), data already parsed. */
+export interface WireEvent {
+  /** The composite id: `notifications=12,blog:3=40`. */
+  id: string;
+  event: string;
+  data: unknown;
+}
+
+/** What a subscriber gets: one event of its topic, in order, once. */
+export interface TopicEvent {
+  topic: string;
+  /** The event's position in its topic's log: 1, 2, 3, ... with no gaps. */
+  seq: number;
+  event: string;
+  data: unknown;
+}
+
+/** The `data` of a `reset` event. */
+export interface ResetData {
+  topics: Record<string, { lastId: number; reason: 'ok' | 'malformed' | 'unknown' | 'expired' | (string & {}) }>;
+}
+
+/**
+ * Messages between the tabs on `BroadcastChannel('rt-events')`. `tab` is the sender's id.
+ *
+ * Follower to leader: `want` (the topics this tab needs, with the position it holds in each,
+ * used only when a topic is new to the stream), `rewind` (this tab missed events of a topic the
+ * stream already carries: reopen it from `from`), `renewed` (this tab renewed the session after an
+ * `auth-expired`), `bye` (tab closing).
+ *
+ * Leader to all: `leader` (a new leader: announce your topics again), `stream` (a new stream
+ * generation starts, with the position of each topic it starts from), `event` (one event, as
+ * received), `status`, `auth-expired` (renew the session if you can).
+ */
+export type ChannelMessage =
+  | { type: 'want'; tab: string; topics: Record<string, number> }
+  | { type: 'rewind'; tab: string; topic: string; from: number }
+  | { type: 'renewed'; tab: string }
+  | { type: 'bye'; tab: string }
+  | { type: 'leader'; tab: string }
+  | { type: 'stream'; tab: string; gen: number; start: Record<string, number> }
+  | { type: 'event'; tab: string; gen: number; id: string; event: string; data: unknown }
+  | { type: 'status'; tab: string; status: StreamStatus }
+  | { type: 'auth-expired'; tab: string };

@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SseRepository } from '../../apps/api/src/repositories/sse.repository.js';
+import { RetentionService } from '../../apps/api/src/services/retention.service.js';
+import { eventually, postJson, readStream, SseClient, signUp, type SignedIn } from '../support/clients.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let owner: SignedIn;
+const clients: SseClient[] = [];
+
+beforeAll(async () => {
+  server = await startServer({ sseRetryMs: 200, eventRetentionCount: 5 });
+  owner = await signUp(server.url, 'owner');
+});
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await server.close();
+  server.cleanup();
+});
+
+let users = 0;
+const newUser = () => signUp(server.url, `reader${++users}`);
+const notify = async (who: SignedIn, title = 'n') => {
+  const res = await postJson(server.url, '/api/notifications/test', { title }, { cookie: who.cookie });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: number }).id;
+};
+const newBlog = async (title = 'Live') => {
+  const res = await postJson(server.url, '/api/blogs', { title }, { cookie: owner.cookie });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: number }).id;
+};
+const postUpdate = async (blog: number, body: string) => {
+  const res = await postJson(server.url, `/api/blogs/${blog}/updates`, { body }, { cookie: owner.cookie });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: number }).id;
+};
+const open = (path: string, who?: SignedIn, types = ['notification', 'notification-read', 'update', 'update-edited', 'update-deleted', 'blog-ended', 'reset', 'auth-expired']) => {
+  const c = new SseClient(`${server.url}${path}`, who?.cookie, types);
+  clients.push(c);
+  return c;
+};
+
+describe('GET /api/events (one stream, many topics)', () => {
+  it('carries several logs with composite ids, and resumes all of them after a drop with no gap or duplicate', async () => {
+    const user = await newUser();
+    const blog = await newBlog();
+    await notify(user, 'n1');
+    await postUpdate(blog, 'u1');
+    const stream = open(`/api/events?topics=notifications,blog:${blog}&lastEventId=${encodeURIComponent(`notifications=0,blog:${blog}=0`)}`, user);
+    await stream.waitForCount(2);
+    expect(stream.events.map((e) => [e.type, e.id])).toEqual([
+      ['notification', `notifications=1,blog:${blog}=0`],
+      ['update', `notifications=1,blog:${blog}=1`],
+    ]);
+    expect(stream.events[1]!.data).toMatchObject({ topic: `blog:${blog}`, body: 'u1', sentAt: expect.any(Number) });
+
+    server.app.get(SseRepository).closeAll();
+    await notify(user, 'n2');
+    await postUpdate(blog, 'u2');
+    await notify(user, 'n3');
+    await stream.waitForOpen(2);
+    await stream.waitForCount(5);
+    await postUpdate(blog, 'u3');
+    await stream.waitForCount(6);
+    await new Promise((r) => setTimeout(r, 100));
+    const titles = stream.events.map((e) => (e.data.title ?? e.data.body) as string);
+    expect(titles).toEqual(['n1', 'u1', 'n2', 'n3', 'u2', 'u3']);
+    expect(stream.events.at(-1)!.id).toBe(`notifications=3,blog:${blog}=3`);
+  });
+
+  it('answers bad topic requests before any stream, as JSON', async () => {
+    const user = await newUser();
+    const other = await newUser();
+    const status = async (query: string, who?: SignedIn) => {
+      const res = await fetch(`${server.url}/api/events?${query}`, { headers: who ? { cookie: who.cookie } : {} });
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      return res.status;
+    };
+    expect(await status('')).toBe(400);
+    expect(await status('topics=rooms')).toBe(400);
+    expect(await status('topics=blog:abc')).toBe(400);
+    expect(await status(`topics=${Array.from({ length: 11 }, (_, i) => `blog:${i + 1}`).join(',')}`, user)).toBe(400);
+    expect(await status('topics=notifications')).toBe(401);
+    expect(await status(`topics=user:${other.user.id}`, user)).toBe(403);
+    expect(await status('topics=blog:999999')).toBe(404);
+  });
+
+  it('serves public topics without a session', async () => {
+    const blog = await newBlog();
+    const stream = open(`/api/blogs/${blog}/stream`);
+    await stream.waitForOpen();
+    await postUpdate(blog, 'hello readers');
+    const [event] = await stream.waitForCount(1);
+    expect(event).toMatchObject({ id: '1', type: 'update', data: { body: 'hello readers' } });
+  });
+
+  it('answers a resume position older than retention with reset (expired) and the current position', async () => {
+    const user = await newUser();
+    for (let i = 0; i < 8; i++) await notify(user);
+    await server.app.get(RetentionService).prune(); // keeps the newest 5: 4..8
+    const res = await fetch(`${server.url}/api/notifications/stream`, { headers: { cookie: user.cookie, 'last-event-id': '2' } });
+    const text = await readStream(res, (t) => t.includes('event: reset'));
+    expect(text).toContain('id: 8\nevent: reset\ndata: {"topics":{"notifications":{"lastId":8,"reason":"expired"}}}');
+    // The edge of the window still resumes: 3 is the oldest position whose successors are all kept.
+    const edge = await fetch(`${server.url}/api/notifications/stream`, { headers: { cookie: user.cookie, 'last-event-id': '3' } });
+    const replay = await readStream(edge, (t) => t.includes('id: 8\n'));
+    expect([...replay.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([4, 5, 6, 7, 8]);
+  });
+
+  it('resets only the topics that need it on a multiplexed stream', async () => {
+    const user = await newUser();
+    const blog = await newBlog();
+    await postUpdate(blog, 'a');
+    await notify(user);
+    const res = await fetch(`${server.url}/api/events?topics=notifications,blog:${blog}`, {
+      headers: { cookie: user.cookie, 'last-event-id': `notifications=0,blog:${blog}=99` },
+    });
+    const text = await readStream(res, (t) => t.includes('event: notification'));
+    expect(text).toContain(
+      `id: notifications=0,blog:${blog}=1\nevent: reset\ndata: {"topics":{"notifications":{"lastId":0,"reason":"ok"},"blog:${blog}":{"lastId":1,"reason":"unknown"}}}`,
+    );
+    expect(text).toContain(`id: notifications=1,blog:${blog}=1\nevent: notification`);
+  });
+
+  it('releases every subscription and timer when clients leave', async () => {
+    const own = await startServer();
+    try {
+      const sse = own.app.get(SseRepository);
+      const user = await signUp(own.url, 'leaver');
+      const blogRes = await postJson(own.url, '/api/blogs', { title: 'b' }, { cookie: user.cookie });
+      const blog = ((await blogRes.json()) as { id: number }).id;
+      expect(sse.stats()).toEqual({ connections: 0, subscriptions: 0, timers: 0 });
+      const a = new SseClient(`${own.url}/api/events?topics=notifications,blog:${blog}`, user.cookie);
+      const b = new SseClient(`${own.url}/api/blogs/${blog}/stream`);
+      await a.waitForOpen();
+      await b.waitForOpen();
+      // Two streams, three log subscriptions, two heartbeats and one session-expiry timer.
+      expect(sse.stats()).toEqual({ connections: 2, subscriptions: 3, timers: 3 });
+      a.close();
+      b.close();
+      await eventually(() => (sse.stats().connections === 0 ? true : undefined));
+      expect(sse.stats()).toEqual({ connections: 0, subscriptions: 0, timers: 0 });
+    } finally {
+      await own.close();
+      own.cleanup();
+    }
+  });
+});
+
+describe('notification read events', () => {
+  it('tells every stream of the user when notifications are read, with the unread count', async () => {
+    const user = await newUser();
+    const other = await newUser();
+    const [n1, n2] = [await notify(user), await notify(user)];
+    const tab1 = open('/api/notifications/stream', user);
+    const tab2 = open('/api/events?topics=notifications', user);
+    await tab1.waitForOpen();
+    await tab2.waitForOpen();
+    expect((await postJson(server.url, `/api/notifications/${n1}/read`, undefined, { cookie: user.cookie })).status).toBe(204);
+    const [read] = await tab1.waitForCount(1);
+    expect(read).toMatchObject({ type: 'notification-read', id: '3', data: { topic: 'notifications', ids: [n1], all: false, unread: 1 } });
+    expect((await tab2.waitForCount(1))[0]).toMatchObject({ type: 'notification-read', id: 'notifications=3' });
+    expect((await postJson(server.url, '/api/notifications/read-all', undefined, { cookie: user.cookie })).status).toBe(204);
+    expect((await tab1.waitForCount(2))[1]).toMatchObject({ data: { ids: [n2], all: true, unread: 0 } });
+    // Not yours, or no such id: 404, and nothing is appended.
+    expect((await postJson(server.url, `/api/notifications/${n1}/read`, undefined, { cookie: other.cookie })).status).toBe(404);
+    expect((await postJson(server.url, '/api/notifications/abc/read', undefined, { cookie: user.cookie })).status).toBe(404);
+    const list = (await (await fetch(`${server.url}/api/notifications?after=0`, { headers: { cookie: user.cookie } })).json()) as {
+      items: { id: number; read: boolean }[];
+      unread: number;
+      lastId: number;
+    };
+    expect(list).toEqual({ items: [expect.objectContaining({ id: n1, read: true }), expect.objectContaining({ id: n2, read: true })], unread: 0, lastId: 4 });
+  });
+});
+
+describe('session expiry on a private stream', () => {
+  it('sends auth-expired and ends; a public stream stays', async () => {
+    const short = await startServer({ sessionTtlSeconds: 2, sseHeartbeatMs: 200 });
+    try {
+      const user = await signUp(short.url, 'brief');
+      const res = await postJson(short.url, '/api/blogs', { title: 't' }, { cookie: user.cookie });
+      const blog = ((await res.json()) as { id: number }).id;
+      const started = Date.now();
+      const priv = await fetch(`${short.url}/api/events?topics=notifications,blog:${blog}`, { headers: { cookie: user.cookie } });
+      const pub = await fetch(`${short.url}/api/blogs/${blog}/stream`);
+      const text = await readStream(priv, () => false, 5000);
+      expect(text.endsWith(': heartbeat\n\nevent: auth-expired\ndata: {}\n\n') || text.endsWith('retry: 3000\n\nevent: auth-expired\ndata: {}\n\n')).toBe(true);
+      expect(Date.now() - started).toBeGreaterThan(900);
+      const pubText = await readStream(pub, () => Date.now() - started > 2500, 4000);
+      expect(pubText).toContain(': heartbeat');
+      expect(pubText).not.toContain('auth-expired');
+    } finally {
+      await short.close();
+      short.cleanup();
+    }
+  });
+});
+
+describe('GET /api/events/poll', () => {
+  it('returns what the stream would, with the composite position, in pages of 100', async () => {
+    const user = await newUser();
+    const blog = await newBlog();
+    await notify(user, 'p1');
+    await postUpdate(blog, 'p2');
+    const poll = async (lastEventId?: string) => {
+      const q = `topics=notifications,blog:${blog}${lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : ''}`;
+      const res = await fetch(`${server.url}/api/events/poll?${q}`, { headers: { cookie: user.cookie } });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { events: { id: string; event: string; data: Record<string, unknown> }[]; lastEventId: string };
+    };
+    const first = await poll(`notifications=0,blog:${blog}=0`);
+    expect(first.events.map((e) => [e.id, e.event])).toEqual([
+      [`notifications=1,blog:${blog}=0`, 'notification'],
+      [`notifications=1,blog:${blog}=1`, 'update'],
+    ]);
+    expect(first.lastEventId).toBe(`notifications=1,blog:${blog}=1`);
+    expect((await poll(first.lastEventId)).events).toEqual([]);
+    const bad = await poll('garbage');
+    expect(bad.events[0]).toMatchObject({ event: 'reset', data: { topics: { notifications: { reason: 'malformed' } } } });
+    expect((await fetch(`${server.url}/api/events/poll?topics=notifications`)).status).toBe(401);
+  });
+});

@@ -1,6 +1,9 @@
-import { api, type AppNotification } from './api';
+import { api, type AppNotification, type NotificationPage, type NotificationRead } from './api';
+import type { EventHub } from './events/hub.svelte';
+import type { StreamStatus, TopicEvent } from './events/types';
 
-export type FeedStatus = 'connecting' | 'live' | 'reconnecting';
+/** The signed-in user's topic on the shared stream. */
+export const NOTIFICATIONS_TOPIC = 'notifications';
 
 const RETRY_BASE_MS = 1000;
 const RETRY_CAP_MS = 30_000;
@@ -8,26 +11,27 @@ const RETRY_CAP_MS = 30_000;
 const MAX_ITEMS = 200;
 
 /**
- * The signed-in user's notifications: the latest page over REST, then live over SSE.
+ * The signed-in user's notifications: the latest page over REST, then live on the browser's
+ * shared event stream (topic `notifications`).
  *
- * The stream is opened with `?lastEventId=<lastId>` from the page, so nothing created between
- * the two requests is lost; after a drop the browser reconnects by itself with `Last-Event-ID`
- * and the server replays what was missed. Items are de-duplicated by id either way.
+ * The topic is followed from the page's `lastId`, so nothing created between the two is lost;
+ * the hub applies each event once, in order. A `reset` (the stream could not resume the topic)
+ * reloads the page. `notification-read` events (from this tab or another) mark items read and
+ * carry the server's unread count.
  */
 export class NotificationFeed {
   #items = $state.raw<readonly AppNotification[]>([]);
   #unread = $state(0);
-  #status = $state<FeedStatus>('connecting');
 
+  readonly #events: EventHub;
   readonly #limit: number;
-  #source: EventSource | null = null;
-  /** Highest id we hold: where a hand-made reconnect resumes. */
-  #lastId = 0;
+  #unsubscribe: (() => void) | null = null;
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
-  constructor(limit = 50) {
+  constructor(events: EventHub, limit = 50) {
+    this.#events = events;
     this.#limit = limit;
   }
 
@@ -40,30 +44,37 @@ export class NotificationFeed {
     return this.#unread;
   }
 
-  get status(): FeedStatus {
-    return this.#status;
+  /** The shared stream's state. */
+  get status(): StreamStatus {
+    return this.#events.status;
   }
 
-  /** Load the latest page, then open the stream. Retries by itself if the page cannot be loaded. */
+  /** Load the latest page, then follow the topic. Retries by itself if the page cannot be loaded. */
   async start(): Promise<void> {
+    let page: NotificationPage;
     try {
-      const page = await api.notifications(this.#limit);
-      if (this.#closed) return;
-      this.#items = page.items;
-      this.#unread = page.unread;
-      this.#lastId = Math.max(page.lastId ?? 0, ...page.items.map((n) => n.id));
+      page = await api.notifications(this.#limit);
     } catch {
-      if (this.#closed) return;
-      this.#status = 'reconnecting';
       this.#retry(() => void this.start());
       return;
     }
-    this.#open();
+    if (this.#closed) return;
+    const lastId = this.#accept(page);
+    this.#unsubscribe = this.#events.subscribe(NOTIFICATIONS_TOPIC, lastId, this.#onEvent, () => this.#reload());
+  }
+
+  /** Mark one read on the server, then here (the `notification-read` event follows). Throws `ApiError`. */
+  async markRead(id: number): Promise<void> {
+    const notification = this.#items.find((n) => n.id === id);
+    if (!notification || notification.read) return;
+    await api.readNotification(id);
+    if (!this.#closed) this.#markRead((n) => n.id === id);
   }
 
   /** Marks everything read on the server, then here. Throws `ApiError` on failure. */
   async markAllRead(): Promise<void> {
     await api.readAllNotifications();
+    if (this.#closed) return;
     this.#items = this.#items.map((n) => (n.read ? n : { ...n, read: true }));
     this.#unread = 0;
   }
@@ -72,45 +83,47 @@ export class NotificationFeed {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#source?.close();
-    this.#source = null;
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
   }
 
-  #open(): void {
-    const source = new EventSource(`/api/notifications/stream?lastEventId=${this.#lastId}`);
-    this.#source = source;
-
-    source.addEventListener('open', () => {
-      if (source !== this.#source) return;
-      this.#status = 'live';
-      this.#attempt = 0;
-    });
-    source.addEventListener('error', () => {
-      if (source !== this.#source) return;
-      this.#status = 'reconnecting';
-      // CONNECTING: the browser is already retrying (it honours the server's `retry:`).
-      // CLOSED: it gave up for good (a non-200 answer such as 401, or a wrong content type),
-      // so reopen by hand, resuming after the last id we hold.
-      if (source.readyState === EventSource.CLOSED) {
-        source.close();
-        this.#source = null;
-        this.#retry(() => this.#open());
-      }
-    });
-    source.addEventListener('notification', (event: MessageEvent<string>) => {
-      if (source !== this.#source) return;
-      let notification: AppNotification;
-      try {
-        notification = JSON.parse(event.data) as AppNotification;
-      } catch {
-        return;
-      }
-      if (typeof notification?.id === 'number') this.#receive(notification);
-    });
+  /** Take a page as the new state; returns the log position it matches. */
+  #accept(page: NotificationPage): number {
+    const items = Array.isArray(page.items) ? page.items : [];
+    this.#items = items.slice(0, MAX_ITEMS);
+    this.#unread = typeof page.unread === 'number' ? page.unread : items.filter((n) => !n.read).length;
+    return Math.max(page.lastId ?? 0, 0, ...items.map((n) => n.id));
   }
+
+  /** After a `reset`: the page again. The hub applies the events after it that came meanwhile. */
+  async #reload(): Promise<number> {
+    const page = await api.notifications(this.#limit);
+    if (this.#closed) return page.lastId ?? 0;
+    return this.#accept(page);
+  }
+
+  #onEvent = (event: TopicEvent): void => {
+    if (this.#closed || !event.data || typeof event.data !== 'object') return;
+    if (event.event === 'notification') {
+      const notification = event.data as AppNotification;
+      if (typeof notification.id === 'number') this.#receive(notification);
+    } else if (event.event === 'notification-read') {
+      const read = event.data as Partial<NotificationRead>;
+      const ids = Array.isArray(read.ids) ? read.ids.filter((id): id is number => typeof id === 'number') : [];
+      if (read.all) {
+        // Read-all: everything up to ids[0] (everything, if the server did not say).
+        const upTo = ids[0] ?? Infinity;
+        this.#markRead((n) => n.id <= upTo);
+      } else {
+        const marked = new Set(ids);
+        this.#markRead((n) => marked.has(n.id));
+      }
+      // The server's count wins over what was counted here.
+      if (typeof read.unread === 'number') this.#unread = read.unread;
+    }
+  };
 
   #receive(notification: AppNotification): void {
-    if (notification.id > this.#lastId) this.#lastId = notification.id;
     const items = this.#items;
     if (items.some((n) => n.id === notification.id)) return;
 
@@ -120,6 +133,19 @@ export class NotificationFeed {
       at === -1 ? [...items, notification] : [...items.slice(0, at), notification, ...items.slice(at)];
     this.#items = next.length > MAX_ITEMS ? next.slice(0, MAX_ITEMS) : next;
     if (!notification.read) this.#unread += 1;
+  }
+
+  /** Mark the matching items read; the unread count drops by the ones that were not. */
+  #markRead(match: (n: AppNotification) => boolean): void {
+    let changed = 0;
+    const next = this.#items.map((n) => {
+      if (n.read || !match(n)) return n;
+      changed += 1;
+      return { ...n, read: true };
+    });
+    if (changed === 0) return;
+    this.#items = next;
+    this.#unread = Math.max(0, this.#unread - changed);
   }
 
   #retry(run: () => void): void {

@@ -345,9 +345,12 @@ export class EventHub {
 
     const delivery: Delivery = { gen, event: { topic, seq, event: wire.event, data: wire.data } };
     const recent = this.#recent.get(topic) ?? [];
-    recent.push(delivery);
-    if (recent.length > RECENT_PER_TOPIC) recent.splice(0, recent.length - RECENT_PER_TOPIC);
-    this.#recent.set(topic, recent);
+    // Kept in seq order, once each: a rewound stream's replay is not kept again.
+    if ((recent.at(-1)?.event.seq ?? -1) < seq) {
+      recent.push(delivery);
+      if (recent.length > RECENT_PER_TOPIC) recent.splice(0, recent.length - RECENT_PER_TOPIC);
+      this.#recent.set(topic, recent);
+    }
 
     for (const sub of [...this.#subs]) if (sub.topic === topic) this.#deliver(sub, delivery);
   }
@@ -406,6 +409,11 @@ export class EventHub {
           this.#wants.set(message.tab, { topics: message.topics, at: Date.now() });
           this.#scheduleRestart();
           this.#post({ type: 'status', tab: this.#tab, status: this.#status });
+          if (this.#stream && this.#stream.topics.length > 0) {
+            // Sent after every event so far, so it is never ahead of what the tabs have received.
+            const position = Object.fromEntries(this.#stream.position);
+            this.#post({ type: 'position', tab: this.#tab, gen: this.#gen, position });
+          }
           break;
         case 'rewind':
           this.#onRewind(message.topic, message.from);
@@ -434,6 +442,12 @@ export class EventHub {
         break;
       case 'event':
         this.#dispatch(message.gen, message);
+        break;
+      case 'position':
+        if (message.gen < this.#gen) break; // about a stream since replaced
+        this.#gen = message.gen;
+        for (const [topic, seq] of Object.entries(message.position)) this.#streamPos.set(topic, seq);
+        for (const sub of this.#subs) this.#checkBehind(sub);
         break;
       case 'status':
         this.#status = message.status;

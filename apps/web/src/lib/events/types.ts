@@ -53,7 +53,9 @@ export interface ResetData {
  *
  * Leader to all: `leader` (a new leader: announce your topics again), `stream` (a new stream
  * generation starts, with the position of each topic it starts from), `event` (one event, as
- * received), `status`, `auth-expired` (renew the session if you can).
+ * received), `position` (where the stream stands now, in answer to a `want`: a tab that has just
+ * subscribed learns whether its snapshot is behind), `status`, `auth-expired` (renew the session
+ * if you can).
  */
 export type ChannelMessage =
   | { type: 'want'; tab: string; topics: Record<string, number> }
@@ -63,5 +65,6 @@ export type ChannelMessage =
   | { type: 'leader'; tab: string }
   | { type: 'stream'; tab: string; gen: number; start: Record<string, number> }
   | { type: 'event'; tab: string; gen: number; id: string; event: string; data: unknown }
+  | { type: 'position'; tab: string; gen: number; position: Record<string, number> }
   | { type: 'status'; tab: string; status: StreamStatus }
   | { type: 'auth-expired'; tab: string };

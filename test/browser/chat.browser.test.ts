@@ -1,42 +1,11 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../apps/api/src/config/app-config.js';
-import { browserAvailable, launchChromium } from '../support/browser.js';
-import { startServer, type TestServer } from '../support/server.js';
-
-const webDist = join(repoRoot, 'apps', 'web', 'dist');
-const shots = join(repoRoot, 'test-results');
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { appInBrowser, browserAvailable, SCREENSHOTS as shots } from '../support/browser.js';
 
 describe.runIf(browserAvailable)('two people in two browsers', () => {
-  let server: TestServer;
-  let browser: Browser;
+  const app = appInBrowser();
 
-  beforeAll(async () => {
-    if (!existsSync(join(webDist, 'index.html'))) throw new Error('apps/web/dist is missing: run `npm run build` first (npm test does)');
-    server = await startServer({ webDistDir: webDist });
-    browser = await launchChromium();
-    mkdirSync(shots, { recursive: true });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    server?.cleanup();
-  });
-
-  async function signUpIn(username: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    page.on('pageerror', (err) => console.error(`[${username}] page error:`, err));
-    await page.goto(server.url);
-    await page.getByTestId('auth-username').fill(username);
-    await page.getByTestId('auth-password').fill('password-123');
-    await page.getByTestId('auth-register').click();
-    await expect.poll(() => page.getByTestId('whoami').textContent()).toBe(username);
-    await expect.poll(() => page.getByTestId('connection-state').textContent()).toBe('online');
-    return page;
-  }
 
   const messages = (page: Page) =>
     page.getByTestId('message').evaluateAll((nodes) =>
@@ -54,8 +23,8 @@ describe.runIf(browserAvailable)('two people in two browsers', () => {
   }
 
   it('sign in, chat both ways, and a mention notification arrives live', async () => {
-    const alice = await signUpIn('alice');
-    const bob = await signUpIn('bob');
+    const alice = (await app.signUpIn('alice')).page;
+    const bob = (await app.signUpIn('bob')).page;
     expect(await bob.getByTestId('notification-count').textContent()).toBe('0');
 
     await say(alice, 'hello @bob, <b>not bold</b>');

@@ -1,46 +1,17 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../apps/api/src/config/app-config.js';
-import { browserAvailable, launchChromium } from '../support/browser.js';
-import { startServer, type TestServer } from '../support/server.js';
-
-const webDist = join(repoRoot, 'apps', 'web', 'dist');
-const shots = join(repoRoot, 'test-results');
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { appInBrowser, browserAvailable, SCREENSHOTS as shots } from '../support/browser.js';
 
 describe.runIf(browserAvailable)('rooms, edits, presence and typing in the browser', () => {
-  let server: TestServer;
-  let browser: Browser;
+  const app = appInBrowser();
 
-  beforeAll(async () => {
-    if (!existsSync(join(webDist, 'index.html'))) throw new Error('apps/web/dist is missing: run `npm run build` first (npm test does)');
-    server = await startServer({ webDistDir: webDist });
-    browser = await launchChromium();
-    mkdirSync(shots, { recursive: true });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    server?.cleanup();
-  });
-
-  async function signUpIn(username: string): Promise<Page> {
-    const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    page.on('pageerror', (err) => console.error(`[${username}] page error:`, err));
-    await page.goto(server.url);
-    await page.getByTestId('auth-username').fill(username);
-    await page.getByTestId('auth-password').fill('password-123');
-    await page.getByTestId('auth-register').click();
-    await expect.poll(() => page.getByTestId('connection-state').textContent()).toBe('online');
-    return page;
-  }
   const texts = (page: Page) => page.getByTestId('message-text').allTextContents();
   const room = (page: Page, name: string) => page.locator(`[data-testid="room"][data-room="${name}"]`);
 
   it('creates and switches rooms, counts unread, edits and deletes, shows presence and typing', async () => {
-    const alice = await signUpIn('alice');
-    const bob = await signUpIn('bob');
+    const alice = (await app.signUpIn('alice')).page;
+    const bob = (await app.signUpIn('bob')).page;
 
     await alice.getByTestId('new-room-name').fill('design');
     await alice.getByTestId('new-room-create').click();

@@ -1,44 +1,29 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../apps/api/src/config/app-config.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SseRepository } from '../../apps/api/src/repositories/sse.repository.js';
 import { postJson, signUp, type SignedIn } from '../support/clients.js';
-import { browserAvailable, launchChromium } from '../support/browser.js';
-import { startServer, type TestServer } from '../support/server.js';
-
-const webDist = join(repoRoot, 'apps', 'web', 'dist');
+import { appInBrowser, browserAvailable } from '../support/browser.js';
 
 describe.runIf(browserAvailable)('one event stream per browser', () => {
-  let server: TestServer;
-  let browser: Browser;
+  const app = appInBrowser();
   let author: SignedIn;
 
   beforeAll(async () => {
-    if (!existsSync(join(webDist, 'index.html'))) throw new Error('apps/web/dist is missing: run `npm run build` first (npm test does)');
-    server = await startServer({ webDistDir: webDist });
-    browser = await launchChromium();
-    author = await signUp(server.url, 'author');
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    server?.cleanup();
+    author = await signUp(app.server.url, 'author');
   });
 
   async function newBlog(title: string): Promise<number> {
-    const res = await postJson(server.url, '/api/blogs', { title }, { cookie: author.cookie, origin: server.url });
+    const res = await postJson(app.server.url, '/api/blogs', { title }, { cookie: author.cookie, origin: app.server.url });
     expect(res.status).toBe(201);
     return ((await res.json()) as { id: number }).id;
   }
   async function post(blog: number, body: string) {
-    expect((await postJson(server.url, `/api/blogs/${blog}/updates`, { body }, { cookie: author.cookie })).status).toBe(201);
+    expect((await postJson(app.server.url, `/api/blogs/${blog}/updates`, { body }, { cookie: author.cookie })).status).toBe(201);
   }
   async function signedInContext(username: string): Promise<BrowserContext> {
-    const context = await browser.newContext();
+    const context = await app.browser.newContext();
     const page = await context.newPage();
-    await page.goto(server.url);
+    await page.goto(app.server.url);
     await page.getByTestId('auth-username').fill(username);
     await page.getByTestId('auth-password').fill('password-123');
     await page.getByTestId('auth-register').click();
@@ -63,10 +48,10 @@ describe.runIf(browserAvailable)('one event stream per browser', () => {
 
   it('keeps eight tabs live on one connection, and hands over when the leader tab closes', async () => {
     const blog = await newBlog('Eight tabs');
-    const sse = server.app.get(SseRepository);
+    const sse = app.server.app.get(SseRepository);
     const before = sse.connectionCount;
     const context = await signedInContext('reader8');
-    const tabs = await openTabs(context, `${server.url}/#/blogs/${blog}`, 8);
+    const tabs = await openTabs(context, `${app.server.url}/#/blogs/${blog}`, 8);
     expect(await leaders(tabs)).toBe(1);
     expect(sse.connectionCount).toBe(before + 1); // not eight: the browser's six-per-origin limit never bites
 
@@ -91,7 +76,7 @@ describe.runIf(browserAvailable)('one event stream per browser', () => {
     const streamEndpoint = (url: URL) => url.pathname === '/api/events';
     await context.route(streamEndpoint, (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"statusCode":503}' }));
     const page = await context.newPage();
-    await page.goto(`${server.url}/#/blogs/${blog}`);
+    await page.goto(`${app.server.url}/#/blogs/${blog}`);
     await expect.poll(() => page.getByTestId('stream-state').textContent(), { timeout: 20_000 }).toBe('degraded');
     await post(blog, 'delivered by polling');
     await expect.poll(() => bodies(page), { timeout: 10_000 }).toEqual(['delivered by polling']);

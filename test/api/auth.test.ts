@@ -226,6 +226,7 @@ describe('OpenAPI', () => {
       '/api/blogs/{id}/updates/{updateId}',
       '/api/events',
       '/api/events/poll',
+      '/api/metrics',
       '/api/notifications',
       '/api/notifications/read-all',
       '/api/notifications/stream',
@@ -233,6 +234,7 @@ describe('OpenAPI', () => {
       '/api/notifications/{id}/read',
       '/api/rooms',
       '/api/rooms/{room}/messages',
+      '/metrics',
     ]);
   });
 });

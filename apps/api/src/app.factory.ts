@@ -10,6 +10,7 @@ import { RealtimeWsAdapter } from './gateways/ws.adapter.js';
 import { HttpExceptionFilter } from './middleware/http-exception.filter.js';
 import { OriginPolicy, UNSAFE_METHODS } from './middleware/origin-policy.js';
 import { migrateSqlite, sqlitePath } from './repositories/migrations.js';
+import { TelemetryRepository } from './repositories/telemetry.repository.js';
 import { AuthService } from './services/auth.service.js';
 import { ChatService } from './services/chat.service.js';
 
@@ -46,11 +47,13 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.useGlobalFilters(new HttpExceptionFilter());
 
   const auth = app.get(AuthService);
+  const telemetry = app.get(TelemetryRepository);
   app.useWebSocketAdapter(
     new RealtimeWsAdapter(app, {
       authenticate: (cookie) => auth.authenticateSession(cookie),
       origins,
       perMessageDeflate: config.wsPerMessageDeflate,
+      onFrame: () => telemetry.received('ws'),
       maxFrameBytes: config.wsMaxFrameBytes,
     }),
   );

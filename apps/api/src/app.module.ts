@@ -7,6 +7,7 @@ import { AuthController } from './controllers/auth.controller.js';
 import { BlogController } from './controllers/blog.controller.js';
 import { EventStreamResponder } from './controllers/event-stream.responder.js';
 import { EventsController } from './controllers/events.controller.js';
+import { MetricsController } from './controllers/metrics.controller.js';
 import { NotificationController } from './controllers/notification.controller.js';
 import { RoomController } from './controllers/room.controller.js';
 import { ChatGateway } from './gateways/chat.gateway.js';
@@ -21,6 +22,7 @@ import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { RoomRepository } from './repositories/room.repository.js';
 import { SseRepository } from './repositories/sse.repository.js';
 import { StreamEventRepository } from './repositories/stream-event.repository.js';
+import { TelemetryRepository } from './repositories/telemetry.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AuthService } from './services/auth.service.js';
@@ -42,6 +44,7 @@ const repositories: Provider[] = [
   RoomRepository,
   SseRepository,
   StreamEventRepository,
+  TelemetryRepository,
   UserRepository,
   WebSocketRepository,
 ];
@@ -57,7 +60,7 @@ export class AppModule {
       imports: serveWeb
         ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })]
         : [],
-      controllers: [AuthController, BlogController, EventsController, NotificationController, RoomController],
+      controllers: [AuthController, BlogController, EventsController, MetricsController, NotificationController, RoomController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories, ...services, AuthGuard, EventStreamResponder, ChatGateway],
     };
   }

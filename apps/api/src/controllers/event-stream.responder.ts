@@ -22,12 +22,14 @@ export class EventStreamResponder {
     const header = req.headers['last-event-id'];
     const query = req.query.lastEventId;
     const raw = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined;
-    const plan = await this.streams.plan(topics, parsePosition(raw, composite));
+    const position = parsePosition(raw, composite);
+    const plan = await this.streams.plan(topics, position);
     await this.sse.open(req, res, {
       topics: topics.map((t) => ({ topic: t.topic, stream: t.stream, start: plan.starts.get(t.topic)!, source: this.streams.source(t, plan.starts.get(t.topic)!) })),
       composite,
       reset: plan.reset ? JSON.stringify({ topics: plan.reset }) : undefined,
       expiresAt: topics.some((t) => t.private) && session ? session.expiresAt : undefined,
+      resumed: position.kind !== 'none',
     });
   }
 

@@ -18,8 +18,9 @@ export function eventData(entry: StreamEntry, sentAt: number): string {
  * multiplexed stream's id holds its position in every topic). JSON.stringify escapes CR and LF,
  * so the data is one line and cannot end the event early.
  */
-export function sseBody(entry: StreamEntry, sentAt: number): string {
-  return `event: ${entry.type}\ndata: ${eventData(entry, sentAt)}\n\n`;
+export function sseFrame(entry: StreamEntry, sentAt: number): { seq: number; body: string; payloadBytes: number } {
+  const data = eventData(entry, sentAt);
+  return { seq: entry.seq, body: `event: ${entry.type}\ndata: ${data}\n\n`, payloadBytes: Buffer.byteLength(data) };
 }
 
 export interface PolledEvent {

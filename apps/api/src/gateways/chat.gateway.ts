@@ -5,6 +5,7 @@ import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import { EditDto, frame, JoinDto, MessageRefDto, PingDto, PostMessageDto, RoomFrameDto, toPresenceFrame } from '../dtos/chat.dto.js';
 import { nowMs } from '../dtos/sse-format.js';
+import { TelemetryRepository } from '../repositories/telemetry.repository.js';
 import { WebSocketRepository, WsCloseCode } from '../repositories/websocket.repository.js';
 import { ChatService } from '../services/chat.service.js';
 import { FanoutService } from '../services/fanout.service.js';
@@ -23,6 +24,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     private readonly chat: ChatService,
     private readonly fanout: FanoutService,
     private readonly websockets: WebSocketRepository,
+    private readonly telemetry: TelemetryRepository,
   ) {}
 
   handleConnection(socket: WebSocket, request: VerifiedUpgrade): void {
@@ -30,7 +32,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
       socket.close(WsCloseCode.internalError, 'unauthenticated');
       return;
     }
-    this.websockets.register(socket, request.user, request.sessionExpiresAt);
+    this.websockets.register(socket, request.user, request.sessionExpiresAt, request.socket);
   }
 
   async handleDisconnect(socket: WebSocket): Promise<void> {
@@ -44,6 +46,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   async join(@ConnectedSocket() socket: WebSocket, @MessageBody() data: JoinDto): Promise<void> {
     const { id, user } = this.connection(socket);
     const room = await this.chat.getRoom(data.room);
+    if (data.afterSeq !== undefined) this.telemetry.resumed('ws');
     await this.websockets.join(socket, room.name, this.fanout.roomSources(room, data.afterSeq, data.afterRev), ({ lastSeq, lastRev }) =>
       this.websockets.send(socket, frame('joined', { room: room.name, lastSeq, lastRev })),
     );

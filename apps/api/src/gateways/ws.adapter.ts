@@ -14,6 +14,8 @@ export type VerifiedUpgrade = IncomingMessage & { user: UserEntity; sessionExpir
 export interface RealtimeWsAdapterOptions {
   authenticate(cookieHeader: string | undefined): Promise<{ user: UserEntity; expiresAt: number } | null>;
   perMessageDeflate: boolean;
+  /** Called for every frame a client sends, valid or not (telemetry). */
+  onFrame?: () => void;
   origins: OriginPolicy;
   maxFrameBytes: number;
 }
@@ -73,6 +75,7 @@ export class RealtimeWsAdapter extends WsAdapter {
     transform: (data: unknown) => Observable<unknown>,
   ): Observable<unknown> {
     const socket = buffer.target;
+    this.options.onFrame?.();
     const reject = (code: string, message: string, ref: string | null = null) => {
       socket.send(toErrorFrame({ code, message, ref }));
       return EMPTY;

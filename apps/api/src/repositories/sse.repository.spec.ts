@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { AppConfig } from '../config/app-config.js';
 import { SseRepository } from './sse.repository.js';
+import { TelemetryRepository } from './telemetry.repository.js';
 
 /** Just enough of a ServerResponse: what the repository reads and calls. */
 class FakeResponse extends EventEmitter {
@@ -13,6 +14,7 @@ class FakeResponse extends EventEmitter {
   writeHead() {
     return this;
   }
+  flushHeaders() {}
   write(chunk: string) {
     this.written.push(chunk);
     return true;
@@ -27,15 +29,15 @@ const source = { initial: async () => ({ items: [], position: 0 }), after: async
 
 describe('SseRepository', () => {
   it('ends a stream whose unsent buffer passes the cap, and forgets it', async () => {
-    const repo = new SseRepository(config);
+    const repo = new SseRepository(config, new TelemetryRepository());
     const res = new FakeResponse();
     await repo.open(new EventEmitter() as IncomingMessage, res as unknown as ServerResponse, {
       topics: [{ topic: 'blog:1', stream: 'blog:1', start: 0, source }],
       composite: false,
     });
-    repo.deliver('blog:1', { seq: 1, body: 'event: update\ndata: {}\n\n' });
+    repo.deliver('blog:1', { seq: 1, body: 'event: update\ndata: {}\n\n', payloadBytes: 2 });
     res.writableLength = 101;
-    repo.deliver('blog:1', { seq: 2, body: 'event: update\ndata: {}\n\n' });
+    repo.deliver('blog:1', { seq: 2, body: 'event: update\ndata: {}\n\n', payloadBytes: 2 });
     expect(res.written).toEqual(['retry: 1000\n\n', 'id: 1\nevent: update\ndata: {}\n\n']);
     expect(res.writableEnded).toBe(true);
     expect(repo.stats()).toEqual({ connections: 0, subscriptions: 0, timers: 0 });

@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite } from '../domain/stream-position.js';
+import { TelemetryRepository, type DisconnectReason } from './telemetry.repository.js';
 
 /** The response headers of every event stream (see docs/protocol.md). */
 export const SSE_HEADERS = {
@@ -13,10 +14,11 @@ export const SSE_HEADERS = {
   Connection: 'keep-alive',
 } as const;
 
-/** A prepared event of one log: its seq and the SSE text after the `id:` line. */
+/** A prepared event of one log: its seq, the SSE text after the `id:` line, and its data's size. */
 export interface SseFrame {
   seq: number;
   body: string;
+  payloadBytes: number;
 }
 
 /** One topic carried by a stream. */
@@ -37,6 +39,8 @@ export interface SseOpenOptions {
   reset?: string;
   /** For private streams: when the session expires (epoch ms), send `auth-expired` and end. */
   expiresAt?: number;
+  /** The client gave a position to resume from (telemetry). */
+  resumed?: boolean;
 }
 
 interface Subscription {
@@ -57,28 +61,30 @@ class SseConnection {
     readonly composite: boolean,
     private readonly maxBuffered: number,
     private readonly onSlow: () => void,
+    private readonly onSent: (payloadBytes: number, replayed: boolean) => void,
   ) {}
 
   id(): string {
     return this.composite ? formatComposite(this.order, this.positions) : String(this.positions.get(this.order[0]!) ?? 0);
   }
 
-  event(topic: string, frame: SseFrame): void {
+  event(topic: string, frame: SseFrame, replayed: boolean): void {
     this.positions.set(topic, frame.seq);
-    this.write(`id: ${this.id()}\n${frame.body}`);
+    if (this.write(`id: ${this.id()}\n${frame.body}`)) this.onSent(frame.payloadBytes, replayed);
   }
 
   /**
    * Writes unless closed. A reader that lets more than the cap pile up is ended instead: it
    * reconnects with Last-Event-ID and the log fills the gap.
    */
-  write(chunk: string): void {
-    if (this.closed || this.res.writableEnded) return;
+  write(chunk: string): boolean {
+    if (this.closed || this.res.writableEnded) return false;
     if (this.res.writableLength > this.maxBuffered) {
       this.onSlow();
-      return;
+      return false;
     }
     this.res.write(chunk);
+    return true;
   }
 
   close(): void {
@@ -106,7 +112,10 @@ export class SseRepository implements BeforeApplicationShutdown {
   private readonly byStream = new Map<string, Set<{ connection: SseConnection; topic: string; cursor: GaplessCursor<SseFrame> }>>();
   private readonly connections = new Set<SseConnection>();
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly telemetry: TelemetryRepository,
+  ) {}
 
   get connectionCount(): number {
     return this.connections.size;
@@ -126,10 +135,17 @@ export class SseRepository implements BeforeApplicationShutdown {
    * then live events, each once and in order per topic. Cleans up when the client goes away.
    */
   async open(req: IncomingMessage, res: ServerResponse, options: SseOpenOptions): Promise<void> {
-    const connection = new SseConnection(res, options.topics.map((t) => t.topic), options.composite, this.config.sseMaxBufferedBytes, () => {
-      this.logger.warn('ending a slow SSE reader');
-      this.remove(connection);
-    });
+    const connection: SseConnection = new SseConnection(
+      res,
+      options.topics.map((t) => t.topic),
+      options.composite,
+      this.config.sseMaxBufferedBytes,
+      () => {
+        this.logger.warn('ending a slow SSE reader');
+        this.remove(connection, 'slow_consumer');
+      },
+      (payloadBytes, replayed) => this.telemetry.sent(connection, payloadBytes, replayed),
+    );
     for (const t of options.topics) connection.positions.set(t.topic, t.start);
     this.connections.add(connection);
     const onClose = () => this.remove(connection);
@@ -137,7 +153,11 @@ export class SseRepository implements BeforeApplicationShutdown {
     res.once('close', onClose);
 
     res.writeHead(200, SSE_HEADERS);
+    res.flushHeaders();
     res.socket?.setNoDelay(true);
+    // Counted from here: the response head is already written, so wire bytes exclude it.
+    if (res.socket) this.telemetry.opened(connection, 'sse', res.socket);
+    if (options.resumed) this.telemetry.resumed('sse');
     connection.write(`retry: ${this.config.sseRetryMs}\n\n`);
     if (options.reset) connection.write(`id: ${connection.id()}\nevent: reset\ndata: ${options.reset}\n\n`);
     const heartbeat = setInterval(() => connection.write(': heartbeat\n\n'), this.config.sseHeartbeatMs);
@@ -148,7 +168,7 @@ export class SseRepository implements BeforeApplicationShutdown {
       if (left <= MAX_TIMER_MS) {
         const expiry = setTimeout(() => {
           connection.write('event: auth-expired\ndata: {}\n\n');
-          this.remove(connection);
+          this.remove(connection, 'session_expired');
         }, left);
         expiry.unref();
         connection.timers.push(expiry);
@@ -158,10 +178,10 @@ export class SseRepository implements BeforeApplicationShutdown {
     for (const topic of options.topics) {
       const cursor = new GaplessCursor<SseFrame>({
         source: topic.source,
-        deliver: (frame) => connection.event(topic.topic, frame),
+        deliver: (frame, live) => connection.event(topic.topic, frame, !live),
         onError: (err) => {
           this.logger.error(`${topic.stream}: cannot keep the stream in order; ending it`, err instanceof Error ? err.stack : String(err));
-          this.remove(connection);
+          this.remove(connection, 'error');
         },
       });
       connection.subscriptions.push({ stream: topic.stream, cursor });
@@ -182,8 +202,8 @@ export class SseRepository implements BeforeApplicationShutdown {
   }
 
   /** Ends every stream: browsers reconnect with Last-Event-ID. */
-  closeAll(): void {
-    for (const connection of [...this.connections]) this.remove(connection);
+  closeAll(reason: DisconnectReason = 'shutdown'): void {
+    for (const connection of [...this.connections]) this.remove(connection, reason);
   }
 
   /** On shutdown, end every stream so the HTTP server can close and browsers reconnect elsewhere. */
@@ -191,8 +211,9 @@ export class SseRepository implements BeforeApplicationShutdown {
     this.closeAll();
   }
 
-  private remove(connection: SseConnection): void {
+  private remove(connection: SseConnection, reason: DisconnectReason = 'client'): void {
     connection.close();
+    if (this.connections.has(connection)) this.telemetry.closed(connection, reason);
     this.connections.delete(connection);
     for (const { stream } of connection.subscriptions) {
       const set = this.byStream.get(stream);

@@ -1,15 +1,20 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { UserEntity } from '../domain/entities.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
+import { TelemetryRepository, type DisconnectReason } from './telemetry.repository.js';
 
-/** A frame prepared once for every recipient, with its position in a room's log. */
+/**
+ * A frame prepared once for every recipient, with its position in a room's log. Broadcasts pass
+ * a Buffer, encoded once, so no recipient pays for UTF-8 encoding again.
+ */
 export interface SequencedFrame {
   seq: number;
-  frame: string;
+  frame: string | Buffer;
 }
 
 /** Close codes we use (documented in docs/protocol.md). */
@@ -38,6 +43,8 @@ interface Connection {
   alive: boolean;
   /** Being closed as a slow consumer: nothing more is written to it. */
   closing: boolean;
+  /** Why we closed it, if we did (telemetry); otherwise the client went away. */
+  reason?: DisconnectReason;
   expiry?: NodeJS.Timeout;
 }
 
@@ -62,7 +69,10 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
   private nextId = 0;
   private heartbeat?: NodeJS.Timeout;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly telemetry: TelemetryRepository,
+  ) {}
 
   /**
    * Protocol-level heartbeat: every interval, a socket that has not answered the previous ping
@@ -72,6 +82,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     this.heartbeat = setInterval(() => {
       for (const [socket, connection] of this.sockets) {
         if (!connection.alive) {
+          connection.reason = 'heartbeat';
           socket.terminate();
           continue;
         }
@@ -85,7 +96,10 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
   /** On shutdown, tell every client we are going away (1001); they reconnect and resume. */
   beforeApplicationShutdown(): void {
     clearInterval(this.heartbeat);
-    for (const socket of this.sockets.keys()) socket.close(WsCloseCode.goingAway, 'server shutting down');
+    for (const [socket, connection] of this.sockets) {
+      connection.reason = 'shutdown';
+      socket.close(WsCloseCode.goingAway, 'server shutting down');
+    }
   }
 
   /**
@@ -93,13 +107,19 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
    * the socket is closed with 4001 so the client renews the session and reconnects.
    * @returns the connection's id.
    */
-  register(socket: WebSocket, user: UserEntity, expiresAt: number): string {
+  register(socket: WebSocket, user: UserEntity, expiresAt: number, tcp?: Socket): string {
     const connection: Connection = { id: `${this.instance}-${++this.nextId}`, user, rooms: new Map(), alive: true, closing: false };
+    // Counted from here: the 101 handshake is already written, so wire bytes exclude it.
+    if (tcp) this.telemetry.opened(socket, 'ws', tcp);
+    const expire = () => {
+      connection.reason = 'session_expired';
+      socket.close(WsCloseCode.sessionExpired, 'session expired');
+    };
     const left = expiresAt - Date.now();
     if (left <= 0) {
-      socket.close(WsCloseCode.sessionExpired, 'session expired');
+      expire();
     } else if (left <= MAX_TIMER_MS) {
-      connection.expiry = setTimeout(() => socket.close(WsCloseCode.sessionExpired, 'session expired'), left);
+      connection.expiry = setTimeout(expire, left);
       connection.expiry.unref();
     }
     socket.on('pong', () => (connection.alive = true));
@@ -140,7 +160,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     // Live frames count against the send-buffer cap. Replayed ones do not (a page is bounded),
     // but the next page is read only once the socket has drained, so a long replay is paced by
     // the reader instead of piling up in memory.
-    const deliver = (item: SequencedFrame, live: boolean) => (live ? this.send(socket, item.frame) : this.write(socket, item.frame));
+    const deliver = (item: SequencedFrame, live: boolean) => (live ? this.send(socket, item.frame) : this.write(socket, item.frame, true));
     const paced = (source: CursorSource<SequencedFrame>): CursorSource<SequencedFrame> => ({
       initial: () => source.initial(),
       after: async (after, limit) => {
@@ -177,6 +197,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
   unregister(socket: WebSocket): { id: string; user: UserEntity; rooms: string[] } | undefined {
     const connection = this.sockets.get(socket);
     if (!connection) return undefined;
+    this.telemetry.closed(socket, connection.reason ?? 'client');
     clearTimeout(connection.expiry);
     const rooms = [...connection.rooms.keys()];
     for (const subscription of connection.rooms.values()) this.unsubscribe(subscription);
@@ -192,6 +213,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     let count = 0;
     for (const [socket, connection] of this.sockets) {
       if (connection.user.id !== userId) continue;
+      connection.reason = 'error';
       socket.terminate();
       count++;
     }
@@ -209,7 +231,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
   }
 
   /** Sends an unsequenced frame (presence, typing) to every socket in the room, except one user's. */
-  broadcastVolatile(room: string, frame: string, exceptUserId?: number): void {
+  broadcastVolatile(room: string, frame: string | Buffer, exceptUserId?: number): void {
     for (const subscription of this.rooms.get(room) ?? []) {
       if (exceptUserId !== undefined && this.sockets.get(subscription.socket)?.user.id === exceptUserId) continue;
       this.send(subscription.socket, frame);
@@ -221,7 +243,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
    * out: such a reader is closed with 4008 and resumes from the log after reconnecting, rather
    * than growing the server's memory without bound.
    */
-  send(socket: WebSocket, frame: string): void {
+  send(socket: WebSocket, frame: string | Buffer): void {
     if (socket.bufferedAmount > this.config.wsMaxBufferedBytes && socket.readyState === WebSocket.OPEN) {
       this.logger.warn(`closing a slow consumer (${socket.bufferedAmount} bytes waiting)`);
       this.closeSlow(socket);
@@ -230,9 +252,15 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     this.write(socket, frame);
   }
 
-  private write(socket: WebSocket, frame: string): void {
+  private write(socket: WebSocket, frame: string | Buffer, replayed = false): void {
     if (socket.readyState !== WebSocket.OPEN || this.sockets.get(socket)?.closing) return;
-    socket.send(frame);
+    if (typeof frame === 'string') {
+      socket.send(frame);
+      this.telemetry.sent(socket, Buffer.byteLength(frame), replayed);
+    } else {
+      socket.send(frame, { binary: false });
+      this.telemetry.sent(socket, frame.length, replayed);
+    }
   }
 
   /** Resolves once the socket has at most half the cap waiting (or is closed). */
@@ -244,7 +272,10 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
 
   private closeSlow(socket: WebSocket): void {
     const connection = this.sockets.get(socket);
-    if (connection) connection.closing = true;
+    if (connection) {
+      connection.closing = true;
+      connection.reason = 'slow_consumer';
+    }
     socket.close(WsCloseCode.slowConsumer, 'too slow: reconnect and resume');
     // A peer that is not reading will not complete the closing handshake either.
     setTimeout(() => socket.terminate(), 5000).unref();

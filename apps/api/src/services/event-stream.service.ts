@@ -3,7 +3,7 @@ import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite, TOPIC_PATTERN, type ParsedPosition } from '../domain/stream-position.js';
-import { eventData, sseBody, type PolledEvent } from '../dtos/events.dto.js';
+import { eventData, sseFrame, type PolledEvent } from '../dtos/events.dto.js';
 import { nowMs } from '../dtos/sse-format.js';
 import { BlogRepository, blogStream } from '../repositories/blog.repository.js';
 import { NotificationRepository, userStream } from '../repositories/notification.repository.js';
@@ -29,10 +29,11 @@ export interface StreamPlan {
   reset: Record<string, { lastId: number; reason: ResetReason }> | null;
 }
 
-/** A prepared event of one log: its seq and the SSE text after the `id:` line. */
+/** A prepared event of one log: its seq, the SSE text after the `id:` line, and its data's size. */
 export interface StreamFrame {
   seq: number;
   body: string;
+  payloadBytes: number;
 }
 
 /** Which SSE topics exist, who may read them, and where a reader resumes (or must reset). */
@@ -106,7 +107,7 @@ export class EventStreamService {
   source(spec: TopicSpec, start: number): CursorSource<StreamFrame> {
     const after = async (from: number, limit: number) => {
       const sentAt = nowMs();
-      return (await this.log.after(spec.stream, from, limit)).map((e) => ({ seq: e.seq, body: sseBody(e, sentAt) }));
+      return (await this.log.after(spec.stream, from, limit)).map((e) => sseFrame(e, sentAt));
     };
     return {
       initial: async () => {

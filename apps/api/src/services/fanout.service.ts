@@ -3,7 +3,7 @@ import type { RoomEntity } from '../domain/entities.js';
 import type { DomainEvent } from '../domain/events.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
 import { toChangeFrame, toMessageFrame, toPresenceFrame, toTypingFrame } from '../dtos/chat.dto.js';
-import { sseBody } from '../dtos/events.dto.js';
+import { sseFrame } from '../dtos/events.dto.js';
 import { nowMs } from '../dtos/sse-format.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { SseRepository } from '../repositories/sse.repository.js';
@@ -42,23 +42,23 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
     switch (event.type) {
       case 'chat.message.created': {
         const { message } = event;
-        this.websockets.broadcastMessage(message.room, { seq: message.seq, frame: toMessageFrame(message, nowMs()) });
+        this.websockets.broadcastMessage(message.room, { seq: message.seq, frame: Buffer.from(toMessageFrame(message, nowMs())) });
         return;
       }
       case 'chat.message.changed': {
         const { change } = event;
-        this.websockets.broadcastChange(change.room, { seq: change.rev, frame: toChangeFrame(change) });
+        this.websockets.broadcastChange(change.room, { seq: change.rev, frame: Buffer.from(toChangeFrame(change)) });
         return;
       }
       case 'chat.presence.changed':
-        this.websockets.broadcastVolatile(event.room, toPresenceFrame(event.room, event.users));
+        this.websockets.broadcastVolatile(event.room, Buffer.from(toPresenceFrame(event.room, event.users)));
         return;
       case 'chat.typing':
-        this.websockets.broadcastVolatile(event.room, toTypingFrame(event.room, event.user), event.user.id);
+        this.websockets.broadcastVolatile(event.room, Buffer.from(toTypingFrame(event.room, event.user)), event.user.id);
         return;
       case 'stream.appended': {
         const { entry } = event;
-        this.sse.deliver(entry.stream, { seq: entry.seq, body: sseBody(entry, nowMs()) });
+        this.sse.deliver(entry.stream, sseFrame(entry, nowMs()));
         return;
       }
       default: {

@@ -1,0 +1,179 @@
+import http from 'node:http';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { SseRepository } from '../../apps/api/src/repositories/sse.repository.js';
+import type { TransportStats } from '../../apps/api/src/repositories/telemetry.repository.js';
+import { eventually, postJson, signUp, type SignedIn } from '../support/clients.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+/** A TCP proxy on loopback that records every byte the server sends, per connection. */
+async function countingProxy(targetPort: number) {
+  const connections: Buffer[][] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const chunks: Buffer[] = [];
+    connections.push(chunks);
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    upstream.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));
+    upstream.pipe(client);
+    client.pipe(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    /** Bytes the server sent on connection `i` after its HTTP head (101 answer or response head). */
+    bodyBytes(i: number): number {
+      const all = Buffer.concat(connections[i]!);
+      return all.length - (all.indexOf('\r\n\r\n') + 4);
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+let server: TestServer;
+let user: SignedIn;
+beforeAll(async () => {
+  server = await startServer({ chatRateBurst: 1000, chatRatePerSecond: 1000 });
+  user = await signUp(server.url, 'meter');
+});
+afterAll(async () => {
+  await server.close();
+  server.cleanup();
+});
+
+const metrics = async () => (await (await fetch(`${server.url}/api/metrics`)).json()) as { ws: TransportStats; sse: TransportStats; process: Record<string, number> };
+
+describe('wire bytes are measured at the socket', () => {
+  it('WebSocket: the server reports exactly the bytes a TCP proxy saw after the 101 answer', async () => {
+    const proxy = await countingProxy(server.port);
+    const before = await metrics();
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/ws`, { headers: { cookie: user.cookie } });
+    const frames: string[] = [];
+    ws.on('message', (d) => frames.push(String(d)));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ event: 'join', data: { room: 'general' } }));
+    await eventually(() => (frames.some((f) => f.includes('"joined"')) ? true : undefined));
+    for (let i = 0; i < 5; i++) ws.send(JSON.stringify({ event: 'message', data: { room: 'general', text: 'x'.repeat(100), clientId: `w${i}` } }));
+    await eventually(() => (frames.filter((f) => f.includes('"ack"')).length === 5 ? true : undefined));
+    const live = await metrics();
+    expect(live.ws.connections).toBe(before.ws.connections + 1);
+    const closed = new Promise((r) => ws.once('close', r));
+    ws.close();
+    await closed;
+    const after = await eventuallyAsync(async () => {
+      const m = await metrics();
+      return m.ws.connections === before.ws.connections ? m : undefined;
+    });
+    expect(after.ws.wireBytesOut - before.ws.wireBytesOut).toBe(proxy.bodyBytes(0));
+    expect(after.ws.messagesIn - before.ws.messagesIn).toBe(6);
+    expect(after.ws.disconnects.client! - (before.ws.disconnects.client ?? 0)).toBe(1);
+    // Every server frame here is under 126 bytes of payload or between 126 and 65535: the
+    // overhead is the RFC 6455 header (2 or 4 bytes) per frame plus the 4-byte close frame.
+    const sent = after.ws.messagesOut - before.ws.messagesOut;
+    const overhead = after.ws.wireBytesOut - before.ws.wireBytesOut - (after.ws.payloadBytesOut - before.ws.payloadBytesOut);
+    expect(sent).toBe(frames.length);
+    const headers = frames.reduce((sum, f) => sum + (Buffer.byteLength(f) < 126 ? 2 : 4), 0);
+    expect(overhead).toBe(headers + 2); // the close frame echoing the client's empty close
+    await proxy.close();
+  });
+
+  it('SSE: the server reports exactly the bytes a TCP proxy saw after the response head', async () => {
+    const proxy = await countingProxy(server.port);
+    const before = await metrics();
+    const body = new Promise<string>((resolve, reject) => {
+      const req = http.get(
+        { host: '127.0.0.1', port: proxy.port, path: '/api/notifications/stream?lastEventId=0', agent: false, headers: { cookie: user.cookie } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+            if ((text.match(/^event: notification$/gm) ?? []).length === 3) server.app.get(SseRepository).closeAll();
+          });
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+    });
+    for (let i = 0; i < 3; i++) await postJson(server.url, '/api/notifications/test', { title: `t${i}` }, { cookie: user.cookie });
+    const text = await body;
+    expect(text.match(/^event: notification$/gm)).toHaveLength(3);
+    const after = await eventuallyAsync(async () => {
+      const m = await metrics();
+      return m.sse.connections === before.sse.connections ? m : undefined;
+    });
+    expect(after.sse.wireBytesOut - before.sse.wireBytesOut).toBe(proxy.bodyBytes(0));
+    expect(after.sse.messagesOut - before.sse.messagesOut).toBe(3);
+    expect(after.sse.resumes - before.sse.resumes).toBe(1);
+    expect(after.sse.disconnects.shutdown! - (before.sse.disconnects.shutdown ?? 0)).toBe(1);
+    await proxy.close();
+  }, 10_000);
+});
+
+describe('GET /metrics', () => {
+  it('is valid Prometheus text carrying every series, with the default Node metrics', async () => {
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    const types = new Map<string, string>();
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const type = /^# TYPE (\S+) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+      if (type) {
+        types.set(type[1]!, type[2]!);
+        continue;
+      }
+      if (line.startsWith('# HELP ')) continue;
+      expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+|NaN|[+-]Inf$/);
+    }
+    for (const [name, type] of [
+      ['rt_connections', 'gauge'],
+      ['rt_connects_total', 'counter'],
+      ['rt_disconnects_total', 'counter'],
+      ['rt_resumes_total', 'counter'],
+      ['rt_events_replayed_total', 'counter'],
+      ['rt_messages_in_total', 'counter'],
+      ['rt_messages_out_total', 'counter'],
+      ['rt_payload_bytes_out_total', 'counter'],
+      ['rt_wire_bytes_out_total', 'counter'],
+      ['rt_slow_consumer_closes_total', 'counter'],
+      ['rt_event_loop_delay_seconds', 'gauge'],
+      ['process_cpu_user_seconds_total', 'counter'],
+      ['process_resident_memory_bytes', 'gauge'],
+      ['nodejs_heap_size_used_bytes', 'gauge'],
+    ]) {
+      expect(types.get(name!), name).toBe(type);
+    }
+    for (const transport of ['ws', 'sse']) expect(text).toContain(`rt_wire_bytes_out_total{transport="${transport}"}`);
+  });
+
+  it('has the JSON view with both transports and the process', async () => {
+    const m = await metrics();
+    for (const t of [m.ws, m.sse]) {
+      expect(t).toMatchObject({ connections: expect.any(Number), messagesOut: expect.any(Number), payloadBytesOut: expect.any(Number), wireBytesOut: expect.any(Number) });
+    }
+    expect(m.process).toMatchObject({ rssBytes: expect.any(Number), heapUsedBytes: expect.any(Number), eventLoopDelayP99Ms: expect.any(Number), cpuUserSeconds: expect.any(Number) });
+  });
+});
+
+async function eventuallyAsync<T>(check: () => Promise<T | undefined>, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -227,6 +227,8 @@ describe('OpenAPI', () => {
       '/api/events',
       '/api/events/poll',
       '/api/metrics',
+      '/api/metrics/connections/{id}',
+      '/api/netsim/drop',
       '/api/notifications',
       '/api/notifications/read-all',
       '/api/notifications/stream',

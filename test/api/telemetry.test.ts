@@ -177,3 +177,50 @@ async function eventuallyAsync<T>(check: () => Promise<T | undefined>, ms = 5000
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('per-connection figures and the network simulation', () => {
+  it("greets each connection with its id, reports that connection's own counters to its owner only", async () => {
+    const owner = await signUp(server.url, 'connowner');
+    const stranger = await signUp(server.url, 'stranger');
+    const ws = new WebSocket(server.wsUrl, { headers: { cookie: owner.cookie } });
+    const frames: { event: string; data: Record<string, unknown> }[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d)) as { event: string; data: Record<string, unknown> }));
+    await new Promise((r) => ws.once('open', r));
+    const hello = await eventually(() => frames.find((f) => f.event === 'hello'));
+    expect(hello.data).toEqual({ connectionId: expect.any(String), serverTime: expect.any(Number) });
+    ws.send(JSON.stringify({ event: 'join', data: { room: 'general' } }));
+    await eventually(() => (frames.some((f) => f.event === 'joined') ? true : undefined));
+    const get = (who: SignedIn, id: string) => fetch(`${server.url}/api/metrics/connections/${encodeURIComponent(id)}`, { headers: { cookie: who.cookie } });
+    const mine = await get(owner, hello.data.connectionId as string);
+    expect(mine.status).toBe(200);
+    const stats = (await mine.json()) as { transport: string; messagesOut: number; payloadBytesOut: number; wireBytesOut: number };
+    expect(stats.transport).toBe('ws');
+    expect(stats.messagesOut).toBe(frames.length);
+    expect(stats.wireBytesOut - stats.payloadBytesOut).toBe(frames.reduce((n, f) => n + (Buffer.byteLength(JSON.stringify(f)) < 126 ? 2 : 4), 0));
+    expect((await get(stranger, hello.data.connectionId as string)).status).toBe(404);
+    expect((await get(owner, 'nope')).status).toBe(404);
+    ws.close();
+  });
+
+  it('drops all of my connections, and nobody else’s', async () => {
+    const me = await signUp(server.url, 'dropper');
+    const other = await signUp(server.url, 'bystander');
+    const mine = new WebSocket(server.wsUrl, { headers: { cookie: me.cookie } });
+    const theirs = new WebSocket(server.wsUrl, { headers: { cookie: other.cookie } });
+    await Promise.all([new Promise((r) => mine.once('open', r)), new Promise((r) => theirs.once('open', r))]);
+    const myClose = new Promise<number>((r) => mine.once('close', r));
+    const stream = await fetch(`${server.url}/api/notifications/stream`, { headers: { cookie: me.cookie } });
+    const reading = (async () => {
+      const reader = stream.body!.getReader();
+      for (;;) if ((await reader.read()).done) return 'ended';
+    })();
+    await new Promise((r) => setTimeout(r, 50));
+    const res = await postJson(server.url, '/api/netsim/drop', undefined, { cookie: me.cookie });
+    expect(await res.json()).toEqual({ ws: 1, sse: 1 });
+    expect(await myClose).toBe(1006);
+    expect(await reading).toBe('ended');
+    expect(theirs.readyState).toBe(WebSocket.OPEN);
+    theirs.close();
+    expect((await postJson(server.url, '/api/netsim/drop', undefined)).status).toBe(401);
+  });
+});

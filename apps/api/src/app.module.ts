@@ -8,6 +8,7 @@ import { BlogController } from './controllers/blog.controller.js';
 import { EventStreamResponder } from './controllers/event-stream.responder.js';
 import { EventsController } from './controllers/events.controller.js';
 import { MetricsController } from './controllers/metrics.controller.js';
+import { NetsimController } from './controllers/netsim.controller.js';
 import { NotificationController } from './controllers/notification.controller.js';
 import { RoomController } from './controllers/room.controller.js';
 import { ChatGateway } from './gateways/chat.gateway.js';
@@ -60,7 +61,7 @@ export class AppModule {
       imports: serveWeb
         ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })]
         : [],
-      controllers: [AuthController, BlogController, EventsController, MetricsController, NotificationController, RoomController],
+      controllers: [AuthController, BlogController, EventsController, MetricsController, NetsimController, NotificationController, RoomController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories, ...services, AuthGuard, EventStreamResponder, ChatGateway],
     };
   }

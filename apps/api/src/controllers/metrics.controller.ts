@@ -1,6 +1,8 @@
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Get, Header, NotFoundException, Param, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { TelemetryRepository } from '../repositories/telemetry.repository.js';
+import type { UserEntity } from '../domain/entities.js';
+import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
+import { TelemetryRepository, type ConnectionStats } from '../repositories/telemetry.repository.js';
 
 /** The transports' and the process's measurements (see README, "Metrics"). */
 @ApiTags('metrics')
@@ -22,5 +24,18 @@ export class MetricsController {
   @ApiOkResponse({ description: '`{ws: {...}, sse: {...}, process: {...}}`' })
   snapshot() {
     return this.telemetry.snapshot();
+  }
+
+  /**
+   * One of your open connections (its id comes in the `hello` that opens every WebSocket and
+   * event stream): what the server has sent on it, wire bytes included. 404 for anyone else's.
+   */
+  @Get('api/metrics/connections/:id')
+  @UseGuards(AuthGuard)
+  @ApiOkResponse({ description: '`{transport, messagesOut, payloadBytesOut, wireBytesOut}`' })
+  connection(@CurrentUser() user: UserEntity, @Param('id') id: string): ConnectionStats {
+    const stats = this.telemetry.connectionStats(id, user.id);
+    if (!stats) throw new NotFoundException('No such connection of yours');
+    return stats;
   }
 }

@@ -60,6 +60,6 @@ export class NotificationController {
   @ApiQuery({ name: 'lastEventId', required: false, description: 'Resume after this id (the Last-Event-ID header wins)' })
   @ApiOkResponse({ description: 'An endless text/event-stream of `notification` and `notification-read` events' })
   async stream(@CurrentUser() user: UserEntity, @SessionExpiresAt() expiresAt: number, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.responder.open(req, res, [{ topic: 'notifications', stream: userStream(user.id), private: true }], false, { expiresAt });
+    await this.responder.open(req, res, [{ topic: 'notifications', stream: userStream(user.id), private: true }], false, { user, expiresAt });
   }
 }

@@ -38,7 +38,7 @@ describe('SseRepository', () => {
     repo.deliver('blog:1', { seq: 1, body: 'event: update\ndata: {}\n\n', payloadBytes: 2 });
     res.writableLength = 101;
     repo.deliver('blog:1', { seq: 2, body: 'event: update\ndata: {}\n\n', payloadBytes: 2 });
-    expect(res.written).toEqual(['retry: 1000\n\n', 'id: 1\nevent: update\ndata: {}\n\n']);
+    expect(res.written).toEqual(['retry: 1000\n\n', expect.stringMatching(/^event: hello\ndata: \{"connectionId":"[^"]+","serverTime":[\d.]+\}\n\n$/), 'id: 1\nevent: update\ndata: {}\n\n']);
     expect(res.writableEnded).toBe(true);
     expect(repo.stats()).toEqual({ connections: 0, subscriptions: 0, timers: 0 });
   });

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
@@ -41,6 +42,8 @@ export interface SseOpenOptions {
   expiresAt?: number;
   /** The client gave a position to resume from (telemetry). */
   resumed?: boolean;
+  /** The signed-in reader, if any. */
+  userId?: number | null;
 }
 
 interface Subscription {
@@ -54,6 +57,8 @@ class SseConnection {
   readonly positions = new Map<string, number>();
   readonly timers: NodeJS.Timeout[] = [];
   closed = false;
+  connectionId = '';
+  userId: number | null = null;
 
   constructor(
     private readonly res: ServerResponse,
@@ -111,6 +116,8 @@ export class SseRepository implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SSE');
   private readonly byStream = new Map<string, Set<{ connection: SseConnection; topic: string; cursor: GaplessCursor<SseFrame> }>>();
   private readonly connections = new Set<SseConnection>();
+  private readonly instance = randomUUID().slice(0, 8);
+  private nextId = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -147,6 +154,8 @@ export class SseRepository implements BeforeApplicationShutdown {
       (payloadBytes, replayed) => this.telemetry.sent(connection, payloadBytes, replayed),
     );
     for (const t of options.topics) connection.positions.set(t.topic, t.start);
+    connection.connectionId = `${this.instance}-s${++this.nextId}`;
+    connection.userId = options.userId ?? null;
     this.connections.add(connection);
     const onClose = () => this.remove(connection);
     req.once('close', onClose);
@@ -156,9 +165,11 @@ export class SseRepository implements BeforeApplicationShutdown {
     res.flushHeaders();
     res.socket?.setNoDelay(true);
     // Counted from here: the response head is already written, so wire bytes exclude it.
-    if (res.socket) this.telemetry.opened(connection, 'sse', res.socket);
+    if (res.socket) this.telemetry.opened(connection, 'sse', res.socket, { id: connection.connectionId, userId: connection.userId });
     if (options.resumed) this.telemetry.resumed('sse');
     connection.write(`retry: ${this.config.sseRetryMs}\n\n`);
+    // No id: line, so it does not move the browser's Last-Event-ID.
+    connection.write(`event: hello\ndata: ${JSON.stringify({ connectionId: connection.connectionId, serverTime: performance.timeOrigin + performance.now() })}\n\n`);
     if (options.reset) connection.write(`id: ${connection.id()}\nevent: reset\ndata: ${options.reset}\n\n`);
     const heartbeat = setInterval(() => connection.write(': heartbeat\n\n'), this.config.sseHeartbeatMs);
     heartbeat.unref();
@@ -199,6 +210,17 @@ export class SseRepository implements BeforeApplicationShutdown {
   /** Offers one prepared event to every stream that reads the log. */
   deliver(stream: string, frame: SseFrame): void {
     for (const sub of this.byStream.get(stream) ?? []) sub.cursor.offer(frame);
+  }
+
+  /** Ends every stream of a user, as a network failure would (the network simulation); returns how many. */
+  closeUser(userId: number): number {
+    let count = 0;
+    for (const connection of [...this.connections]) {
+      if (connection.userId !== userId) continue;
+      this.remove(connection, 'error');
+      count++;
+    }
+    return count;
   }
 
   /** Ends every stream: browsers reconnect with Last-Event-ID. */

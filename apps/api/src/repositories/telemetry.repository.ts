@@ -11,6 +11,10 @@ export type DisconnectReason = 'client' | 'shutdown' | 'slow_consumer' | 'sessio
 
 /** What we know about one open connection. */
 interface Tracked {
+  /** The id the client learns in its `hello`. */
+  id: string;
+  /** Whose connection it is (null: an anonymous reader of a public stream). */
+  userId: number | null;
   transport: Transport;
   socket: Socket;
   /** `socket.bytesWritten` when we last counted it. */
@@ -56,6 +60,7 @@ export interface ConnectionStats {
 export class TelemetryRepository implements OnModuleDestroy {
   readonly registry = new Registry();
   private readonly tracked = new Map<object, Tracked>();
+  private readonly byId = new Map<string, object>();
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
   private readonly connections = new Gauge({ name: 'rt_connections', help: 'Open connections', labelNames: ['transport'], registers: [this.registry] });
@@ -104,8 +109,9 @@ export class TelemetryRepository implements OnModuleDestroy {
   }
 
   /** A connection opened on `socket`; call before anything is written to it. */
-  opened(key: object, transport: Transport, socket: Socket): void {
-    this.tracked.set(key, { transport, socket, seen: socket.bytesWritten, messagesOut: 0, payloadBytesOut: 0, wireBytesOut: 0 });
+  opened(key: object, transport: Transport, socket: Socket, owner: { id: string; userId: number | null }): void {
+    this.tracked.set(key, { ...owner, transport, socket, seen: socket.bytesWritten, messagesOut: 0, payloadBytesOut: 0, wireBytesOut: 0 });
+    this.byId.set(owner.id, key);
     this.connects.inc({ transport });
     this.connections.inc({ transport });
   }
@@ -116,6 +122,7 @@ export class TelemetryRepository implements OnModuleDestroy {
     if (!t) return;
     this.sample(t);
     this.tracked.delete(key);
+    this.byId.delete(t.id);
     this.connections.dec({ transport: t.transport });
     this.disconnects.inc({ transport: t.transport, reason });
     if (reason === 'slow_consumer') this.slowCloses.inc({ transport: t.transport });
@@ -141,10 +148,11 @@ export class TelemetryRepository implements OnModuleDestroy {
     this.resumes.inc({ transport });
   }
 
-  /** A connection's own counters, wire bytes sampled now. */
-  connection(key: object): ConnectionStats | undefined {
-    const t = this.tracked.get(key);
-    if (!t) return undefined;
+  /** An open connection's own counters by its id, for its owner only; wire bytes sampled now. */
+  connectionStats(id: string, userId: number): ConnectionStats | undefined {
+    const key = this.byId.get(id);
+    const t = key && this.tracked.get(key);
+    if (!t || t.userId !== userId) return undefined;
     this.sample(t);
     return { transport: t.transport, messagesOut: t.messagesOut, payloadBytesOut: t.payloadBytesOut, wireBytesOut: t.wireBytesOut };
   }

@@ -12,8 +12,8 @@ class FakeSocket extends EventEmitter {
   sent: string[] = [];
   closed?: { code: number; reason: string };
   terminated = false;
-  send(frame: string) {
-    this.sent.push(frame);
+  send(frame: string | Buffer) {
+    this.sent.push(String(frame));
   }
   close(code: number, reason: string) {
     this.closed = { code, reason };
@@ -31,6 +31,13 @@ const user = { id: 1, username: 'u' };
 const noReplay = { initial: async () => ({ items: [], position: 0 }), after: async () => [] };
 
 describe('WebSocketRepository', () => {
+  it('greets every connection with its id and the server clock', () => {
+    const repo = new WebSocketRepository(config, new TelemetryRepository());
+    const socket = new FakeSocket();
+    const id = repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
+    expect(JSON.parse(socket.sent[0]!)).toEqual({ event: 'hello', data: { connectionId: id, serverTime: expect.any(Number) } });
+  });
+
   it('closes a reader that has fallen behind with 4008 and writes nothing more to it', async () => {
     const repo = new WebSocketRepository(config, new TelemetryRepository());
     const socket = new FakeSocket();
@@ -40,7 +47,7 @@ describe('WebSocketRepository', () => {
     socket.bufferedAmount = 1001;
     repo.broadcastMessage('r', { seq: 2, frame: 'two' });
     repo.broadcastMessage('r', { seq: 3, frame: 'three' });
-    expect(socket.sent).toEqual(['one']);
+    expect(socket.sent.slice(1)).toEqual(['one']); // after the hello
     expect(socket.closed).toEqual({ code: WsCloseCode.slowConsumer, reason: 'too slow: reconnect and resume' });
   });
 
@@ -68,7 +75,7 @@ describe('WebSocketRepository', () => {
       socket.bufferedAmount = 0;
       await vi.advanceTimersByTimeAsync(50);
       await joined;
-      expect(socket.sent).toEqual(['m1', 'm2', 'm3', 'm4']);
+      expect(socket.sent.slice(1)).toEqual(['m1', 'm2', 'm3', 'm4']);
       expect(socket.closed).toBeUndefined();
     } finally {
       vi.useRealTimers();

@@ -110,7 +110,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
   register(socket: WebSocket, user: UserEntity, expiresAt: number, tcp?: Socket): string {
     const connection: Connection = { id: `${this.instance}-${++this.nextId}`, user, rooms: new Map(), alive: true, closing: false };
     // Counted from here: the 101 handshake is already written, so wire bytes exclude it.
-    if (tcp) this.telemetry.opened(socket, 'ws', tcp);
+    if (tcp) this.telemetry.opened(socket, 'ws', tcp, { id: connection.id, userId: user.id });
     const expire = () => {
       connection.reason = 'session_expired';
       socket.close(WsCloseCode.sessionExpired, 'session expired');
@@ -124,6 +124,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     }
     socket.on('pong', () => (connection.alive = true));
     this.sockets.set(socket, connection);
+    this.write(socket, JSON.stringify({ event: 'hello', data: { connectionId: connection.id, serverTime: performance.timeOrigin + performance.now() } }));
     return connection.id;
   }
 

@@ -9,6 +9,7 @@ import { EventStreamResponder } from './controllers/event-stream.responder.js';
 import { EventsController } from './controllers/events.controller.js';
 import { MetricsController } from './controllers/metrics.controller.js';
 import { NetsimController } from './controllers/netsim.controller.js';
+import { ProbeController } from './controllers/probe.controller.js';
 import { NotificationController } from './controllers/notification.controller.js';
 import { RoomController } from './controllers/room.controller.js';
 import { ChatGateway } from './gateways/chat.gateway.js';
@@ -17,6 +18,7 @@ import { BlogRepository } from './repositories/blog.repository.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { EventBus, InProcessEventBus } from './repositories/event-bus.repository.js';
+import { NetsimRepository } from './repositories/netsim.repository.js';
 import { NotificationRepository } from './repositories/notification.repository.js';
 import { PresenceRepository } from './repositories/presence.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
@@ -32,6 +34,7 @@ import { ChatService } from './services/chat.service.js';
 import { EventStreamService } from './services/event-stream.service.js';
 import { FanoutService } from './services/fanout.service.js';
 import { NotificationService } from './services/notification.service.js';
+import { ProbeService } from './services/probe.service.js';
 import { RetentionService } from './services/retention.service.js';
 
 const repositories: Provider[] = [
@@ -39,6 +42,7 @@ const repositories: Provider[] = [
   CryptoRepository,
   DatabaseRepository,
   { provide: EventBus, useClass: InProcessEventBus },
+  NetsimRepository,
   NotificationRepository,
   PresenceRepository,
   RateLimitRepository,
@@ -50,7 +54,7 @@ const repositories: Provider[] = [
   WebSocketRepository,
 ];
 
-const services: Provider[] = [AuthService, BlogService, ChatService, EventStreamService, FanoutService, NotificationService, RetentionService];
+const services: Provider[] = [AuthService, BlogService, ChatService, EventStreamService, FanoutService, NotificationService, ProbeService, RetentionService];
 
 @Module({})
 export class AppModule {
@@ -61,7 +65,7 @@ export class AppModule {
       imports: serveWeb
         ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })]
         : [],
-      controllers: [AuthController, BlogController, EventsController, MetricsController, NetsimController, NotificationController, RoomController],
+      controllers: [AuthController, BlogController, EventsController, MetricsController, NetsimController, NotificationController, ProbeController, RoomController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories, ...services, AuthGuard, EventStreamResponder, ChatGateway],
     };
   }

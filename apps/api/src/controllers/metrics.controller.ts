@@ -1,14 +1,20 @@
-import { Controller, Get, Header, NotFoundException, Param, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, NotFoundException, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { UserEntity } from '../domain/entities.js';
 import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
+import { ClockPingDto } from '../dtos/probe.dto.js';
+import { nowMs } from '../dtos/sse-format.js';
+import { SseRepository } from '../repositories/sse.repository.js';
 import { TelemetryRepository, type ConnectionStats } from '../repositories/telemetry.repository.js';
 
 /** The transports' and the process's measurements (see README, "Metrics"). */
 @ApiTags('metrics')
 @Controller()
 export class MetricsController {
-  constructor(private readonly telemetry: TelemetryRepository) {}
+  constructor(
+    private readonly telemetry: TelemetryRepository,
+    private readonly sse: SseRepository,
+  ) {}
 
   /** Prometheus text format, with Node's default metrics. */
   @Get('metrics')
@@ -37,5 +43,14 @@ export class MetricsController {
     const stats = this.telemetry.connectionStats(id, user.id);
     if (!stats) throw new NotFoundException('No such connection of yours');
     return stats;
+  }
+
+  /** The SSE half of a clock probe: writes `event: pong` on your stream `id` at once. */
+  @Post('api/metrics/connections/:id/ping')
+  @HttpCode(204)
+  @UseGuards(AuthGuard)
+  ping(@CurrentUser() user: UserEntity, @Param('id') id: string, @Body() body: ClockPingDto): void {
+    const data = JSON.stringify({ id: body.id, t: body.t, serverTime: nowMs() });
+    if (!this.sse.writeTo(id, user.id, `event: pong\ndata: ${data}\n\n`)) throw new NotFoundException('No open event stream of yours with that id');
   }
 }

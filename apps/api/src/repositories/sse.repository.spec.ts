@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { AppConfig } from '../config/app-config.js';
 import { SseRepository } from './sse.repository.js';
+import { NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository } from './telemetry.repository.js';
 
 /** Just enough of a ServerResponse: what the repository reads and calls. */
@@ -29,7 +30,7 @@ const source = { initial: async () => ({ items: [], position: 0 }), after: async
 
 describe('SseRepository', () => {
   it('ends a stream whose unsent buffer passes the cap, and forgets it', async () => {
-    const repo = new SseRepository(config, new TelemetryRepository());
+    const repo = new SseRepository(config, new TelemetryRepository(), new NetsimRepository());
     const res = new FakeResponse();
     await repo.open(new EventEmitter() as IncomingMessage, res as unknown as ServerResponse, {
       topics: [{ topic: 'blog:1', stream: 'blog:1', start: 0, source }],

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite } from '../domain/stream-position.js';
+import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository, type DisconnectReason } from './telemetry.repository.js';
 
 /** The response headers of every event stream (see docs/protocol.md). */
@@ -59,6 +60,7 @@ class SseConnection {
   closed = false;
   connectionId = '';
   userId: number | null = null;
+  scheduler = new DeliveryScheduler();
 
   constructor(
     private readonly res: ServerResponse,
@@ -88,7 +90,9 @@ class SseConnection {
       this.onSlow();
       return false;
     }
-    this.res.write(chunk);
+    this.scheduler.run(() => {
+      if (!this.closed && !this.res.writableEnded) this.res.write(chunk);
+    });
     return true;
   }
 
@@ -122,6 +126,7 @@ export class SseRepository implements BeforeApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly telemetry: TelemetryRepository,
+    private readonly netsim: NetsimRepository,
   ) {}
 
   get connectionCount(): number {
@@ -156,6 +161,7 @@ export class SseRepository implements BeforeApplicationShutdown {
     for (const t of options.topics) connection.positions.set(t.topic, t.start);
     connection.connectionId = `${this.instance}-s${++this.nextId}`;
     connection.userId = options.userId ?? null;
+    if (connection.userId !== null) connection.scheduler = new DeliveryScheduler(this.netsim.for(connection.userId));
     this.connections.add(connection);
     const onClose = () => this.remove(connection);
     req.once('close', onClose);
@@ -210,6 +216,17 @@ export class SseRepository implements BeforeApplicationShutdown {
   /** Offers one prepared event to every stream that reads the log. */
   deliver(stream: string, frame: SseFrame): void {
     for (const sub of this.byStream.get(stream) ?? []) sub.cursor.offer(frame);
+  }
+
+  /** Writes an event without an id (pong, probe) to one of the user's streams; false if there is none. */
+  writeTo(connectionId: string, userId: number, chunk: string, payloadBytes?: number): boolean {
+    for (const connection of this.connections) {
+      if (connection.connectionId !== connectionId || connection.userId !== userId) continue;
+      const written = connection.write(chunk);
+      if (written && payloadBytes !== undefined) this.telemetry.sent(connection, payloadBytes, false);
+      return written;
+    }
+    return false;
   }
 
   /** Ends every stream of a user, as a network failure would (the network simulation); returns how many. */

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { AppConfig } from '../config/app-config.js';
+import { NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository } from './telemetry.repository.js';
 import { WebSocketRepository, WsCloseCode } from './websocket.repository.js';
 
@@ -32,14 +33,14 @@ const noReplay = { initial: async () => ({ items: [], position: 0 }), after: asy
 
 describe('WebSocketRepository', () => {
   it('greets every connection with its id and the server clock', () => {
-    const repo = new WebSocketRepository(config, new TelemetryRepository());
+    const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
     const socket = new FakeSocket();
     const id = repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
     expect(JSON.parse(socket.sent[0]!)).toEqual({ event: 'hello', data: { connectionId: id, serverTime: expect.any(Number) } });
   });
 
   it('closes a reader that has fallen behind with 4008 and writes nothing more to it', async () => {
-    const repo = new WebSocketRepository(config, new TelemetryRepository());
+    const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
     const socket = new FakeSocket();
     repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
     await repo.join(socket as unknown as WebSocket, 'r', { messages: noReplay, changes: noReplay }, () => {});
@@ -54,7 +55,7 @@ describe('WebSocketRepository', () => {
   it('does not count a bounded replay against the cap, and waits for the socket to drain between pages', async () => {
     vi.useFakeTimers();
     try {
-      const repo = new WebSocketRepository(config, new TelemetryRepository());
+      const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
       const socket = new FakeSocket();
       repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
       const pages: number[] = [];
@@ -85,7 +86,7 @@ describe('WebSocketRepository', () => {
   it('closes with 4001 when the session expires', () => {
     vi.useFakeTimers();
     try {
-      const repo = new WebSocketRepository(config, new TelemetryRepository());
+      const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
       const socket = new FakeSocket();
       repo.register(socket as unknown as WebSocket, user, Date.now() + 1000);
       vi.advanceTimersByTime(999);

@@ -6,6 +6,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { UserEntity } from '../domain/entities.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
+import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository, type DisconnectReason } from './telemetry.repository.js';
 
 /**
@@ -45,6 +46,8 @@ interface Connection {
   closing: boolean;
   /** Why we closed it, if we did (telemetry); otherwise the client went away. */
   reason?: DisconnectReason;
+  /** Writes, through the user's network simulation if any. */
+  scheduler: DeliveryScheduler;
   expiry?: NodeJS.Timeout;
 }
 
@@ -72,6 +75,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly telemetry: TelemetryRepository,
+    private readonly netsim: NetsimRepository,
   ) {}
 
   /**
@@ -108,7 +112,14 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
    * @returns the connection's id.
    */
   register(socket: WebSocket, user: UserEntity, expiresAt: number, tcp?: Socket): string {
-    const connection: Connection = { id: `${this.instance}-${++this.nextId}`, user, rooms: new Map(), alive: true, closing: false };
+    const connection: Connection = {
+      id: `${this.instance}-${++this.nextId}`,
+      user,
+      rooms: new Map(),
+      alive: true,
+      closing: false,
+      scheduler: new DeliveryScheduler(this.netsim.for(user.id)),
+    };
     // Counted from here: the 101 handshake is already written, so wire bytes exclude it.
     if (tcp) this.telemetry.opened(socket, 'ws', tcp, { id: connection.id, userId: user.id });
     const expire = () => {
@@ -254,14 +265,31 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
   }
 
   private write(socket: WebSocket, frame: string | Buffer, replayed = false): void {
-    if (socket.readyState !== WebSocket.OPEN || this.sockets.get(socket)?.closing) return;
-    if (typeof frame === 'string') {
-      socket.send(frame);
-      this.telemetry.sent(socket, Buffer.byteLength(frame), replayed);
-    } else {
-      socket.send(frame, { binary: false });
-      this.telemetry.sent(socket, frame.length, replayed);
-    }
+    const connection = this.sockets.get(socket);
+    if (socket.readyState !== WebSocket.OPEN || connection?.closing) return;
+    const send = () => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      if (typeof frame === 'string') {
+        socket.send(frame);
+        this.telemetry.sent(socket, Buffer.byteLength(frame), replayed);
+      } else {
+        socket.send(frame, { binary: false });
+        this.telemetry.sent(socket, frame.length, replayed);
+      }
+    };
+    if (connection) connection.scheduler.run(send);
+    else send();
+  }
+
+  /** An open socket of the user by its connection id. */
+  socketById(id: string, userId: number): WebSocket | undefined {
+    for (const [socket, connection] of this.sockets) if (connection.id === id && connection.user.id === userId) return socket;
+    return undefined;
+  }
+
+  /** Writes a frame outside any room log (the probe), through the same path as everything else. */
+  sendDirect(socket: WebSocket, frame: string | Buffer): void {
+    this.write(socket, frame);
   }
 
   /** Resolves once the socket has at most half the cap waiting (or is closed). */

@@ -1,4 +1,5 @@
 import { api, type ChatMessage, type User } from './api';
+import { preciseNow } from './clock';
 
 export type ChatStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
@@ -14,6 +15,21 @@ export interface PendingMessage {
   /** Set while the server's rate limit holds it back: local epoch ms of the automatic re-send. */
   retryAt: number | null;
 }
+
+/**
+ * What a socket did, for observers such as the metrics overlay (`observe`). `at` is the page's
+ * clock (`preciseNow`) when it happened; for a frame, when the browser handed it to us.
+ */
+export type ChatSignal =
+  | { type: 'open'; at: number }
+  /** The current socket is gone (closed by the server, the network, or given up on by us). */
+  | { type: 'close'; at: number; code: number }
+  /** A `join` went out; `afterSeq` is set on a re-join that asks only for what was missed. */
+  | { type: 'join'; at: number; room: string; afterSeq: number | undefined }
+  /** Every parsed frame, whatever its event, before the connection acts on it. */
+  | { type: 'frame'; at: number; event: string; data: Record<string, unknown> };
+
+export type ChatObserver = (signal: ChatSignal) => void;
 
 /** The last `error` frame. */
 export interface ChatError {
@@ -89,11 +105,6 @@ function defaultUrl(): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 }
 
-/** Epoch ms with sub-millisecond precision, as the `ping` frame wants it. */
-function preciseNow(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 /**
  * One WebSocket to `/ws` and the chat state it feeds.
  *
@@ -123,6 +134,9 @@ export class ChatConnection {
   #readSeq = $state.raw<Record<string, number>>({});
   #rttMs = $state<number | null>(null);
   #clockOffsetMs = $state<number | null>(null);
+  /** The current socket's id from its `hello` (for `GET /api/metrics/connections/:id`). */
+  #connectionId = $state<string | null>(null);
+  readonly #observers = new Set<ChatObserver>();
 
   readonly #url: string;
   readonly #onSessionExpired: (() => Promise<boolean>) | undefined;
@@ -181,6 +195,29 @@ export class ChatConnection {
    */
   get clockOffsetMs(): number | null {
     return this.#clockOffsetMs;
+  }
+
+  /** The current socket's id from its `hello`; null while there is no open socket. */
+  get connectionId(): string | null {
+    return this.#connectionId;
+  }
+
+  /**
+   * Watch what the socket does (opens, closes, joins, every frame) without changing it.
+   * Returns the function that stops watching.
+   */
+  observe(observer: ChatObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  /**
+   * Send a `ping` now (a clock probe); its `pong` reaches observers as a frame. Returns the
+   * ping's id, or null when no socket is open.
+   */
+  ping(): number | null {
+    const id = ++this.#pingId;
+    return this.#sendFrame('ping', { id, t: preciseNow() }, `ping:${id}`) ? id : null;
   }
 
   /** Messages of a room, sorted by `seq`, one per `seq`. */
@@ -381,6 +418,18 @@ export class ChatConnection {
     this.#inFlight.clear();
     socket?.close(1000);
     this.#status = 'offline';
+    this.#connectionId = null;
+    this.#observers.clear();
+  }
+
+  #emit(signal: ChatSignal): void {
+    for (const observer of this.#observers) {
+      try {
+        observer(signal);
+      } catch (err) {
+        reportError(err);
+      }
+    }
   }
 
   #isOpen(): boolean {
@@ -399,14 +448,16 @@ export class ChatConnection {
     socket.addEventListener('open', () => {
       if (socket !== this.#socket) return;
       this.#status = 'online';
+      this.#emit({ type: 'open', at: preciseNow() });
       this.#startHeartbeat(socket);
       for (const room of this.#rooms) this.#sendJoin(room);
     });
     socket.addEventListener('message', (event: MessageEvent<unknown>) => {
       if (socket !== this.#socket) return;
+      const at = preciseNow();
       // Any frame at all proves the server is alive.
       this.#clearPongDeadline();
-      if (typeof event.data === 'string') this.#onFrame(event.data);
+      if (typeof event.data === 'string') this.#onFrame(event.data, at);
     });
     socket.addEventListener('close', (event: CloseEvent) => {
       if (socket !== this.#socket) return;
@@ -419,6 +470,7 @@ export class ChatConnection {
   #onSocketGone(code: number): void {
     const wasHealthy = this.#healthy;
     this.#socket = null;
+    this.#connectionId = null;
     this.#ready.clear();
     this.#inFlight.clear();
     this.#stopHeartbeat();
@@ -427,6 +479,7 @@ export class ChatConnection {
     this.#clearTyping();
     if (this.#closed) return;
     this.#status = 'reconnecting';
+    this.#emit({ type: 'close', at: preciseNow(), code });
 
     // A socket that never proved itself gets the backoff whatever its code, so a server that
     // keeps closing new sockets at once cannot make us spin.
@@ -516,7 +569,9 @@ export class ChatConnection {
       data.afterSeq = afterSeq;
       if (afterRev !== undefined) data.afterRev = afterRev;
     }
-    this.#sendFrame('join', data, `join:${room}`);
+    if (this.#sendFrame('join', data, `join:${room}`)) {
+      this.#emit({ type: 'join', at: preciseNow(), room, afterSeq: data.afterSeq as number | undefined });
+    }
   }
 
   /**
@@ -583,7 +638,7 @@ export class ChatConnection {
     return true;
   }
 
-  #onFrame(raw: string): void {
+  #onFrame(raw: string, at: number): void {
     let frame: unknown;
     try {
       frame = JSON.parse(raw);
@@ -594,6 +649,7 @@ export class ChatConnection {
     const { event, data } = frame as { event?: unknown; data?: unknown };
     if (typeof event !== 'string' || !data || typeof data !== 'object') return;
     const payload = data as Record<string, unknown>;
+    if (this.#observers.size) this.#emit({ type: 'frame', at, event, data: payload });
 
     switch (event) {
       case 'message':
@@ -622,6 +678,9 @@ export class ChatConnection {
         break;
       case 'pong':
         this.#onPong(payload);
+        break;
+      case 'hello':
+        if (typeof payload.connectionId === 'string') this.#connectionId = payload.connectionId;
         break;
       case 'error':
         this.#onError(payload);

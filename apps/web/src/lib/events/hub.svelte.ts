@@ -1,6 +1,7 @@
 import { parsePosition, type Position } from './position';
 import { EventStream } from './stream';
-import type { ChannelMessage, ResetData, StreamStatus, TopicEvent, WireEvent } from './types';
+import { preciseNow } from '../clock';
+import type { ChannelMessage, ResetData, StreamSignal, StreamStatus, TopicEvent, WireEvent } from './types';
 
 /** Held for its whole life by the tab that keeps this browser's one stream. */
 const LOCK_NAME = 'rt-events-leader';
@@ -25,6 +26,9 @@ const RECENT_PER_TOPIC = 200;
 const AUTH_SPACING_MS = 5_000;
 /** The pseudo-tab whose wants are the old leader's stream (see `#becomeLeader`). */
 const INHERITED = '(inherited)';
+
+/** Sees what the leader tab's EventSource does (see `EventHub.observe`). */
+export type StreamObserver = (signal: StreamSignal) => void;
 
 /** Gets every event of its topic after its position, in order, once. */
 export type EventHandler = (event: TopicEvent) => void;
@@ -100,6 +104,9 @@ function topicOrder(a: string, b: string): number {
 export class EventHub {
   #status = $state<StreamStatus>('connecting');
   #isLeader = $state(false);
+  /** The id from the current EventSource's `hello` (leader only; null without an open one). */
+  #connectionId = $state<string | null>(null);
+  readonly #observers = new Set<StreamObserver>();
 
   readonly #tab = newTabId();
   readonly #onAuthExpired: (() => Promise<boolean>) | undefined;
@@ -165,6 +172,43 @@ export class EventHub {
   }
 
   /**
+   * The id of this tab's open EventSource, from its `hello` (for `GET /api/metrics/connections/:id`
+   * and the SSE clock probe). Null in a tab that does not hold the stream, and while it is not open.
+   */
+  get connectionId(): string | null {
+    return this.#connectionId;
+  }
+
+  /**
+   * Watch the stream as it comes off the wire in this tab: every event (connection events such
+   * as `hello`, `pong` and `probe` included), opens, drops and reopens. Only the leader tab has a
+   * wire to watch; other tabs' observers hear nothing until this tab becomes the leader.
+   */
+  observe(observer: StreamObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  #onSignal = (signal: StreamSignal): void => {
+    if (signal.type === 'event' && signal.event === 'hello') {
+      const id = (signal.data as { connectionId?: unknown } | null)?.connectionId;
+      this.#connectionId = typeof id === 'string' ? id : null;
+    } else if (signal.type === 'drop' || signal.type === 'restart') {
+      this.#connectionId = null;
+    } else if (signal.type === 'status' && signal.status !== 'live') {
+      // Polling, offline, or reconnecting: no EventSource to address.
+      this.#connectionId = null;
+    }
+    for (const observer of this.#observers) {
+      try {
+        observer(signal);
+      } catch (err) {
+        reportError(err);
+      }
+    }
+  };
+
+  /**
    * Get the events of `topic` after `fromId` (the position of the snapshot the caller loaded:
    * `lastId` of `GET /api/notifications`, `lastEventId` of `GET /api/blogs/:id`). Returns the
    * unsubscribe function.
@@ -214,6 +258,7 @@ export class EventHub {
     if (!this.#isLeader) this.#post({ type: 'bye', tab: this.#tab });
     this.#stream?.close();
     this.#stream = null;
+    this.#observers.clear();
     this.#releaseLock?.();
     this.#lockAbort.abort();
     this.#channel?.close();
@@ -507,6 +552,7 @@ export class EventHub {
         this.#post({ type: 'status', tab: this.#tab, status });
       },
       onAuthExpired: this.#onStreamAuthExpired,
+      onSignal: this.#onSignal,
     });
     this.#status = this.#stream.status;
     this.#post({ type: 'status', tab: this.#tab, status: this.#status });
@@ -566,6 +612,7 @@ export class EventHub {
     const gen = ++this.#gen;
     this.#post({ type: 'stream', tab: this.#tab, gen, start: Object.fromEntries(start) });
     this.#onStreamStart(gen, start);
+    this.#onSignal({ type: 'restart', at: preciseNow(), start: Object.fromEntries(start) });
     stream.start(topics, start);
   }
 

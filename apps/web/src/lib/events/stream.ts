@@ -1,6 +1,7 @@
 import { api, ApiError } from '../api';
 import { formatPosition, parsePosition, queryValue, type Position } from './position';
-import { EVENT_NAMES, type StreamStatus, type WireEvent } from './types';
+import { preciseNow } from '../clock';
+import { CONNECTION_EVENT_NAMES, EVENT_NAMES, type StreamSignal, type StreamStatus, type WireEvent } from './types';
 
 /** Failed connects in a row before falling back to polling. */
 const MAX_FAILED_CONNECTS = 3;
@@ -24,6 +25,8 @@ export interface EventStreamCallbacks {
    * 401). The stream has stopped: renew the session, then call `resume()`.
    */
   onAuthExpired: () => void;
+  /** What the EventSource does, connection events included (measurement only; optional). */
+  onSignal?: (signal: StreamSignal) => void;
 }
 
 type Mode = 'idle' | 'stream' | 'poll' | 'auth';
@@ -119,6 +122,15 @@ export class EventStream {
     if (status === this.#status) return;
     this.#status = status;
     this.#callbacks.onStatus(status);
+    this.#signal({ type: 'status', at: preciseNow(), status });
+  }
+
+  #signal(signal: StreamSignal): void {
+    try {
+      this.#callbacks.onSignal?.(signal);
+    } catch (err) {
+      reportError(err);
+    }
   }
 
   /** `topics=notifications,blog:3&lastEventId=notifications=12,blog:3=40` */
@@ -144,6 +156,7 @@ export class EventStream {
       if (source !== this.#source) return;
       this.#opened = true;
       this.#failures = 0;
+      this.#signal({ type: 'open', at: preciseNow() });
       if (this.#mode === 'poll') this.#stopPolling();
       this.#mode = 'stream';
       this.#setStatus('live');
@@ -152,6 +165,7 @@ export class EventStream {
       if (source !== this.#source) return;
       const wasOpen = this.#opened;
       this.#opened = false;
+      if (wasOpen) this.#signal({ type: 'drop', at: preciseNow() });
       if (wasOpen && source.readyState === EventSource.CONNECTING) {
         // A drop: the browser reconnects by itself with Last-Event-ID (after the server's `retry:`).
         this.#setStatus('connecting');
@@ -172,13 +186,29 @@ export class EventStream {
     for (const name of EVENT_NAMES) {
       source.addEventListener(name, (event: MessageEvent<string>) => {
         if (source !== this.#source) return;
+        const at = preciseNow();
         let data: unknown;
         try {
           data = JSON.parse(event.data);
         } catch {
           data = null;
         }
+        this.#signal({ type: 'event', at, id: event.lastEventId, event: name, data });
         this.#receive({ id: event.lastEventId, event: name, data });
+      });
+    }
+    // No id and no topic: these never touch the position and only observers see them.
+    for (const name of CONNECTION_EVENT_NAMES) {
+      source.addEventListener(name, (event: MessageEvent<string>) => {
+        if (source !== this.#source) return;
+        const at = preciseNow();
+        let data: unknown;
+        try {
+          data = JSON.parse(event.data);
+        } catch {
+          data = null;
+        }
+        this.#signal({ type: 'event', at, id: '', event: name, data });
       });
     }
   }
@@ -299,6 +329,7 @@ export class EventStream {
   }
 
   #authExpired(): void {
+    if (this.#opened) this.#signal({ type: 'drop', at: preciseNow() });
     // Closed at once: left alone, the browser would reconnect with the expired cookie.
     this.#stopAll();
     this.#mode = 'auth';

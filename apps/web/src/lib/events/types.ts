@@ -21,6 +21,30 @@ export const EVENT_NAMES = [
   'auth-expired',
 ] as const;
 
+/**
+ * Events about the stream itself rather than a topic (docs/protocol.md, "Metrics"): they carry no
+ * id, never move the position, and are not relayed to other tabs.
+ */
+export const CONNECTION_EVENT_NAMES = ['hello', 'pong', 'probe'] as const;
+
+/**
+ * What the EventSource of the leader tab did, for observers such as the metrics overlay
+ * (`EventHub.observe`). `at` is the page's clock (`preciseNow`) when it happened.
+ */
+export type StreamSignal =
+  /** The EventSource opened (a first connect, a reconnect after a drop, or a reopen by hand). */
+  | { type: 'open'; at: number }
+  /** An open EventSource failed, or was ended by `auth-expired`; it is reconnecting. */
+  | { type: 'drop'; at: number }
+  | { type: 'status'; at: number; status: StreamStatus }
+  /** The leader reopened the stream by hand (topics changed, or a rewind): each topic starts after `start`. */
+  | { type: 'restart'; at: number; start: Record<string, number> }
+  /**
+   * One event as the EventSource delivered it (polled ones are left out). `id` is '' for the
+   * connection events (`hello`, `pong`, `probe`), whose `lastEventId` would be a stale one.
+   */
+  | { type: 'event'; at: number; id: string; event: string; data: unknown };
+
 /** One event as it came off the wire (EventSource or poll), data already parsed. */
 export interface WireEvent {
   /** The composite id: `notifications=12,blog:3=40`. */

@@ -123,6 +123,49 @@ export interface PollAnswer {
   lastEventId: string;
 }
 
+/** `GET /api/metrics/connections/:id`: what the server has sent on one of your connections. */
+export interface ConnectionMetrics {
+  transport: 'ws' | 'sse' | (string & {});
+  messagesOut: number;
+  payloadBytesOut: number;
+  /** Sampled at the call; excludes the WebSocket handshake and the SSE response head. */
+  wireBytesOut: number;
+}
+
+/** `POST /api/probe` body. Limits: size 64 to 65,536; rate 1 to 1,000; duration 500 to 30,000 ms. */
+export interface ProbeRequest {
+  sizeBytes: number;
+  ratePerSecond: number;
+  durationMs: number;
+  wsConnectionId: string;
+  sseConnectionId: string;
+}
+
+/** One transport's side of a probe, as the server measured it. */
+export interface ProbeServerSide {
+  sent: number;
+  wireBytesPerMessage: number;
+  payloadBytesPerMessage: number;
+  cpuMsPer1000: number;
+}
+
+/** `POST /api/probe` answer, once the timed phase and the CPU phase are over. */
+export interface ProbeAnswer {
+  run: string;
+  count: number;
+  ws: ProbeServerSide;
+  sse: ProbeServerSide;
+}
+
+/** The `data` of a `probe` frame (WebSocket) or event (SSE). */
+export interface ProbeMessage {
+  run: string;
+  n: number;
+  count: number;
+  sentAt: number;
+  payload: string;
+}
+
 export interface Credentials {
   username: string;
   password: string;
@@ -235,4 +278,20 @@ export const api = {
   endBlog: (id: number) => request<Blog>('POST', `/api/blogs/${encodeURIComponent(id)}/end`),
   followBlog: (id: number) => request<void>('POST', `/api/blogs/${encodeURIComponent(id)}/follow`),
   unfollowBlog: (id: number) => request<void>('DELETE', `/api/blogs/${encodeURIComponent(id)}/follow`),
+
+  /** One of your open connections, by the id from its `hello`; 404 once it is gone. */
+  connectionMetrics: (id: string) =>
+    request<ConnectionMetrics>('GET', `/api/metrics/connections/${encodeURIComponent(id)}`),
+  /** Clock probe over SSE: the server answers with `event: pong` on that stream (204 here). */
+  pingStream: (id: string, ping: { id: number; t: number }) =>
+    request<void>('POST', `/api/metrics/connections/${encodeURIComponent(id)}/ping`, ping),
+  /** Head-to-head probe; answers when it is over. 409 while another of yours runs. */
+  probe: (body: ProbeRequest) => request<ProbeAnswer>('POST', '/api/probe', body),
+  /** Cuts every WebSocket and event stream of yours, as a network failure would. */
+  netsimDrop: () => request<{ ws: number; sse: number }>('POST', '/api/netsim/drop'),
+  /** Every delivery to your connections waits `delayMs` plus 0 to `jitterMs` (0 and 0: off). */
+  netsimImpair: (delayMs: number, jitterMs: number) =>
+    request<void>('POST', '/api/netsim/impair', { delayMs, jitterMs }),
+  /** Holds every delivery to your connections for `seconds` (1 to 30), then sends them in order. */
+  netsimPause: (seconds: number) => request<void>('POST', '/api/netsim/pause', { seconds }),
 };

@@ -1,0 +1,94 @@
+import type { ProbeMessage } from '../api';
+import type { ChatConnection, ChatSignal } from '../chat.svelte';
+import { ClockProbeSchedule } from './clock-probe';
+import type { TransportMeter } from './meter.svelte';
+import type { ProbeSink } from './probe.svelte';
+
+/**
+ * Feeds the WebSocket's meter from the chat connection's signals:
+ * - clock: `ping`/`pong` on the socket itself (a burst of 8 on open, then every 5 s; the chat's
+ *   own 20 s heartbeat pongs count too);
+ * - latency and rate: every `message` and `probe` frame (they carry `sentAt`), rate counts every
+ *   frame but `pong`;
+ * - gaps and duplicates: per room `seq`, re-based on every `join` (to its `afterSeq`);
+ * - replayed: `message` frames of a room between a re-join (`join` with `afterSeq`) and its `joined`.
+ */
+export class WsMeterBinding {
+  readonly #chat: ChatConnection;
+  readonly #meter: TransportMeter;
+  readonly #onProbe: ProbeSink;
+  readonly #pings: ClockProbeSchedule;
+  readonly #stop: () => void;
+  /** Rooms re-joined on this socket whose `joined` has not come yet. */
+  readonly #replaying = new Set<string>();
+
+  constructor(chat: ChatConnection, meter: TransportMeter, onProbe: ProbeSink) {
+    this.#chat = chat;
+    this.#meter = meter;
+    this.#onProbe = onProbe;
+    this.#pings = new ClockProbeSchedule(() => void this.#chat.ping());
+    this.#meter.state = chat.status === 'online' ? 'open' : 'connecting';
+    this.#meter.connectionId = chat.connectionId;
+    this.#stop = chat.observe(this.#onSignal);
+    if (chat.status === 'online') this.#pings.start();
+  }
+
+  close(): void {
+    this.#stop();
+    this.#pings.stop();
+  }
+
+  #onSignal = (signal: ChatSignal): void => {
+    const meter = this.#meter;
+    switch (signal.type) {
+      case 'open':
+        meter.opened(signal.at);
+        this.#pings.start();
+        break;
+      case 'close':
+        meter.disconnected(signal.at);
+        this.#replaying.clear();
+        this.#pings.stop();
+        break;
+      case 'join':
+        meter.rebase(signal.room, signal.afterSeq);
+        if (signal.afterSeq !== undefined) this.#replaying.add(signal.room);
+        else this.#replaying.delete(signal.room);
+        break;
+      case 'frame':
+        this.#onFrame(signal.event, signal.data, signal.at);
+        break;
+    }
+  };
+
+  #onFrame(event: string, data: Record<string, unknown>, at: number): void {
+    const meter = this.#meter;
+    switch (event) {
+      case 'pong':
+        if (typeof data.t === 'number' && typeof data.serverTime === 'number') meter.clockSample(data.t, data.serverTime, at);
+        return; // measurement traffic, not a message
+      case 'hello':
+        meter.connectionId = typeof data.connectionId === 'string' ? data.connectionId : null;
+        return;
+      case 'message': {
+        meter.received(at, data.sentAt);
+        const { room, seq } = data;
+        if (typeof room !== 'string' || typeof seq !== 'number') return;
+        meter.sequence(room, seq);
+        if (this.#replaying.has(room)) meter.countReplayed();
+        return;
+      }
+      case 'joined':
+        meter.received(at);
+        if (typeof data.room === 'string') this.#replaying.delete(data.room);
+        return;
+      case 'probe': {
+        const latency = meter.received(at, data.sentAt);
+        if (typeof data.run === 'string' && typeof data.n === 'number') this.#onProbe(data as unknown as ProbeMessage, at, latency);
+        return;
+      }
+      default:
+        meter.received(at, data.sentAt);
+    }
+  }
+}

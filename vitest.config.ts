@@ -10,7 +10,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['apps/api/src/**/*.spec.ts'], environment: 'node' },
+        test: { name: 'unit', include: ['apps/api/src/**/*.spec.ts', 'apps/web/src/**/*.spec.ts'], environment: 'node' },
       },
       {
         extends: true,

@@ -18,10 +18,12 @@ describe.runIf(browserAvailable)('the metrics overlay', () => {
     await expect.poll(() => page.getByTestId('probe-results').count(), { timeout: 30_000 }).toBe(1);
     const number = async (id: string) => Number.parseFloat((await page.getByTestId(id).textContent()) ?? '');
     for (const t of ['ws', 'sse']) {
+      await expect.poll(() => number(`m-${t}-rate`), { timeout: 10_000 }).toBeGreaterThan(0);
       await expect.poll(() => number(`m-${t}-latency-p50`), { timeout: 10_000 }).toBeGreaterThan(0);
       await expect.poll(() => number(`m-${t}-wire-bytes`), { timeout: 10_000 }).toBeGreaterThan(0);
     }
     await page.screenshot({ path: join(SCREENSHOTS, 'overlay.png') });
+    if (process.env.PRINT_PROBE) console.log('PROBE RESULTS\n' + (await page.getByTestId('probe-results').innerText()));
 
     // Remembered across reloads.
     await page.reload();

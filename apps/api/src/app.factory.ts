@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { jsonShapeProblem } from './domain/json-guard.js';
 import { RealtimeWsAdapter } from './gateways/ws.adapter.js';
 import { HttpExceptionFilter } from './middleware/http-exception.filter.js';
 import { OriginPolicy, UNSAFE_METHODS } from './middleware/origin-policy.js';
@@ -33,6 +34,16 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.useBodyParser('json', { limit: '64kb' });
+  // Before validators and transformers walk the body recursively: no deep nesting, no
+  // prototype-reaching keys (a 400 instead of a stack overflow or a silently ignored key).
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const problem = req.body === undefined ? null : jsonShapeProblem(req.body);
+    if (problem) {
+      res.status(400).json({ statusCode: 400, error: 'Bad Request', message: problem });
+      return;
+    }
+    next();
+  });
 
   const origins = new OriginPolicy(config.allowedOrigins);
   app.use((req: Request, res: Response, next: NextFunction) => {

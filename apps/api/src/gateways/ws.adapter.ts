@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { EMPTY, type Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { UserEntity } from '../domain/entities.js';
+import { jsonShapeProblem } from '../domain/json-guard.js';
 import { toErrorFrame } from '../dtos/chat.dto.js';
 import type { OriginPolicy } from '../middleware/origin-policy.js';
 
@@ -90,6 +91,8 @@ export class RealtimeWsAdapter extends WsAdapter {
       return reject('bad_json', 'frame is not valid JSON');
     }
     if (!isRecord(parsed)) return reject('bad_frame', 'frame must be an object {"event", "data"}');
+    const problem = jsonShapeProblem(parsed);
+    if (problem) return reject('bad_frame', problem, typeof parsed.ref === 'string' ? parsed.ref.slice(0, 64) : null);
     const ref = typeof parsed.ref === 'string' ? parsed.ref.slice(0, 64) : null;
     const { event, data } = parsed;
     if (typeof event !== 'string') return reject('bad_frame', 'frame needs a string "event"', ref);

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsString, Matches } from 'class-validator';
 import type { MessageEntity, RoomSummary } from '../domain/entities.js';
 import { ROOM_NAME_PATTERN } from './chat.dto.js';
+import { OptionalIntQuery } from './query.js';
 
 export class CreateRoomDto {
   @ApiProperty({ example: 'random', pattern: ROOM_NAME_PATTERN.source })
@@ -13,19 +13,11 @@ export class CreateRoomDto {
 
 export class HistoryQueryDto {
   @ApiPropertyOptional({ description: 'Messages with a seq below this (default: the newest)', minimum: 1 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(Number.MAX_SAFE_INTEGER)
+  @OptionalIntQuery(1)
   before?: number;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @OptionalIntQuery(1, 100)
   limit?: number;
 }
 

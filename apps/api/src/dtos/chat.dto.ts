@@ -67,9 +67,9 @@ export function frame(event: string, data: unknown): string {
   return JSON.stringify({ event, data });
 }
 
-/** The `message` frame, built once per message and sent to every member. */
-export function toMessageFrame(m: MessageEntity, sentAt: number): string {
-  return frame('message', {
+/** A message as clients see it, in history pages and (with `sentAt`) in `message` frames. */
+export function toMessageView(m: MessageEntity) {
+  return {
     room: m.room,
     seq: m.seq,
     id: m.id,
@@ -78,9 +78,13 @@ export function toMessageFrame(m: MessageEntity, sentAt: number): string {
     createdAt: m.createdAt,
     editedAt: m.editedAt,
     deleted: m.deleted,
-    sentAt,
     clientId: m.clientId,
-  });
+  };
+}
+
+/** The `message` frame, built once per message and sent to every member. */
+export function toMessageFrame(m: MessageEntity, sentAt: number): string {
+  return frame('message', { ...toMessageView(m), sentAt });
 }
 
 /** `message-edited` or `message-deleted`, built once per change. */

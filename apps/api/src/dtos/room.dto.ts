@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsString, Matches } from 'class-validator';
 import type { MessageEntity, RoomSummary } from '../domain/entities.js';
-import { ROOM_NAME_PATTERN } from './chat.dto.js';
+import { ROOM_NAME_PATTERN, toMessageView } from './chat.dto.js';
 import { OptionalIntQuery } from './query.js';
 
 export class CreateRoomDto {
@@ -78,15 +78,5 @@ export function toRoomDto(r: RoomSummary & { online: number }): RoomDto {
 }
 
 export function toMessageDto(m: MessageEntity): MessageDto {
-  return {
-    room: m.room,
-    seq: m.seq,
-    id: m.id,
-    author: { id: m.author.id, username: m.author.username },
-    text: m.text,
-    createdAt: m.createdAt,
-    editedAt: m.editedAt,
-    deleted: m.deleted,
-    clientId: m.clientId,
-  };
+  return toMessageView(m);
 }

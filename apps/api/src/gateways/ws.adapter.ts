@@ -91,9 +91,9 @@ export class RealtimeWsAdapter extends WsAdapter {
       return reject('bad_json', 'frame is not valid JSON');
     }
     if (!isRecord(parsed)) return reject('bad_frame', 'frame must be an object {"event", "data"}');
-    const problem = jsonShapeProblem(parsed);
-    if (problem) return reject('bad_frame', problem, typeof parsed.ref === 'string' ? parsed.ref.slice(0, 64) : null);
     const ref = typeof parsed.ref === 'string' ? parsed.ref.slice(0, 64) : null;
+    const problem = jsonShapeProblem(parsed);
+    if (problem) return reject('bad_frame', problem, ref);
     const { event, data } = parsed;
     if (typeof event !== 'string') return reject('bad_frame', 'frame needs a string "event"', ref);
     if (!isRecord(data)) return reject('bad_frame', 'frame needs an object "data"', ref);

@@ -119,7 +119,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class SseRepository implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SSE');
   private readonly byStream = new Map<string, Set<{ connection: SseConnection; topic: string; cursor: GaplessCursor<SseFrame> }>>();
-  private readonly connections = new Set<SseConnection>();
+  /** Open streams by connection id (the probe and the clock probe address one by id). */
+  private readonly connections = new Map<string, SseConnection>();
   private readonly instance = randomUUID().slice(0, 8);
   private nextId = 0;
 
@@ -138,7 +139,7 @@ export class SseRepository implements BeforeApplicationShutdown {
     let subscriptions = 0;
     for (const set of this.byStream.values()) subscriptions += set.size;
     let timers = 0;
-    for (const c of this.connections) timers += c.timers.length;
+    for (const c of this.connections.values()) timers += c.timers.length;
     return { connections: this.connections.size, subscriptions, timers };
   }
 
@@ -162,7 +163,7 @@ export class SseRepository implements BeforeApplicationShutdown {
     connection.connectionId = `${this.instance}-s${++this.nextId}`;
     connection.userId = options.userId ?? null;
     if (connection.userId !== null) connection.scheduler = new DeliveryScheduler(this.netsim.for(connection.userId));
-    this.connections.add(connection);
+    this.connections.set(connection.connectionId, connection);
     const onClose = () => this.remove(connection);
     req.once('close', onClose);
     res.once('close', onClose);
@@ -220,19 +221,17 @@ export class SseRepository implements BeforeApplicationShutdown {
 
   /** Writes an event without an id (pong, probe) to one of the user's streams; false if there is none. */
   writeTo(connectionId: string, userId: number, chunk: string, payloadBytes?: number): boolean {
-    for (const connection of this.connections) {
-      if (connection.connectionId !== connectionId || connection.userId !== userId) continue;
-      const written = connection.write(chunk);
-      if (written && payloadBytes !== undefined) this.telemetry.sent(connection, payloadBytes, false);
-      return written;
-    }
-    return false;
+    const connection = this.connections.get(connectionId);
+    if (!connection || connection.userId !== userId) return false;
+    const written = connection.write(chunk);
+    if (written && payloadBytes !== undefined) this.telemetry.sent(connection, payloadBytes, false);
+    return written;
   }
 
   /** Ends every stream of a user, as a network failure would (the network simulation); returns how many. */
   closeUser(userId: number): number {
     let count = 0;
-    for (const connection of [...this.connections]) {
+    for (const connection of [...this.connections.values()]) {
       if (connection.userId !== userId) continue;
       this.remove(connection, 'error');
       count++;
@@ -242,7 +241,7 @@ export class SseRepository implements BeforeApplicationShutdown {
 
   /** Ends every stream: browsers reconnect with Last-Event-ID. */
   closeAll(reason: DisconnectReason = 'shutdown'): void {
-    for (const connection of [...this.connections]) this.remove(connection, reason);
+    for (const connection of [...this.connections.values()]) this.remove(connection, reason);
   }
 
   /** On shutdown, end every stream so the HTTP server can close and browsers reconnect elsewhere. */
@@ -252,8 +251,7 @@ export class SseRepository implements BeforeApplicationShutdown {
 
   private remove(connection: SseConnection, reason: DisconnectReason = 'client'): void {
     connection.close();
-    if (this.connections.has(connection)) this.telemetry.closed(connection, reason);
-    this.connections.delete(connection);
+    if (this.connections.delete(connection.connectionId)) this.telemetry.closed(connection, reason);
     for (const { stream } of connection.subscriptions) {
       const set = this.byStream.get(stream);
       if (!set) continue;

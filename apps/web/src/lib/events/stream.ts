@@ -187,12 +187,7 @@ export class EventStream {
       source.addEventListener(name, (event: MessageEvent<string>) => {
         if (source !== this.#source) return;
         const at = preciseNow();
-        let data: unknown;
-        try {
-          data = JSON.parse(event.data);
-        } catch {
-          data = null;
-        }
+        const data = parseData(event.data);
         this.#signal({ type: 'event', at, id: event.lastEventId, event: name, data });
         this.#receive({ id: event.lastEventId, event: name, data });
       });
@@ -201,14 +196,7 @@ export class EventStream {
     for (const name of CONNECTION_EVENT_NAMES) {
       source.addEventListener(name, (event: MessageEvent<string>) => {
         if (source !== this.#source) return;
-        const at = preciseNow();
-        let data: unknown;
-        try {
-          data = JSON.parse(event.data);
-        } catch {
-          data = null;
-        }
-        this.#signal({ type: 'event', at, id: '', event: name, data });
+        this.#signal({ type: 'event', at: preciseNow(), id: '', event: name, data: parseData(event.data) });
       });
     }
   }
@@ -340,5 +328,14 @@ export class EventStream {
   #stopAll(): void {
     this.#closeSource();
     this.#stopPolling();
+  }
+}
+
+/** An event's data as JSON, or null when it is not JSON. */
+function parseData(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return null;
   }
 }

@@ -39,6 +39,8 @@ describe('loadConfig', () => {
       WS_PERMESSAGE_DEFLATE: 'true',
       CHAT_RATE_BURST: '3',
       CHAT_RATE_PER_SECOND: '2',
+      CHAT_MAX_TEXT_CHARS: '20000',
+      BLOG_MAX_UPDATE_CHARS: '500',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -57,6 +59,8 @@ describe('loadConfig', () => {
       wsPerMessageDeflate: true,
       chatRateBurst: 3,
       chatRatePerSecond: 2,
+      chatMaxTextChars: 20000,
+      blogMaxUpdateChars: 500,
     });
   });
 

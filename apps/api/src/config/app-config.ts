@@ -47,6 +47,10 @@ export interface AppConfig {
   readonly chatRateBurst: number;
   /** Chat messages per second a user may send, sustained. */
   readonly chatRatePerSecond: number;
+  /** The longest chat message text, in characters. */
+  readonly chatMaxTextChars: number;
+  /** The longest live-blog update body, in characters. */
+  readonly blogMaxUpdateChars: number;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
 }
 
@@ -146,6 +150,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     wsPerMessageDeflate: bool('WS_PERMESSAGE_DEFLATE', false),
     chatRateBurst: int('CHAT_RATE_BURST', 20, 1, 100_000),
     chatRatePerSecond: int('CHAT_RATE_PER_SECOND', 5, 1, 100_000),
+    chatMaxTextChars: int('CHAT_MAX_TEXT_CHARS', 4000, 1, 60_000),
+    blogMaxUpdateChars: int('BLOG_MAX_UPDATE_CHARS', 10_000, 1, 60_000),
     logLevel: oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'log', ['error', 'warn', 'log', 'debug'] as const),
     ...overrides,
   };

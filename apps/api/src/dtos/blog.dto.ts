@@ -11,7 +11,7 @@ export class CreateBlogDto {
 
 /** The body's length is checked by the service, so that too long is a 413, not a 400. */
 export class UpdateBodyDto {
-  @ApiProperty({ example: 'We are live.', maxLength: 10_000 })
+  @ApiProperty({ example: 'We are live.', description: 'At most BLOG_MAX_UPDATE_CHARS characters (10,000 by default).' })
   @IsString()
   body!: string;
 }

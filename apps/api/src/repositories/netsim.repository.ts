@@ -43,14 +43,20 @@ export class DeliveryScheduler {
 
   constructor(private readonly impairment?: Impairment) {}
 
-  run(write: () => void): void {
-    const now = Date.now();
+  /** Nothing is waiting and nothing is impaired: a write may go out at once (no need to call `run`). */
+  idle(): boolean {
     const i = this.impairment;
-    const impaired = i !== undefined && (i.delayMs > 0 || i.jitterMs > 0 || i.pausedUntil > now);
-    if (!impaired && this.queue.length === 0) {
+    return this.queue.length === 0 && (i === undefined || (i.delayMs <= 0 && i.jitterMs <= 0 && (i.pausedUntil === 0 || i.pausedUntil <= Date.now())));
+  }
+
+  run(write: () => void): void {
+    if (this.idle()) {
       write();
       return;
     }
+    const now = Date.now();
+    const i = this.impairment;
+    const impaired = i !== undefined && (i.delayMs > 0 || i.jitterMs > 0 || i.pausedUntil > now);
     const wanted = impaired ? now + i.delayMs + Math.random() * i.jitterMs : now;
     const at = Math.max(wanted, i?.pausedUntil ?? 0, this.queue.at(-1)?.at ?? 0);
     this.queue.push({ at, write });

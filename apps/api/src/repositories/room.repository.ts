@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { MessageChange, MessageEntity, RoomEntity, RoomSummary } from '../domain/entities.js';
+import type { MessageChange, MessageEntity, RoomEntity, RoomSummary, UserEntity } from '../domain/entities.js';
 import { DatabaseRepository, isUniqueViolation, type Tx } from './database.repository.js';
 
 const roomSelect = { id: true, name: true, lastSeq: true, lastRev: true, createdAt: true } as const;
@@ -74,7 +74,23 @@ export type ChangeOutcome = { ok: true; change: MessageChange } | { ok: false; r
 /** Rooms, their members' read positions, and their two ordered logs: messages (seq) and changes (rev). */
 @Injectable()
 export class RoomRepository {
+  private readonly ids = new Map<string, number>();
+
   constructor(private readonly db: DatabaseRepository) {}
+
+  /**
+   * A room's id by name, for the message path. Rooms are never renamed or deleted, so the
+   * mapping is immutable and safe to keep in memory on every instance.
+   */
+  async refByName(name: string): Promise<{ id: number; name: string } | null> {
+    const known = this.ids.get(name);
+    if (known !== undefined) return { id: known, name };
+    const row = await this.db.client.room.findUnique({ where: { name }, select: { id: true } });
+    if (!row) return null;
+    if (this.ids.size >= 10_000) this.ids.clear();
+    this.ids.set(name, row.id);
+    return { id: row.id, name };
+  }
 
   async findByName(name: string): Promise<RoomEntity | null> {
     const row = await this.db.client.room.findUnique({ where: { name }, select: roomSelect });
@@ -139,17 +155,19 @@ export class RoomRepository {
    * the same transaction: the bump locks the row until commit, so concurrent writers (on any
    * instance) queue up, commit in sequence order, and a rollback hands the number back.
    */
-  async appendMessage(tx: Tx, roomId: number, authorId: number, text: string, clientId: string): Promise<MessageEntity> {
+  async appendMessage(tx: Tx, room: { id: number; name: string }, author: UserEntity, text: string, clientId: string): Promise<MessageEntity> {
     const { lastSeq } = await tx.room.update({
-      where: { id: roomId },
+      where: { id: room.id },
       data: { lastSeq: { increment: 1 } },
       select: { lastSeq: true },
     });
+    // Only this row's own columns: the room and the author are known, and selecting them as
+    // relations would cost three more queries per message on the hottest path.
     const row = await tx.message.create({
-      data: { roomId, authorId, text, clientId, seq: lastSeq },
-      select: messageSelect,
+      data: { roomId: room.id, authorId: author.id, text, clientId, seq: lastSeq },
+      select: { id: true, createdAt: true },
     });
-    return toMessage(row);
+    return toMessage({ ...row, seq: lastSeq, text, clientId, editedAt: null, deletedAt: null, rev: 0, room, author: { id: author.id, username: author.username } });
   }
 
   /**

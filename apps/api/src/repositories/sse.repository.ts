@@ -6,7 +6,7 @@ import { APP_CONFIG } from '../config/tokens.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite } from '../domain/stream-position.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
-import { TelemetryRepository, type DisconnectReason } from './telemetry.repository.js';
+import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
 /** The response headers of every event stream (see docs/protocol.md). */
 export const SSE_HEADERS = {
@@ -61,6 +61,7 @@ class SseConnection {
   connectionId = '';
   userId: number | null = null;
   scheduler = new DeliveryScheduler();
+  meter?: ConnectionMeter;
 
   constructor(
     private readonly res: ServerResponse,
@@ -90,9 +91,12 @@ class SseConnection {
       this.onSlow();
       return false;
     }
-    this.scheduler.run(() => {
-      if (!this.closed && !this.res.writableEnded) this.res.write(chunk);
-    });
+    if (this.scheduler.idle()) this.res.write(chunk);
+    else {
+      this.scheduler.run(() => {
+        if (!this.closed && !this.res.writableEnded) this.res.write(chunk);
+      });
+    }
     return true;
   }
 
@@ -157,7 +161,7 @@ export class SseRepository implements BeforeApplicationShutdown {
         this.logger.warn('ending a slow SSE reader');
         this.remove(connection, 'slow_consumer');
       },
-      (payloadBytes, replayed) => this.telemetry.sent(connection, payloadBytes, replayed),
+      (payloadBytes, replayed) => connection.meter?.sent(payloadBytes, replayed),
     );
     for (const t of options.topics) connection.positions.set(t.topic, t.start);
     connection.connectionId = `${this.instance}-s${++this.nextId}`;
@@ -172,7 +176,7 @@ export class SseRepository implements BeforeApplicationShutdown {
     res.flushHeaders();
     res.socket?.setNoDelay(true);
     // Counted from here: the response head is already written, so wire bytes exclude it.
-    if (res.socket) this.telemetry.opened(connection, 'sse', res.socket, { id: connection.connectionId, userId: connection.userId });
+    if (res.socket) connection.meter = this.telemetry.opened(connection, 'sse', res.socket, { id: connection.connectionId, userId: connection.userId });
     if (options.resumed) this.telemetry.resumed('sse');
     connection.write(`retry: ${this.config.sseRetryMs}\n\n`);
     // No id: line, so it does not move the browser's Last-Event-ID.

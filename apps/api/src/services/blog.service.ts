@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import type { BlogEntity, BlogUpdateEntity, StreamEntry, UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import { BlogRepository, updatePayload } from '../repositories/blog.repository.js';
@@ -6,7 +8,6 @@ import { DatabaseRepository } from '../repositories/database.repository.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { NotificationRepository } from '../repositories/notification.repository.js';
 
-export const MAX_UPDATE_LENGTH = 10_000;
 export const SNAPSHOT_UPDATES = 50;
 
 export interface BlogSnapshot {
@@ -24,6 +25,7 @@ export class BlogService {
     private readonly blogs: BlogRepository,
     private readonly notifications: NotificationRepository,
     private readonly bus: EventBus,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   create(owner: UserEntity, title: string): Promise<BlogEntity> {
@@ -119,7 +121,8 @@ export class BlogService {
   private checkBody(body: string): string {
     const text = body.trim();
     if (text.length === 0) throw new DomainError('invalid', 'body must not be empty');
-    if (text.length > MAX_UPDATE_LENGTH) throw new DomainError('too_large', `body must be at most ${MAX_UPDATE_LENGTH} characters`);
+    const max = this.config.blogMaxUpdateChars;
+    if (text.length > max) throw new DomainError('too_large', `body must be at most ${max} characters`);
     return text;
   }
 

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/tokens.js';
 import type { MessageChange, MessageEntity, RoomEntity, RoomSummary, StreamEntry, UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import { DatabaseRepository, isUniqueViolation } from '../repositories/database.repository.js';
@@ -10,7 +12,6 @@ import { RoomRepository } from '../repositories/room.repository.js';
 import { UserRepository } from '../repositories/user.repository.js';
 
 export const HISTORY_ON_JOIN = 50;
-export const MAX_TEXT_LENGTH = 4000;
 /** Typing signals from one user in one room closer together than this are dropped. */
 export const TYPING_MIN_INTERVAL_MS = 1000;
 const MENTION = /(?:^|[^a-z0-9_-])@([a-z0-9_-]{3,32})(?![a-z0-9_-])/g;
@@ -42,6 +43,7 @@ export class ChatService {
     private readonly presence: PresenceRepository,
     private readonly rateLimit: RateLimitRepository,
     private readonly bus: EventBus,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   private readonly lastTyping = new Map<string, number>();
@@ -132,7 +134,8 @@ export class ChatService {
 
   private checkText(raw: string): string {
     const text = raw.trim();
-    if (text.length === 0 || text.length > MAX_TEXT_LENGTH) throw new DomainError('invalid', `text must be 1 to ${MAX_TEXT_LENGTH} characters`);
+    const max = this.config.chatMaxTextChars;
+    if (text.length === 0 || text.length > max) throw new DomainError('invalid', `text must be 1 to ${max} characters`);
     return text;
   }
 
@@ -153,7 +156,8 @@ export class ChatService {
    */
   async post(author: UserEntity, roomName: string, rawText: string, clientId: string): Promise<PostResult> {
     const text = this.checkText(rawText);
-    const room = await this.getRoom(roomName);
+    const room = await this.rooms.refByName(roomName);
+    if (!room) throw new DomainError('room_not_found', `No room named "${roomName}"`);
     const existing = await this.rooms.findByClientId(author.id, clientId);
     if (existing) return { message: existing, duplicate: true };
     // Only new messages count against the rate: a resend after a reconnect is free.
@@ -166,7 +170,7 @@ export class ChatService {
     let stored: { message: MessageEntity; notifications: StreamEntry[] };
     try {
       stored = await this.db.transaction(async (tx) => {
-        const message = await this.rooms.appendMessage(tx, room.id, author.id, text, clientId);
+        const message = await this.rooms.appendMessage(tx, room, author, text, clientId);
         const notifications: StreamEntry[] = [];
         for (const user of mentioned) {
           const { entry } = await this.notifications.append(tx, {

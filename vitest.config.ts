@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Three suites, one `npm test`:
+// Four suites, one `npm test`:
 // - unit: specs beside the code, collaborators faked;
 // - api: the real server on port 0 with real ws / eventsource clients and a real SQLite file;
+// - bench: `npm run bench --smoke`, checking the benchmark still runs and delivers everything;
 // - browser: the built web app in headless Chromium (playwright-core + Debian's chromium).
 export default defineConfig({
   test: {
@@ -10,11 +11,16 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['apps/api/src/**/*.spec.ts', 'apps/web/src/**/*.spec.ts'], environment: 'node' },
+        test: { name: 'unit', include: ['apps/api/src/**/*.spec.ts', 'apps/web/src/**/*.spec.ts', 'apps/bench/src/**/*.spec.ts'], environment: 'node' },
       },
       {
         extends: true,
         test: { name: 'api', include: ['test/api/**/*.test.ts'], environment: 'node', testTimeout: 20_000, hookTimeout: 30_000 },
+      },
+      {
+        extends: true,
+        // The benchmark in smoke mode: its own processes, pinned to cores, so not beside other suites' servers.
+        test: { name: 'bench', include: ['test/bench/**/*.test.ts'], environment: 'node', testTimeout: 300_000, fileParallelism: false },
       },
       {
         extends: true,

@@ -1,0 +1,163 @@
+/**
+ * The load generator: a separate process (pinned to its own core by the orchestrator) that holds
+ * every client connection of a run, publishes at a set rate and times each delivery. Publisher
+ * and receivers share this process, so send and receive times come from one monotonic clock
+ * (process.hrtime, CLOCK_MONOTONIC) and need no offset correction; the figure includes this
+ * process's own queueing, as any client's would.
+ */
+import { openPublisher, openReceiver, type Connection, type Publisher } from './clients.js';
+import type { LatencySummary, LoadCommand, LoadReply, StepResult, Target } from './protocol.js';
+
+const MARK = '@@';
+
+const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** `@@<send time µs>;<publisher>;` padded with `x` to exactly `bytes` (at least the header). */
+export function makePayload(bytes: number, publisher: number): string {
+  const head = `${MARK}${nowMicros()};${publisher};`;
+  return head.length >= bytes ? head : head + 'x'.repeat(bytes - head.length);
+}
+
+export function summarize(samples: number[]): LatencySummary {
+  if (samples.length === 0) return { n: 0, p50: 0, p95: 0, p99: 0, max: 0 };
+  const sorted = Float64Array.from(samples).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  return { n: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[sorted.length - 1]! };
+}
+
+interface Receiver {
+  connection: Connection & Partial<Publisher>;
+  index: number;
+}
+
+const receivers: Receiver[] = [];
+const publishers: Publisher[] = [];
+/** Chat participants publish as well as receive; fan-out uses dedicated publishers. */
+let participants = false;
+
+let step: {
+  delivered: number;
+  frameBytes: number;
+  textBytes: number;
+  dataBytes: number;
+  other: number;
+  samples: number[];
+  lastDelivery: number;
+} = { delivered: 0, frameBytes: 0, textBytes: 0, dataBytes: 0, other: 0, samples: [], lastDelivery: 0 };
+let publishErrors = 0;
+
+function onMessage(receiver: number, text: string, frameBytes: number, dataBytes: number): void {
+  const at = text.indexOf(MARK);
+  if (at < 0) {
+    step.other++;
+    return;
+  }
+  const t = text.indexOf(';', at);
+  const sentMicros = Number(text.slice(at + 2, t));
+  const publisher = Number(text.slice(t + 1, text.indexOf(';', t + 1)));
+  if (participants && publisher === receiver) return; // a chat participant's own message echoed back
+  const now = nowMicros();
+  step.delivered++;
+  step.frameBytes += frameBytes;
+  step.textBytes += Buffer.byteLength(text);
+  step.dataBytes += dataBytes;
+  step.samples.push((now - sentMicros) / 1000);
+  step.lastDelivery = now;
+}
+
+async function open(target: Target, count: number, role: 'sub' | 'both' | 'idle', concurrency: number): Promise<number> {
+  participants = role === 'both';
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const index = receivers.length + next++;
+      const connection = await openReceiver(target, index, role, (text, bytes, data) => onMessage(index, text, bytes, data), () => step.other++);
+      receivers.push({ connection, index });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return receivers.length;
+}
+
+function bytesRead(): number {
+  let total = 0;
+  for (const r of receivers) total += r.connection.bytesRead();
+  return total;
+}
+
+async function runStep(rate: number, durationMs: number, payloadBytes: number, graceMs: number): Promise<StepResult> {
+  const senders: { publish(p: string): void; index: number }[] = participants
+    ? receivers.map((r) => ({ publish: r.connection.publish!, index: r.index }))
+    : publishers.map((p, i) => ({ publish: (payload: string) => p.publish(payload), index: -1 - i }));
+  if (senders.length === 0) throw new Error('no publishers');
+  const recipientsPerMessage = participants ? receivers.length - 1 : receivers.length;
+  step = { delivered: 0, frameBytes: 0, textBytes: 0, dataBytes: 0, other: 0, samples: [], lastDelivery: 0 };
+  publishErrors = 0;
+  const bytesBefore = bytesRead();
+  const start = nowMicros();
+  let sent = 0;
+  const total = Math.max(1, Math.round((rate * durationMs) / 1000));
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((nowMicros() - start) / 1e6) * rate) + 1);
+      while (sent < due) {
+        const sender = senders[sent % senders.length]!;
+        sender.publish(makePayload(payloadBytes, sender.index));
+        sent++;
+      }
+      if (sent < total) setTimeout(tick, 1);
+      else resolve();
+    };
+    tick();
+  });
+  const expected = sent * recipientsPerMessage;
+  const deadline = nowMicros() + graceMs * 1000;
+  while (step.delivered + publishErrors * recipientsPerMessage < expected && nowMicros() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  // Let stragglers that are not ours (acks, pings) settle out of the byte count of the next step.
+  await new Promise((r) => setTimeout(r, 20));
+  return {
+    sent,
+    expected,
+    delivered: step.delivered,
+    errors: publishErrors,
+    latency: summarize(step.samples),
+    wireBytes: bytesRead() - bytesBefore,
+    frameBytes: step.frameBytes,
+    textBytes: step.textBytes,
+    dataBytes: step.dataBytes,
+    elapsedMs: ((step.lastDelivery || nowMicros()) - start) / 1000,
+    otherMessages: step.other,
+  };
+}
+
+function closeAll(): void {
+  for (const r of receivers) r.connection.close();
+  for (const p of publishers) p.close();
+  receivers.length = 0;
+  publishers.length = 0;
+}
+
+async function handle(command: LoadCommand): Promise<LoadReply> {
+  switch (command.cmd) {
+    case 'open':
+      return { id: command.id, ok: true, opened: await open(command.target, command.count, command.role, command.concurrency) };
+    case 'publishers':
+      for (let i = 0; i < command.count; i++) publishers.push(await openPublisher(command.target, i, () => publishErrors++));
+      return { id: command.id, ok: true, opened: publishers.length };
+    case 'step':
+      return { id: command.id, ok: true, result: await runStep(command.rate, command.durationMs, command.payloadBytes, command.graceMs) };
+    case 'close':
+      closeAll();
+      return { id: command.id, ok: true };
+  }
+}
+
+process.on('message', (command: LoadCommand) => {
+  handle(command).then(
+    (reply) => process.send!(reply),
+    (err: unknown) => process.send!({ id: command.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies LoadReply),
+  );
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,213 @@
+/**
+ * The benchmark's child processes: each server (pinned to one core) with the stats agent
+ * preloaded, and the load generator (pinned to the other core), both over an IPC channel.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoadCommand, LoadReply, ServerStats, SystemName, Target } from './protocol.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '..', '..', '..');
+const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+
+/** Cores for the server and the load generator: different ones when there are two. */
+export const pinning = {
+  available: TASKSET !== undefined && availableParallelism() >= 2,
+  serverCore: 0,
+  loadCore: 1,
+};
+
+function spawnPinned(core: number, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
+  if (pinning.available) return spawn(TASKSET!, ['-c', String(core), process.execPath, ...args], { stdio, env });
+  return spawn(process.execPath, args, { stdio, env });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const SCRIPTS: Record<Exclude<SystemName, 'app-ws' | 'app-sse'>, string> = {
+  'raw-ws': 'servers/raw-ws.js',
+  'raw-sse': 'servers/raw-sse.js',
+  socketio: 'servers/socketio.js',
+  floor: 'servers/floor.js',
+};
+
+/**
+ * The app's settings for the benchmark: production mode, logging off the hot path, no rate limit,
+ * no protocol pings or SSE heartbeats during a run (they would add bytes to the byte counts), and
+ * per-connection send buffers as unbounded as the baselines' (64 MiB instead of 1 MiB, so a
+ * briefly slow load generator is not disconnected as a slow consumer mid-step).
+ */
+function appEnv(port: number, dataDir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    DATABASE_URL: '',
+    JWT_SECRET: randomBytes(36).toString('base64url'),
+    LOG_LEVEL: 'warn',
+    CHAT_RATE_BURST: '100000',
+    CHAT_RATE_PER_SECOND: '100000',
+    CHAT_MAX_TEXT_CHARS: '20000',
+    BLOG_MAX_UPDATE_CHARS: '20000',
+    WS_PING_INTERVAL_MS: '600000',
+    SSE_HEARTBEAT_MS: '600000',
+    WS_MAX_BUFFERED_BYTES: String(64 * 1024 * 1024),
+    SSE_MAX_BUFFERED_BYTES: String(64 * 1024 * 1024),
+  };
+}
+
+export class ServerProcess {
+  private nextId = 0;
+  private readonly waiting = new Map<number, (stats: ServerStats) => void>();
+
+  private constructor(
+    readonly system: SystemName,
+    readonly child: ChildProcess,
+    readonly port: number,
+    private readonly dataDir?: string,
+  ) {
+    child.on('message', (message: ServerStats) => {
+      const done = this.waiting.get(message.id);
+      this.waiting.delete(message.id);
+      done?.(message);
+    });
+  }
+
+  static async start(system: SystemName, extraNodeArgs: string[] = []): Promise<ServerProcess> {
+    const agent = join(here, 'agent.js');
+    const nodeArgs = ['--expose-gc', '--import', agent, ...extraNodeArgs];
+    if (system === 'app-ws' || system === 'app-sse') {
+      const port = await freePort();
+      const dataDir = mkdtempSync(join(tmpdir(), 'rt-bench-'));
+      const child = spawnPinned(pinning.serverCore, [...nodeArgs, join(repoRoot, 'apps', 'api', 'dist', 'main.js')], appEnv(port, dataDir));
+      const server = new ServerProcess(system, child, port, dataDir);
+      await server.waitForHttp('/api/blogs');
+      return server;
+    }
+    const child = spawnPinned(pinning.serverCore, [...nodeArgs, join(here, SCRIPTS[system])], { ...process.env, PORT: '0' });
+    const port = await new Promise<number>((resolvePort, reject) => {
+      child.once('exit', (code) => reject(new Error(`${system} exited with ${code} before listening`)));
+      child.on('message', (m: { listening?: number }) => {
+        if (m.listening) resolvePort(m.listening);
+      });
+    });
+    return new ServerProcess(system, child, port);
+  }
+
+  private async waitForHttp(path: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (this.child.exitCode !== null) throw new Error(`${this.system} exited with ${this.child.exitCode}`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.port}${path}`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`${this.system} did not start within 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** CPU and memory of the server process (after a full GC when `gc`). */
+  stats(gc = false): Promise<ServerStats> {
+    const id = ++this.nextId;
+    return new Promise((resolveStats, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.system}: no stats reply`)), 30_000);
+      this.waiting.set(id, (stats) => {
+        clearTimeout(timer);
+        resolveStats(stats);
+      });
+      this.child.send({ cmd: 'stats', id, gc });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((r) => this.child.once('exit', r));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Sets up the app for a run: users with sessions, a fresh room and a blog. */
+  async prepare(users: number): Promise<Target> {
+    const base = `http://127.0.0.1:${this.port}`;
+    const post = async (path: string, body: unknown, cookie?: string) => {
+      const res = await fetch(base + path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...(cookie ? { cookie } : {}) },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+      return res;
+    };
+    if (this.system !== 'app-ws' && this.system !== 'app-sse') return { system: this.system, port: this.port };
+    const cookies: string[] = [];
+    for (let i = 0; i < users; i++) {
+      const res = await post('/api/auth/register', { username: `bench${i}`, password: 'benchmark-password' });
+      const cookie = res.headers.getSetCookie().find((c) => c.startsWith('session='));
+      if (!cookie) throw new Error('no session cookie');
+      cookies.push(cookie.split(';')[0]!);
+    }
+    await post('/api/rooms', { name: 'bench' }, cookies[0]);
+    const blog = (await (await post('/api/blogs', { title: 'bench' }, cookies[0])).json()) as { id: number };
+    return { system: this.system, port: this.port, cookies, room: 'bench', blogId: blog.id, ownerCookie: cookies[0] };
+  }
+}
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+export class LoadProcess {
+  private nextId = 0;
+  private readonly waiting = new Map<number, { resolve: (r: LoadReply) => void; reject: (e: Error) => void }>();
+
+  private constructor(readonly child: ChildProcess) {
+    child.on('message', (reply: LoadReply) => {
+      const pending = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (!pending) return;
+      if (reply.ok) pending.resolve(reply);
+      else pending.reject(new Error(reply.error));
+    });
+    child.on('exit', (code) => {
+      for (const pending of this.waiting.values()) pending.reject(new Error(`load generator exited with ${code}`));
+      this.waiting.clear();
+    });
+  }
+
+  static start(): LoadProcess {
+    return new LoadProcess(spawnPinned(pinning.loadCore, ['--max-old-space-size=4096', join(here, 'load.js')], process.env));
+  }
+
+  send(command: WithoutId<LoadCommand>): Promise<LoadReply & { ok: true }> {
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (r: LoadReply) => void, reject });
+      this.child.send({ ...command, id });
+    }) as Promise<LoadReply & { ok: true }>;
+  }
+
+  stop(): void {
+    if (this.child.connected) this.child.disconnect();
+  }
+}

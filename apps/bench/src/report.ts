@@ -1,0 +1,268 @@
+/** Turns a run's results into the markdown report, the chart and the targets' verdicts. */
+import { TRANSPORT, type SystemName } from './protocol.js';
+import type { ChatPoint, FanoutPoint, IdlePoint, SweepPoint } from './scenarios.js';
+
+export interface Results {
+  meta: {
+    date: string;
+    mode: 'smoke' | 'full';
+    node: string;
+    cpu: string;
+    cores: number;
+    memoryGiB: number;
+    pinned: string;
+    settings: Record<string, unknown>;
+    durationSeconds: number;
+  };
+  idle: IdlePoint[];
+  fanout: FanoutPoint[];
+  sweep: SweepPoint[];
+  chat: ChatPoint[];
+}
+
+export interface Verdict {
+  target: string;
+  figure: string;
+  met: boolean | null;
+}
+
+const BASELINES: SystemName[] = ['raw-ws', 'raw-sse', 'socketio', 'floor'];
+const isBaseline = (s: SystemName) => BASELINES.includes(s);
+/** The raw baseline of a system's own transport. */
+const RAW: Record<'ws' | 'sse' | 'tcp', SystemName> = { ws: 'raw-ws', sse: 'raw-sse', tcp: 'floor' };
+
+const k = (n: number) => (Number.isFinite(n) ? `${(n / 1000).toFixed(1)}k` : 'n/a');
+const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+const x = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : 'n/a');
+const kib = (n: number) => (Number.isFinite(n) ? (n / 1024).toFixed(1) : 'n/a');
+const b = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+const yes = (v: boolean | null) => (v === null ? 'not measured' : v ? '**met**' : '**missed**');
+
+function table(head: string[], rows: (string | number)[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function verdicts(r: Results): Verdict[] {
+  const out: Verdict[] = [];
+  const fan = (system: SystemName, receivers: number) => r.fanout.find((p) => p.system === system && p.receivers === receivers);
+  const sizes = [...new Set(r.fanout.map((p) => p.receivers))];
+  const check = (target: string, parts: { figure: string; ok: boolean }[]) => {
+    out.push(parts.length ? { target, figure: parts.map((p) => p.figure).join('; '), met: parts.every((p) => p.ok) } : { target, figure: 'n/a', met: null });
+  };
+
+  const efficiency = (app: SystemName, base: SystemName, factor: number, label: string) => {
+    const parts = [];
+    for (const n of sizes) {
+      const a = fan(app, n);
+      const o = fan(base, n);
+      if (!a || !o) continue;
+      const ratio = a.deliveriesPerCpuSecond / o.deliveriesPerCpuSecond;
+      parts.push({ figure: `${n} receivers: ${k(a.deliveriesPerCpuSecond)} vs ${k(o.deliveriesPerCpuSecond)} per CPU-s = ${x(ratio)}`, ok: ratio >= factor });
+    }
+    check(label, parts);
+  };
+  efficiency('app-ws', 'socketio', 1.1, 'Fan-out per server CPU-second: app WebSocket at least 1.1x Socket.IO');
+  efficiency('app-ws', 'raw-ws', 0.85, 'Fan-out per server CPU-second: app WebSocket at least 0.85x raw ws');
+  efficiency('app-sse', 'raw-sse', 0.85, 'Fan-out per server CPU-second: app SSE at least 0.85x raw SSE');
+
+  const small = Math.min(...sizes);
+  const large = Math.max(...sizes);
+  check(
+    `p99 one-way latency at half saturation, ${small} receivers: 5 ms or less`,
+    (['app-ws', 'app-sse'] as SystemName[]).flatMap((s) => {
+      const p = fan(s, small);
+      return p ? [{ figure: `${s} ${ms(p.latency.p99)} ms`, ok: p.latency.p99 <= 5 }] : [];
+    }),
+  );
+  check(
+    `p99 one-way latency at half saturation, ${large} receivers: within 1.2x the raw baseline of the same transport and no worse than Socket.IO`,
+    (['app-ws', 'app-sse'] as SystemName[]).flatMap((s) => {
+      const p = fan(s, large);
+      const raw = fan(RAW[TRANSPORT[s]], large);
+      const io = fan('socketio', large);
+      if (!p || !raw || !io) return [];
+      const ratio = p.latency.p99 / raw.latency.p99;
+      return [{ figure: `${s} ${ms(p.latency.p99)} ms = ${x(ratio)} ${raw.system} (${ms(raw.latency.p99)}), Socket.IO ${ms(io.latency.p99)}`, ok: ratio <= 1.2 && p.latency.p99 <= io.latency.p99 }];
+    }),
+  );
+
+  const most = Math.max(...r.idle.map((p) => p.connections));
+  check(
+    `Memory per idle connection (${most} connections, heap after GC): at most 1.25x the raw baseline of the same transport`,
+    (['app-ws', 'app-sse'] as SystemName[]).flatMap((s) => {
+      const p = r.idle.find((i) => i.system === s && i.connections === most);
+      const raw = r.idle.find((i) => i.system === RAW[TRANSPORT[s]] && i.connections === most);
+      if (!p || !raw) return [];
+      const ratio = p.heapPerConnection / raw.heapPerConnection;
+      return [{ figure: `${s} ${kib(p.heapPerConnection)} KiB vs ${kib(raw.heapPerConnection)} KiB = ${x(ratio)} (RSS ${kib(p.rssPerConnection)} vs ${kib(raw.rssPerConnection)} KiB)`, ok: ratio <= 1.25 }];
+    }),
+  );
+
+  const at100 = (s: SystemName) => r.sweep.find((p) => p.system === s && p.payloadBytes === 100);
+  const appWs = at100('app-ws');
+  check(
+    'Wire bytes, 100-byte payload: app WebSocket exactly the RFC 6455 header plus our envelope',
+    appWs
+      ? [{ figure: `${b(appWs.wireBytes)} B on the wire per message = ${b(appWs.frameBytes - appWs.textBytes)} B header + ${b(appWs.textBytes)} B envelope (${b(appWs.textBytes - 100)} B around the 100-byte text)${appWs.exact ? ', exact to the byte' : ', NOT exact'}`, ok: appWs.exact }]
+      : [],
+  );
+  const appSse = at100('app-sse');
+  const rawSse = at100('raw-sse');
+  check(
+    'Wire bytes, 100-byte payload: app SSE framing at most raw SSE framing plus 6 bytes (the data itself, our envelope, counted apart as for WebSocket)',
+    appSse && rawSse
+      ? (() => {
+          const app = appSse.wireBytes - appSse.dataBytes;
+          const raw = rawSse.wireBytes - rawSse.dataBytes;
+          return [{ figure: `SSE framing ${b(app)} B vs raw ${b(raw)} B (+${b(app - raw)}); data ${b(appSse.dataBytes)} B vs ${b(rawSse.dataBytes)} B; wire ${b(appSse.wireBytes)} vs ${b(rawSse.wireBytes)} B`, ok: app - raw <= 6 }];
+        })()
+      : [],
+  );
+  return out;
+}
+
+function fanoutSection(r: Results): string {
+  const parts: string[] = [];
+  for (const n of [...new Set(r.fanout.map((p) => p.receivers))]) {
+    const points = r.fanout.filter((p) => p.receivers === n);
+    const best = Math.max(...points.filter((p) => isBaseline(p.system)).map((p) => p.deliveriesPerCpuSecond));
+    const bestBaseline = points.find((p) => p.deliveriesPerCpuSecond === best)?.system ?? 'n/a';
+    const per = (s: SystemName) => points.find((p) => p.system === s);
+    parts.push(
+      `### ${n} receivers, one publisher, 100-byte payload\n\n` +
+        table(
+          ['system', 'saturation (msg/s)', 'deliveries/s', 'deliveries per server CPU-s', `x best baseline (${bestBaseline})`, 'x raw, same transport', 'p50 / p95 / p99 ms at half saturation', 'all delivered'],
+          points.map((p) => [
+            p.system,
+            p.saturationRate.toFixed(0),
+            k(p.deliveriesPerSecond),
+            k(p.deliveriesPerCpuSecond),
+            x(p.deliveriesPerCpuSecond / best),
+            x(p.deliveriesPerCpuSecond / (per(RAW[TRANSPORT[p.system]])?.deliveriesPerCpuSecond ?? NaN)),
+            `${ms(p.latency.p50)} / ${ms(p.latency.p95)} / ${ms(p.latency.p99)}`,
+            p.complete ? 'yes' : 'NO',
+          ]),
+        ),
+    );
+  }
+  return parts.join('\n\n');
+}
+
+function idleSection(r: Results): string {
+  const rawOf = (p: IdlePoint) => r.idle.find((i) => i.system === RAW[TRANSPORT[p.system]] && i.connections === p.connections);
+  return table(
+    ['system', 'connections', 'heap per connection (KiB)', 'x raw, same transport', 'RSS per connection (KiB)', 'server RSS (MiB)'],
+    r.idle.map((p) => [p.system, p.connections, kib(p.heapPerConnection), x(p.heapPerConnection / (rawOf(p)?.heapPerConnection ?? NaN)), kib(p.rssPerConnection), (p.rss / 2 ** 20).toFixed(0)]),
+  );
+}
+
+function sweepSection(r: Results): string {
+  return table(
+    ['system', 'payload (B)', 'wire B per message', 'wire minus payload', 'server CPU µs per delivery', 'wire = frames exactly'],
+    r.sweep.map((p) => [p.system, p.payloadBytes, b(p.wireBytes), b(p.wireBytes - p.payloadBytes), p.cpuMicrosPerDelivery.toFixed(2), TRANSPORT[p.system] === 'ws' && p.system !== 'socketio' ? (p.exact ? 'yes' : 'no') : '-']),
+  );
+}
+
+function chatSection(r: Results): string {
+  if (!r.chat.length) return 'Not run.';
+  const best = Math.max(...r.chat.filter((p) => isBaseline(p.system)).map((p) => p.deliveriesPerCpuSecond));
+  return table(
+    ['system', 'participants', 'messages/s', 'deliveries/s', 'deliveries per server CPU-s', 'x best baseline', 'p50 / p95 / p99 ms', 'all delivered'],
+    r.chat.map((p) => [p.system, p.participants, p.rate, k(p.deliveriesPerSecond), k(p.deliveriesPerCpuSecond), x(p.deliveriesPerCpuSecond / best), `${ms(p.latency.p50)} / ${ms(p.latency.p95)} / ${ms(p.latency.p99)}`, p.complete ? 'yes' : 'NO']),
+  );
+}
+
+const COLORS: Record<SystemName, string> = {
+  'app-ws': '#2563eb',
+  'app-sse': '#16a34a',
+  'raw-ws': '#93c5fd',
+  'raw-sse': '#86efac',
+  socketio: '#f59e0b',
+  floor: '#9ca3af',
+};
+
+/** Two panels of horizontal bars: deliveries per server CPU-second, and p99 latency at half saturation. */
+export function chart(r: Results): string {
+  const sizes = [...new Set(r.fanout.map((p) => p.receivers))];
+  const systems = [...new Set(r.fanout.map((p) => p.system))];
+  const barH = 16;
+  const groupH = systems.length * (barH + 4) + 28;
+  const panelW = 420;
+  const labelW = 80;
+  const height = 40 + sizes.length * groupH + 20;
+  const width = 2 * (labelW + panelW) + 60;
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+  ];
+  const panels = [
+    { title: 'Deliveries per server CPU-second (higher is better)', value: (p: FanoutPoint) => p.deliveriesPerCpuSecond, fmt: k },
+    { title: 'p99 one-way latency at half saturation, ms (lower is better)', value: (p: FanoutPoint) => p.latency.p99, fmt: ms },
+  ];
+  panels.forEach((panel, pi) => {
+    const x0 = 20 + pi * (labelW + panelW + 20);
+    parts.push(`<text x="${x0}" y="20" font-weight="600">${esc(panel.title)}</text>`);
+    sizes.forEach((n, si) => {
+      const points = r.fanout.filter((p) => p.receivers === n);
+      const max = Math.max(...points.map(panel.value).filter(Number.isFinite), 1e-9);
+      const y0 = 40 + si * groupH;
+      parts.push(`<text x="${x0}" y="${y0 + 12}" fill="#555">${n} receivers</text>`);
+      systems.forEach((s, i) => {
+        const p = points.find((q) => q.system === s);
+        const y = y0 + 20 + i * (barH + 4);
+        const v = p ? panel.value(p) : NaN;
+        const w = Number.isFinite(v) ? Math.max(1, (v / max) * (panelW - 60)) : 0;
+        parts.push(`<text x="${x0}" y="${y + 12}">${esc(s)}</text>`);
+        parts.push(`<rect x="${x0 + labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[s]}"/>`);
+        parts.push(`<text x="${(x0 + labelW + w + 4).toFixed(1)}" y="${y + 12}">${esc(panel.fmt(v))}</text>`);
+      });
+    });
+  });
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
+
+export function buildReport(r: Results): { markdown: string; svg: string; summary: string } {
+  const v = verdicts(r);
+  const targets = table(['target', 'measured', 'verdict'], v.map((t) => [t.target, t.figure, yes(t.met)]));
+  const m = r.meta;
+  const markdown = `# Benchmark results
+
+${m.mode === 'smoke' ? '**Smoke run: tiny numbers, for checking that the benchmark works. Not figures.**\n\n' : ''}Run on ${m.date.slice(0, 10)} with \`npm run bench\`: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; ${m.pinned}. Took ${m.durationSeconds} s.
+
+Systems: **app-ws** and **app-sse** are this app in production mode (chat messages in a room over
+\`/ws\`, live-blog updates over \`/api/blogs/:id/stream\`; each message is stored in SQLite and
+numbered before it is sent); **raw-ws** is \`ws\`'s README broadcast loop; **raw-sse** is a
+\`node:http\` server writing \`id:\` and \`data:\`; **socketio** is Socket.IO 4 rooms over its
+WebSocket transport; **floor** is a bare \`net\` server writing one prebuilt buffer per receiver.
+Latency is one-way, publish to delivery, on one monotonic clock (publisher and receivers share the
+load generator process), so it needs no clock-offset correction; it includes the load generator's
+own queueing. Bytes come from the receivers' TCP sockets. CPU is the server process's user+system
+time over the step. Each point is the median of ${String(m.settings.repeats)} repeats.
+
+## Targets
+
+${targets}
+
+## Fan-out
+
+![fan-out](fanout.svg)
+
+${fanoutSection(r)}
+
+## Idle connections
+
+${idleSection(r)}
+
+## Payload sweep (${String(m.settings.sweepReceivers)} receivers, ${String(m.settings.sweepRate)} messages/s)
+
+${sweepSection(r)}
+
+## Chat room (every participant publishes; each message goes to everyone else)
+
+${chatSection(r)}
+`;
+  const summary = ['Targets:', ...v.map((t) => `  [${t.met === null ? '--' : t.met ? 'met' : 'MISSED'}] ${t.target}\n        ${t.figure}`)].join('\n');
+  return { markdown, svg: chart(r), summary };
+}

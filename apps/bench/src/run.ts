@@ -1,0 +1,130 @@
+/**
+ * `npm run bench`: the app's WebSocket and SSE against raw ws, raw node:http SSE, Socket.IO and a
+ * bare net writer, in one run, on this machine. Writes bench/results/{results.json,README.md,
+ * fanout.svg}. `--smoke` runs every scenario with tiny numbers (the test suite uses it to keep the
+ * benchmark working; it checks delivery, never timing).
+ *
+ *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat] [--profile DIR]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LoadProcess, pinning, repoRoot } from './processes.js';
+import { SYSTEMS, type SystemName } from './protocol.js';
+import { buildReport, type Results } from './report.js';
+import { chat, fanout, idle, sweep, type Settings } from './scenarios.js';
+
+const SCENARIOS = ['idle', 'fanout', 'sweep', 'chat'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+export const FULL: Omit<Settings, 'log' | 'serverNodeArgs'> = {
+  repeats: 3,
+  idleSizes: [1000, 5000, 10_000],
+  fanoutSizes: [100, 1000],
+  startDeliveriesPerSecond: 20_000,
+  stepFactor: 1.5,
+  maxSteps: 8,
+  stepMs: 1000,
+  graceMs: 300,
+  sweepSizes: [64, 100, 256, 1024, 4096, 16_384],
+  sweepReceivers: 100,
+  sweepRate: 100,
+  sweepMs: 600,
+  chatParticipants: 50,
+  chatRate: 200,
+  chatMs: 1000,
+  appUsers: 10,
+};
+
+export const SMOKE: Omit<Settings, 'log' | 'serverNodeArgs'> = {
+  repeats: 1,
+  idleSizes: [10, 20],
+  fanoutSizes: [5],
+  startDeliveriesPerSecond: 200,
+  stepFactor: 2,
+  maxSteps: 2,
+  stepMs: 200,
+  // Generous: a cold server must still deliver everything (smoke checks delivery, not speed).
+  graceMs: 2000,
+  sweepSizes: [100, 1024],
+  sweepReceivers: 3,
+  sweepRate: 20,
+  sweepMs: 200,
+  chatParticipants: 4,
+  chatRate: 40,
+  chatMs: 200,
+  appUsers: 2,
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      systems: { type: 'string' },
+      scenarios: { type: 'string' },
+      profile: { type: 'string' },
+    },
+  });
+  const systems = (values.systems ? values.systems.split(',') : [...SYSTEMS]) as SystemName[];
+  for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`unknown system ${s} (one of ${SYSTEMS.join(', ')})`);
+  const scenarios = (values.scenarios ? values.scenarios.split(',') : [...SCENARIOS]) as Scenario[];
+  for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (one of ${SCENARIOS.join(', ')})`);
+  const out = resolve(values.out ?? join(repoRoot, 'bench', 'results'));
+  const started = Date.now();
+  const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+  const settings: Settings = {
+    ...(values.smoke ? SMOKE : FULL),
+    log,
+    // --profile DIR: every server writes a V8 CPU profile there when it stops (open in Chrome DevTools or speedscope).
+    serverNodeArgs: values.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(values.profile)] : [],
+  };
+
+  const results: Results = {
+    meta: {
+      date: new Date().toISOString(),
+      mode: values.smoke ? 'smoke' : 'full',
+      node: process.version,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: availableParallelism(),
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      pinned: pinning.available ? `server on core ${pinning.serverCore}, load generator on core ${pinning.loadCore} (taskset)` : 'not pinned (taskset or a second core missing)',
+      settings: { ...settings, log: undefined, serverNodeArgs: undefined },
+      durationSeconds: 0,
+    },
+    idle: [],
+    fanout: [],
+    sweep: [],
+    chat: [],
+  };
+
+  const load = LoadProcess.start();
+  try {
+    if (scenarios.includes('idle')) for (const system of systems) results.idle.push(...(await idle(load, system, settings)));
+    if (scenarios.includes('fanout')) {
+      for (const receivers of settings.fanoutSizes) for (const system of systems) results.fanout.push(await fanout(load, system, receivers, settings));
+    }
+    if (scenarios.includes('sweep')) for (const system of systems) results.sweep.push(...(await sweep(load, system, settings)));
+    if (scenarios.includes('chat')) {
+      // A live blog has one author, so the app's SSE side has no many-publisher room.
+      for (const system of systems.filter((s) => s !== 'app-sse')) results.chat.push(await chat(load, system, settings));
+    }
+  } finally {
+    load.stop();
+  }
+  results.meta.durationSeconds = Math.round((Date.now() - started) / 1000);
+
+  const report = buildReport(results);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(out, 'README.md'), report.markdown);
+  writeFileSync(join(out, 'fanout.svg'), report.svg);
+  console.log('\n' + report.summary);
+  log(`wrote ${join(out, 'README.md')}, results.json and fanout.svg`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

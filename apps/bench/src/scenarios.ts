@@ -1,0 +1,280 @@
+/**
+ * The scenarios. Each starts a fresh server per system, drives it from the load generator and
+ * reads the server's CPU and memory through its agent. Every point is measured `repeats` times
+ * and the median is kept.
+ */
+import { LoadProcess, ServerProcess } from './processes.js';
+import type { StepResult, SystemName, Target } from './protocol.js';
+
+export interface Settings {
+  repeats: number;
+  idleSizes: number[];
+  fanoutSizes: number[];
+  /** Fan-out search: first offered rate, in deliveries per second, and the factor between steps. */
+  startDeliveriesPerSecond: number;
+  stepFactor: number;
+  maxSteps: number;
+  stepMs: number;
+  graceMs: number;
+  sweepSizes: number[];
+  sweepReceivers: number;
+  sweepRate: number;
+  sweepMs: number;
+  chatParticipants: number;
+  chatRate: number;
+  chatMs: number;
+  /** Users the app's connections are spread over (each user holds many sockets). */
+  appUsers: number;
+  log: (line: string) => void;
+  /** Extra node flags for every server (profiling). */
+  serverNodeArgs: string[];
+}
+
+export const median = (values: number[]): number => {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** A step that delivered (nearly) everything it offered within the grace period, with no refused publish. */
+export const keptUp = (r: StepResult): boolean => r.errors === 0 && r.delivered >= 0.99 * r.expected;
+
+async function withServer<T>(system: SystemName, fn: (server: ServerProcess, target: Target) => Promise<T>, s: Settings): Promise<T> {
+  const server = await ServerProcess.start(system, s.serverNodeArgs);
+  try {
+    return await fn(server, await server.prepare(s.appUsers));
+  } finally {
+    await server.stop();
+  }
+}
+
+/** One measured step: the load generator's result and the server's CPU over it. */
+export interface Measured extends StepResult {
+  rate: number;
+  serverCpuMs: number;
+}
+
+async function measure(load: LoadProcess, server: ServerProcess, rate: number, durationMs: number, payloadBytes: number, graceMs: number): Promise<Measured> {
+  const before = await server.stats();
+  const reply = await load.send({ cmd: 'step', rate, durationMs, payloadBytes, graceMs });
+  const after = await server.stats();
+  return { ...reply.result!, rate, serverCpuMs: (after.cpuMicros - before.cpuMicros) / 1000 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle capacity
+
+export interface IdlePoint {
+  system: SystemName;
+  connections: number;
+  rssPerConnection: number;
+  heapPerConnection: number;
+  rss: number;
+  heapUsed: number;
+}
+
+export async function idle(load: LoadProcess, system: SystemName, s: Settings): Promise<IdlePoint[]> {
+  return withServer(
+    system,
+    async (server, target) => {
+      // Warm up: open and close a few connections so lazily created pools exist before the baseline.
+      await load.send({ cmd: 'open', target, count: 50, role: 'idle', concurrency: 25 });
+      await load.send({ cmd: 'close' });
+      await new Promise((r) => setTimeout(r, 300));
+      const base = await server.stats(true);
+      const points: IdlePoint[] = [];
+      let open = 0;
+      for (const size of s.idleSizes) {
+        await load.send({ cmd: 'open', target, count: size - open, role: 'idle', concurrency: 100 });
+        open = size;
+        await new Promise((r) => setTimeout(r, 500));
+        const samples = [];
+        for (let i = 0; i < s.repeats; i++) samples.push(await server.stats(true));
+        const rss = median(samples.map((m) => m.rss));
+        const heapUsed = median(samples.map((m) => m.heapUsed + m.external));
+        points.push({
+          system,
+          connections: size,
+          rss,
+          heapUsed,
+          rssPerConnection: (rss - base.rss) / size,
+          heapPerConnection: (heapUsed - base.heapUsed - base.external) / size,
+        });
+        s.log(`idle ${system} ${size}: ${(points.at(-1)!.rssPerConnection / 1024).toFixed(1)} KiB RSS, ${(points.at(-1)!.heapPerConnection / 1024).toFixed(1)} KiB heap per connection`);
+      }
+      await load.send({ cmd: 'close' });
+      return points;
+    },
+    s,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan-out: one publisher, N receivers, rate stepped up until delivery falls behind
+
+export interface FanoutPoint {
+  system: SystemName;
+  receivers: number;
+  /** Every step of the search, in order. */
+  steps: Measured[];
+  /** The highest offered rate (messages/s) that kept up. */
+  saturationRate: number;
+  /** Median over repeats at the saturation rate. */
+  deliveriesPerSecond: number;
+  deliveriesPerCpuSecond: number;
+  /** Median over repeats at half the saturation rate, milliseconds. */
+  latency: { rate: number; p50: number; p95: number; p99: number; max: number };
+  /** Every message reached every receiver in every repeat. */
+  complete: boolean;
+  repeats: { saturation: Measured[]; half: Measured[] };
+}
+
+export async function fanout(load: LoadProcess, system: SystemName, receivers: number, s: Settings): Promise<FanoutPoint> {
+  return withServer(
+    system,
+    async (server, target) => {
+      await load.send({ cmd: 'open', target, count: receivers, role: 'sub', concurrency: 100 });
+      await load.send({ cmd: 'publishers', target, count: 1 });
+      // Warm-up: the JIT and the servers' buffers, at a tenth of the first step.
+      await measure(load, server, Math.max(1, s.startDeliveriesPerSecond / receivers / 10), s.stepMs, 100, s.graceMs * 4);
+
+      const steps: Measured[] = [];
+      let rate = s.startDeliveriesPerSecond / receivers;
+      let saturationRate = 0;
+      for (let i = 0; i < s.maxSteps; i++) {
+        const step = await measure(load, server, rate, s.stepMs, 100, s.graceMs);
+        steps.push(step);
+        s.log(`fanout ${system} x${receivers} @${rate.toFixed(0)}/s: ${step.delivered}/${step.expected} delivered, ${(step.delivered / (step.serverCpuMs / 1000) / 1000).toFixed(1)}k per CPU-s, p99 ${step.latency.p99.toFixed(1)} ms`);
+        if (!keptUp(step)) {
+          // Let the backlog drain before the next measurement.
+          await load.send({ cmd: 'step', rate: 1, durationMs: 1, payloadBytes: 100, graceMs: 5000 });
+          break;
+        }
+        saturationRate = rate;
+        rate *= s.stepFactor;
+      }
+      if (saturationRate === 0) saturationRate = (s.startDeliveriesPerSecond / receivers) / s.stepFactor;
+
+      const saturation: Measured[] = [];
+      const half: Measured[] = [];
+      for (let i = 0; i < s.repeats; i++) saturation.push(await measure(load, server, saturationRate, s.stepMs, 100, s.graceMs * 4));
+      for (let i = 0; i < s.repeats; i++) half.push(await measure(load, server, saturationRate / 2, s.stepMs, 100, s.graceMs * 4));
+      await load.send({ cmd: 'close' });
+      const perSecond = (m: Measured) => m.delivered / (Math.max(s.stepMs, m.elapsedMs) / 1000);
+      return {
+        system,
+        receivers,
+        steps,
+        saturationRate,
+        deliveriesPerSecond: median(saturation.map(perSecond)),
+        deliveriesPerCpuSecond: median(saturation.map((m) => m.delivered / (m.serverCpuMs / 1000))),
+        latency: {
+          rate: saturationRate / 2,
+          p50: median(half.map((m) => m.latency.p50)),
+          p95: median(half.map((m) => m.latency.p95)),
+          p99: median(half.map((m) => m.latency.p99)),
+          max: median(half.map((m) => m.latency.max)),
+        },
+        complete: [...saturation, ...half].every((m) => m.delivered === m.expected),
+        repeats: { saturation, half },
+      };
+    },
+    s,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payload sweep: bytes on the wire and CPU per delivery, 64 B to 16 KiB
+
+export interface SweepPoint {
+  system: SystemName;
+  payloadBytes: number;
+  /** Per delivered message, medians over repeats. */
+  wireBytes: number;
+  /** The message as the client got it: the WebSocket frame's text, the SSE event's text. */
+  textBytes: number;
+  /** Header + text of every delivered WebSocket frame, or the SSE event text: the wire minus this is what no message accounts for. */
+  frameBytes: number;
+  /** The SSE `data:` value (for the others the same as textBytes). */
+  dataBytes: number;
+  cpuMicrosPerDelivery: number;
+  /** The wire carried exactly the delivered frames' bytes (header + text), nothing else, in every repeat. */
+  exact: boolean;
+  complete: boolean;
+}
+
+export async function sweep(load: LoadProcess, system: SystemName, s: Settings): Promise<SweepPoint[]> {
+  return withServer(
+    system,
+    async (server, target) => {
+      await load.send({ cmd: 'open', target, count: s.sweepReceivers, role: 'sub', concurrency: 100 });
+      await load.send({ cmd: 'publishers', target, count: 1 });
+      await measure(load, server, s.sweepRate, s.sweepMs, 100, s.graceMs * 4);
+      const points: SweepPoint[] = [];
+      for (const size of s.sweepSizes) {
+        const runs: Measured[] = [];
+        for (let i = 0; i < s.repeats; i++) runs.push(await measure(load, server, s.sweepRate, s.sweepMs, size, s.graceMs * 10));
+        const per = (f: (m: Measured) => number) => median(runs.map((m) => f(m) / Math.max(1, m.delivered)));
+        points.push({
+          system,
+          payloadBytes: size,
+          wireBytes: per((m) => m.wireBytes),
+          textBytes: per((m) => m.textBytes),
+          frameBytes: per((m) => m.frameBytes),
+          dataBytes: per((m) => m.dataBytes),
+          cpuMicrosPerDelivery: per((m) => m.serverCpuMs * 1000),
+          exact: runs.every((m) => m.wireBytes === m.frameBytes && m.otherMessages === 0),
+          complete: runs.every((m) => m.delivered === m.expected),
+        });
+        s.log(`sweep ${system} ${size} B: ${points.at(-1)!.wireBytes.toFixed(1)} wire B/msg, ${points.at(-1)!.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery`);
+      }
+      await load.send({ cmd: 'close' });
+      return points;
+    },
+    s,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A chat room: every participant publishes and receives everyone else's messages
+
+export interface ChatPoint {
+  system: SystemName;
+  participants: number;
+  rate: number;
+  deliveriesPerSecond: number;
+  deliveriesPerCpuSecond: number;
+  latency: { p50: number; p95: number; p99: number; max: number };
+  complete: boolean;
+}
+
+export async function chat(load: LoadProcess, system: SystemName, s: Settings): Promise<ChatPoint> {
+  return withServer(
+    system,
+    async (server, target) => {
+      await load.send({ cmd: 'open', target, count: s.chatParticipants, role: 'both', concurrency: 50 });
+      await measure(load, server, s.chatRate / 4, s.chatMs, 100, s.graceMs * 4);
+      const runs: Measured[] = [];
+      for (let i = 0; i < s.repeats; i++) runs.push(await measure(load, server, s.chatRate, s.chatMs, 100, s.graceMs * 4));
+      await load.send({ cmd: 'close' });
+      const point: ChatPoint = {
+        system,
+        participants: s.chatParticipants,
+        rate: s.chatRate,
+        deliveriesPerSecond: median(runs.map((m) => m.delivered / (Math.max(s.chatMs, m.elapsedMs) / 1000))),
+        deliveriesPerCpuSecond: median(runs.map((m) => m.delivered / (m.serverCpuMs / 1000))),
+        latency: {
+          p50: median(runs.map((m) => m.latency.p50)),
+          p95: median(runs.map((m) => m.latency.p95)),
+          p99: median(runs.map((m) => m.latency.p99)),
+          max: median(runs.map((m) => m.latency.max)),
+        },
+        complete: runs.every((m) => m.delivered === m.expected),
+      };
+      s.log(`chat ${system} x${s.chatParticipants} @${s.chatRate}/s: p99 ${point.latency.p99.toFixed(1)} ms, ${(point.deliveriesPerCpuSecond / 1000).toFixed(1)}k per CPU-s`);
+      return point;
+    },
+    s,
+  );
+}

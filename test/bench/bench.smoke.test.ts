@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, test } from 'vitest';
+import { SYSTEMS } from '../../apps/bench/src/protocol.js';
+import type { Results } from '../../apps/bench/src/report.js';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '..', '..');
+const out = mkdtempSync(join(tmpdir(), 'rt-bench-smoke-'));
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+// The benchmark in smoke mode: tiny numbers, every scenario, every system, real processes and
+// sockets. It checks that the benchmark works and that every system delivered every message; it
+// never asserts a timing (performance is reported by `npm run bench`, not tested).
+describe('npm run bench --smoke', () => {
+  let results: Results;
+  let markdown: string;
+  let svg: string;
+
+  test('runs every scenario against every system and writes the report', async () => {
+    const { stdout } = await run(process.execPath, [join(root, 'apps', 'bench', 'dist', 'run.js'), '--smoke', '--out', out], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+    expect(stdout).toContain('Targets:');
+    results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
+    markdown = readFileSync(join(out, 'README.md'), 'utf8');
+    svg = readFileSync(join(out, 'fanout.svg'), 'utf8');
+    expect(results.meta.mode).toBe('smoke');
+  });
+
+  test('every system delivered every message in every scenario', () => {
+    const sizes = results.meta.settings.fanoutSizes as number[];
+    for (const system of SYSTEMS) {
+      for (const n of sizes) {
+        const point = results.fanout.find((p) => p.system === system && p.receivers === n);
+        expect(point, `${system} x${n}`).toBeDefined();
+        expect(point!.complete, `${system} x${n} fan-out complete`).toBe(true);
+        for (const m of [...point!.repeats.saturation, ...point!.repeats.half]) {
+          expect(m.delivered).toBe(m.expected);
+          expect(m.expected).toBe(m.sent * n);
+          expect(m.latency.n).toBe(m.delivered);
+        }
+      }
+      const sweep = results.sweep.filter((p) => p.system === system);
+      expect(sweep.map((p) => p.payloadBytes)).toEqual(results.meta.settings.sweepSizes);
+      for (const p of sweep) {
+        expect(p.complete, `${system} sweep ${p.payloadBytes}`).toBe(true);
+        // Every message carried at least its payload, and the wire at least every frame.
+        expect(p.dataBytes).toBeGreaterThanOrEqual(p.payloadBytes);
+        expect(p.wireBytes).toBeGreaterThanOrEqual(p.frameBytes);
+      }
+      expect(results.idle.filter((p) => p.system === system).map((p) => p.connections)).toEqual(results.meta.settings.idleSizes);
+    }
+    // A live blog has one author, so the app's SSE has no chat-room row.
+    expect(results.chat.map((p) => p.system).sort()).toEqual(SYSTEMS.filter((s) => s !== 'app-sse').sort());
+    for (const p of results.chat) expect(p.complete, `${p.system} chat`).toBe(true);
+  });
+
+  test("the app's WebSocket frames are exactly header plus text on the wire, and the bytes come from the socket", () => {
+    for (const p of results.sweep.filter((q) => q.system === 'app-ws' || q.system === 'raw-ws')) {
+      expect(p.exact, `${p.system} ${p.payloadBytes}`).toBe(true);
+      expect(p.wireBytes).toBe(p.frameBytes);
+    }
+    // raw ws relays the payload as is: 2 bytes of header up to 125 bytes, 4 up to 64 KiB.
+    const raw = results.sweep.filter((p) => p.system === 'raw-ws');
+    for (const p of raw) expect(p.wireBytes).toBe(p.payloadBytes + (p.payloadBytes <= 125 ? 2 : 4));
+    // The floor writes the payload and a newline.
+    for (const p of results.sweep.filter((q) => q.system === 'floor')) expect(p.wireBytes).toBe(p.payloadBytes + 1);
+  });
+
+  test('the report has the targets, every table and the chart', () => {
+    for (const heading of ['## Targets', '## Fan-out', '## Idle connections', '## Payload sweep', '## Chat room']) expect(markdown).toContain(heading);
+    expect(markdown).toContain('![fan-out](fanout.svg)');
+    expect((markdown.match(/\*\*(met|missed)\*\*/g) ?? []).length).toBe(8);
+    expect(svg.startsWith('<svg')).toBe(true);
+    for (const system of SYSTEMS) expect(svg).toContain(`>${system}<`);
+  });
+});

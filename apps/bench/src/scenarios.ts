@@ -55,6 +55,18 @@ export interface Measured extends StepResult {
   serverCpuMs: number;
 }
 
+/** Deliveries per second over a step (the publishing time, or longer if delivery ran on). */
+const perSecond = (m: Measured, stepMs: number) => m.delivered / (Math.max(stepMs, m.elapsedMs) / 1000);
+/** Deliveries per second of the server's CPU time. */
+const perCpuSecond = (m: Measured) => m.delivered / (m.serverCpuMs / 1000);
+/** Each latency percentile's median over the repeats. */
+const medianLatency = (runs: Measured[]) => ({
+  p50: median(runs.map((m) => m.latency.p50)),
+  p95: median(runs.map((m) => m.latency.p95)),
+  p99: median(runs.map((m) => m.latency.p99)),
+  max: median(runs.map((m) => m.latency.max)),
+});
+
 async function measure(load: LoadProcess, server: ServerProcess, rate: number, durationMs: number, payloadBytes: number, graceMs: number): Promise<Measured> {
   const before = await server.stats();
   const reply = await load.send({ cmd: 'step', rate, durationMs, payloadBytes, graceMs });
@@ -145,7 +157,7 @@ export async function fanout(load: LoadProcess, system: SystemName, receivers: n
       for (let i = 0; i < s.maxSteps; i++) {
         const step = await measure(load, server, rate, s.stepMs, 100, s.graceMs);
         steps.push(step);
-        s.log(`fanout ${system} x${receivers} @${rate.toFixed(0)}/s: ${step.delivered}/${step.expected} delivered, ${(step.delivered / (step.serverCpuMs / 1000) / 1000).toFixed(1)}k per CPU-s, p99 ${step.latency.p99.toFixed(1)} ms`);
+        s.log(`fanout ${system} x${receivers} @${rate.toFixed(0)}/s: ${step.delivered}/${step.expected} delivered, ${(perCpuSecond(step) / 1000).toFixed(1)}k per CPU-s, p99 ${step.latency.p99.toFixed(1)} ms`);
         if (!keptUp(step)) {
           // Let the backlog drain before the next measurement.
           await load.send({ cmd: 'step', rate: 1, durationMs: 1, payloadBytes: 100, graceMs: 5000 });
@@ -161,21 +173,14 @@ export async function fanout(load: LoadProcess, system: SystemName, receivers: n
       for (let i = 0; i < s.repeats; i++) saturation.push(await measure(load, server, saturationRate, s.stepMs, 100, s.graceMs * 4));
       for (let i = 0; i < s.repeats; i++) half.push(await measure(load, server, saturationRate / 2, s.stepMs, 100, s.graceMs * 4));
       await load.send({ cmd: 'close' });
-      const perSecond = (m: Measured) => m.delivered / (Math.max(s.stepMs, m.elapsedMs) / 1000);
       return {
         system,
         receivers,
         steps,
         saturationRate,
-        deliveriesPerSecond: median(saturation.map(perSecond)),
-        deliveriesPerCpuSecond: median(saturation.map((m) => m.delivered / (m.serverCpuMs / 1000))),
-        latency: {
-          rate: saturationRate / 2,
-          p50: median(half.map((m) => m.latency.p50)),
-          p95: median(half.map((m) => m.latency.p95)),
-          p99: median(half.map((m) => m.latency.p99)),
-          max: median(half.map((m) => m.latency.max)),
-        },
+        deliveriesPerSecond: median(saturation.map((m) => perSecond(m, s.stepMs))),
+        deliveriesPerCpuSecond: median(saturation.map(perCpuSecond)),
+        latency: { rate: saturationRate / 2, ...medianLatency(half) },
         complete: [...saturation, ...half].every((m) => m.delivered === m.expected),
         repeats: { saturation, half },
       };
@@ -262,14 +267,9 @@ export async function chat(load: LoadProcess, system: SystemName, s: Settings): 
         system,
         participants: s.chatParticipants,
         rate: s.chatRate,
-        deliveriesPerSecond: median(runs.map((m) => m.delivered / (Math.max(s.chatMs, m.elapsedMs) / 1000))),
-        deliveriesPerCpuSecond: median(runs.map((m) => m.delivered / (m.serverCpuMs / 1000))),
-        latency: {
-          p50: median(runs.map((m) => m.latency.p50)),
-          p95: median(runs.map((m) => m.latency.p95)),
-          p99: median(runs.map((m) => m.latency.p99)),
-          max: median(runs.map((m) => m.latency.max)),
-        },
+        deliveriesPerSecond: median(runs.map((m) => perSecond(m, s.chatMs))),
+        deliveriesPerCpuSecond: median(runs.map(perCpuSecond)),
+        latency: medianLatency(runs),
         complete: runs.every((m) => m.delivered === m.expected),
       };
       s.log(`chat ${system} x${s.chatParticipants} @${s.chatRate}/s: p99 ${point.latency.p99.toFixed(1)} ms, ${(point.deliveriesPerCpuSecond / 1000).toFixed(1)}k per CPU-s`);

@@ -228,7 +228,7 @@ export class SseRepository implements BeforeApplicationShutdown {
     const connection = this.connections.get(connectionId);
     if (!connection || connection.userId !== userId) return false;
     const written = connection.write(chunk);
-    if (written && payloadBytes !== undefined) this.telemetry.sent(connection, payloadBytes, false);
+    if (written && payloadBytes !== undefined) connection.meter?.sent(payloadBytes, false);
     return written;
   }
 

@@ -48,8 +48,6 @@ export class ConnectionMeter {
   }
 }
 
-type Tracked = ConnectionMeter;
-
 /** Per-transport totals, as `GET /api/metrics` reports them. */
 export interface TransportStats {
   connections: number;
@@ -85,7 +83,7 @@ export interface ConnectionStats {
 @Injectable()
 export class TelemetryRepository implements OnModuleDestroy {
   readonly registry = new Registry();
-  private readonly tracked = new Map<object, Tracked>();
+  private readonly tracked = new Map<object, ConnectionMeter>();
   private readonly byId = new Map<string, object>();
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
@@ -160,11 +158,6 @@ export class TelemetryRepository implements OnModuleDestroy {
     if (reason === 'slow_consumer') this.slowCloses.inc({ transport: t.transport });
   }
 
-  /** One message written to the connection (prefer the meter `opened` returned, which needs no lookup). */
-  sent(key: object, payloadBytes: number, replayed: boolean): void {
-    this.tracked.get(key)?.sent(payloadBytes, replayed);
-  }
-
   received(transport: Transport): void {
     this.messagesIn.inc({ transport });
   }
@@ -234,7 +227,7 @@ export class TelemetryRepository implements OnModuleDestroy {
 
   /** A counter per transport whose values are the plain totals, read at scrape time. */
   private totalsCounter(name: string, help: string, field: 'messages' | 'payload' | 'replayed'): Counter {
-    const totals = () => this.totals;
+    const totals = this.totals;
     const counter: Counter = new Counter({
       name,
       help,
@@ -242,7 +235,7 @@ export class TelemetryRepository implements OnModuleDestroy {
       registers: [this.registry],
       collect() {
         counter.reset();
-        for (const t of TRANSPORTS) counter.inc({ transport: t }, totals()[t][field]);
+        for (const t of TRANSPORTS) counter.inc({ transport: t }, totals[t][field]);
       },
     });
     return counter;
@@ -252,7 +245,7 @@ export class TelemetryRepository implements OnModuleDestroy {
     for (const t of this.tracked.values()) this.sample(t);
   }
 
-  private sample(t: Tracked): void {
+  private sample(t: ConnectionMeter): void {
     const now = t.socket.bytesWritten;
     const delta = now - t.seen;
     if (delta <= 0) return;

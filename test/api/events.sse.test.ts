@@ -135,8 +135,8 @@ describe('GET /api/events (one stream, many topics)', () => {
       const b = new SseClient(`${own.url}/api/blogs/${blog}/stream`);
       await a.waitForOpen();
       await b.waitForOpen();
-      // Two streams, three log subscriptions, two heartbeats and one session-expiry timer.
-      expect(sse.stats()).toEqual({ connections: 2, subscriptions: 3, timers: 3 });
+      // Two streams, three log subscriptions, the shared heartbeat and one session expiry.
+      expect(sse.stats()).toEqual({ connections: 2, subscriptions: 3, timers: 2 });
       a.close();
       b.close();
       await eventually(() => (sse.stats().connections === 0 ? true : undefined));

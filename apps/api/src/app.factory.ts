@@ -80,8 +80,10 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   );
   SwaggerModule.setup('api/docs', app, openapi, { jsonDocumentUrl: 'api/openapi.json' });
 
-  // Exit with 0 after a graceful shutdown (and let exit handlers such as --cpu-prof run).
-  app.enableShutdownHooks(undefined, { useProcessExit: true });
+  // Exit with 0 after a graceful shutdown (and let exit handlers such as --cpu-prof run). Only
+  // the stop signals: Nest's default list includes SIGUSR2 (Node's --heapsnapshot-signal) and
+  // SIGHUP, which must not stop a server.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const chat = app.get(ChatService);
   for (const room of DEFAULT_ROOMS) await chat.ensureRoom(room);
   return app;

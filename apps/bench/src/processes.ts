@@ -207,7 +207,13 @@ export class LoadProcess {
     }) as Promise<LoadReply & { ok: true }>;
   }
 
-  stop(): void {
+  /** Disconnects the IPC channel (the generator then closes its sockets and exits) and waits for the exit. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
     if (this.child.connected) this.child.disconnect();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
   }
 }

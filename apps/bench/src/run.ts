@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LoadProcess, pinning, repoRoot } from './processes.js';
+import { pinning, repoRoot } from './processes.js';
 import { SYSTEMS, type SystemName } from './protocol.js';
 import { buildReport, type Results } from './report.js';
 import { chat, fanout, idle, sweep, type Settings } from './scenarios.js';
@@ -99,19 +99,14 @@ async function main(): Promise<void> {
     chat: [],
   };
 
-  const load = LoadProcess.start();
-  try {
-    if (scenarios.includes('idle')) for (const system of systems) results.idle.push(...(await idle(load, system, settings)));
-    if (scenarios.includes('fanout')) {
-      for (const receivers of settings.fanoutSizes) for (const system of systems) results.fanout.push(await fanout(load, system, receivers, settings));
-    }
-    if (scenarios.includes('sweep')) for (const system of systems) results.sweep.push(...(await sweep(load, system, settings)));
-    if (scenarios.includes('chat')) {
-      // A live blog has one author, so the app's SSE side has no many-publisher room.
-      for (const system of systems.filter((s) => s !== 'app-sse')) results.chat.push(await chat(load, system, settings));
-    }
-  } finally {
-    load.stop();
+  if (scenarios.includes('idle')) for (const system of systems) results.idle.push(...(await idle(system, settings)));
+  if (scenarios.includes('fanout')) {
+    for (const receivers of settings.fanoutSizes) for (const system of systems) results.fanout.push(await fanout(system, receivers, settings));
+  }
+  if (scenarios.includes('sweep')) for (const system of systems) results.sweep.push(...(await sweep(system, settings)));
+  if (scenarios.includes('chat')) {
+    // A live blog has one author, so the app's SSE side has no many-publisher room.
+    for (const system of systems.filter((s) => s !== 'app-sse')) results.chat.push(await chat(system, settings));
   }
   results.meta.durationSeconds = Math.round((Date.now() - started) / 1000);
 

@@ -1,7 +1,8 @@
 /**
- * The scenarios. Each starts a fresh server per system, drives it from the load generator and
- * reads the server's CPU and memory through its agent. Every point is measured `repeats` times
- * and the median is kept.
+ * The scenarios. Each starts a fresh server and a fresh load generator per system (so one
+ * scenario's leftovers, a 10k-connection heap or a backlog, cannot skew the next), drives the
+ * server from the load generator and reads its CPU and memory through its agent. Every point is
+ * measured `repeats` times and the median is kept.
  */
 import { LoadProcess, ServerProcess } from './processes.js';
 import type { StepResult, SystemName, Target } from './protocol.js';
@@ -40,11 +41,13 @@ export const median = (values: number[]): number => {
 /** A step that delivered (nearly) everything it offered within the grace period, with no refused publish. */
 export const keptUp = (r: StepResult): boolean => r.errors === 0 && r.delivered >= 0.99 * r.expected;
 
-async function withServer<T>(system: SystemName, fn: (server: ServerProcess, target: Target) => Promise<T>, s: Settings): Promise<T> {
+async function withServer<T>(system: SystemName, fn: (load: LoadProcess, server: ServerProcess, target: Target) => Promise<T>, s: Settings): Promise<T> {
   const server = await ServerProcess.start(system, s.serverNodeArgs);
+  const load = LoadProcess.start();
   try {
-    return await fn(server, await server.prepare(s.appUsers));
+    return await fn(load, server, await server.prepare(s.appUsers));
   } finally {
+    await load.stop();
     await server.stop();
   }
 }
@@ -86,10 +89,10 @@ export interface IdlePoint {
   heapUsed: number;
 }
 
-export async function idle(load: LoadProcess, system: SystemName, s: Settings): Promise<IdlePoint[]> {
+export async function idle(system: SystemName, s: Settings): Promise<IdlePoint[]> {
   return withServer(
     system,
-    async (server, target) => {
+    async (load, server, target) => {
       // Warm up: open and close a few connections so lazily created pools exist before the baseline.
       await load.send({ cmd: 'open', target, count: 50, role: 'idle', concurrency: 25 });
       await load.send({ cmd: 'close' });
@@ -142,10 +145,10 @@ export interface FanoutPoint {
   repeats: { saturation: Measured[]; half: Measured[] };
 }
 
-export async function fanout(load: LoadProcess, system: SystemName, receivers: number, s: Settings): Promise<FanoutPoint> {
+export async function fanout(system: SystemName, receivers: number, s: Settings): Promise<FanoutPoint> {
   return withServer(
     system,
-    async (server, target) => {
+    async (load, server, target) => {
       await load.send({ cmd: 'open', target, count: receivers, role: 'sub', concurrency: 100 });
       await load.send({ cmd: 'publishers', target, count: 1 });
       // Warm-up: the JIT and the servers' buffers, at a tenth of the first step.
@@ -209,10 +212,10 @@ export interface SweepPoint {
   complete: boolean;
 }
 
-export async function sweep(load: LoadProcess, system: SystemName, s: Settings): Promise<SweepPoint[]> {
+export async function sweep(system: SystemName, s: Settings): Promise<SweepPoint[]> {
   return withServer(
     system,
-    async (server, target) => {
+    async (load, server, target) => {
       await load.send({ cmd: 'open', target, count: s.sweepReceivers, role: 'sub', concurrency: 100 });
       await load.send({ cmd: 'publishers', target, count: 1 });
       await measure(load, server, s.sweepRate, s.sweepMs, 100, s.graceMs * 4);
@@ -254,10 +257,10 @@ export interface ChatPoint {
   complete: boolean;
 }
 
-export async function chat(load: LoadProcess, system: SystemName, s: Settings): Promise<ChatPoint> {
+export async function chat(system: SystemName, s: Settings): Promise<ChatPoint> {
   return withServer(
     system,
-    async (server, target) => {
+    async (load, server, target) => {
       await load.send({ cmd: 'open', target, count: s.chatParticipants, role: 'both', concurrency: 50 });
       await measure(load, server, s.chatRate / 4, s.chatMs, 100, s.graceMs * 4);
       const runs: Measured[] = [];

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite } from '../domain/stream-position.js';
+import { ExpirySweep } from './expiry-sweep.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
@@ -47,8 +48,11 @@ export interface SseOpenOptions {
   userId?: number | null;
 }
 
+/** A stream's reading of one log; the same object sits in the log's set of readers. */
 interface Subscription {
+  connection: SseConnection;
   stream: string;
+  topic: string;
   cursor: GaplessCursor<SseFrame>;
 }
 
@@ -56,7 +60,8 @@ interface Subscription {
 class SseConnection {
   readonly subscriptions: Subscription[] = [];
   readonly positions = new Map<string, number>();
-  readonly timers: NodeJS.Timeout[] = [];
+  /** The stream's group in the session-expiry sweep (private streams). */
+  expiry?: number;
   closed = false;
   connectionId = '';
   userId: number | null = null;
@@ -103,15 +108,10 @@ class SseConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.length = 0;
     for (const s of this.subscriptions) s.cursor.stop();
     if (!this.res.writableEnded) this.res.end();
   }
 }
-
-/** The longest delay setTimeout takes. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The registry of open SSE streams, by log. Everything the server writes to an event stream goes
@@ -122,11 +122,19 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 @Injectable()
 export class SseRepository implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SSE');
-  private readonly byStream = new Map<string, Set<{ connection: SseConnection; topic: string; cursor: GaplessCursor<SseFrame> }>>();
+  private readonly byStream = new Map<string, Set<Subscription>>();
   /** Open streams by connection id (the probe and the clock probe address one by id). */
   private readonly connections = new Map<string, SseConnection>();
   private readonly instance = randomUUID().slice(0, 8);
   private nextId = 0;
+  /** One heartbeat for every open stream (a timer per stream cost a Timeout and a closure each). */
+  private heartbeat?: NodeJS.Timeout;
+  /** Private streams whose session expires: told `auth-expired`, then ended. */
+  private readonly expiries = new ExpirySweep<SseConnection>((connection) => {
+    connection.expiry = undefined;
+    connection.write('event: auth-expired\ndata: {}\n\n');
+    this.remove(connection, 'session_expired');
+  });
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -138,13 +146,14 @@ export class SseRepository implements BeforeApplicationShutdown {
     return this.connections.size;
   }
 
-  /** Open streams, log subscriptions and live timers: all three return to zero when clients leave. */
+  /**
+   * Open streams, log subscriptions and timers (the shared heartbeat and pending session
+   * expiries): all three return to zero when clients leave.
+   */
   stats(): { connections: number; subscriptions: number; timers: number } {
     let subscriptions = 0;
     for (const set of this.byStream.values()) subscriptions += set.size;
-    let timers = 0;
-    for (const c of this.connections.values()) timers += c.timers.length;
-    return { connections: this.connections.size, subscriptions, timers };
+    return { connections: this.connections.size, subscriptions, timers: (this.heartbeat ? 1 : 0) + this.expiries.size };
   }
 
   /**
@@ -182,20 +191,10 @@ export class SseRepository implements BeforeApplicationShutdown {
     // No id: line, so it does not move the browser's Last-Event-ID.
     connection.write(`event: hello\ndata: ${JSON.stringify({ connectionId: connection.connectionId, serverTime: performance.timeOrigin + performance.now() })}\n\n`);
     if (options.reset) connection.write(`id: ${connection.id()}\nevent: reset\ndata: ${options.reset}\n\n`);
-    const heartbeat = setInterval(() => connection.write(': heartbeat\n\n'), this.config.sseHeartbeatMs);
-    heartbeat.unref();
-    connection.timers.push(heartbeat);
-    if (options.expiresAt !== undefined) {
-      const left = Math.max(0, options.expiresAt - Date.now());
-      if (left <= MAX_TIMER_MS) {
-        const expiry = setTimeout(() => {
-          connection.write('event: auth-expired\ndata: {}\n\n');
-          this.remove(connection, 'session_expired');
-        }, left);
-        expiry.unref();
-        connection.timers.push(expiry);
-      }
-    }
+    this.heartbeat ??= setInterval(() => {
+      for (const open of this.connections.values()) open.write(': heartbeat\n\n');
+    }, this.config.sseHeartbeatMs).unref();
+    if (options.expiresAt !== undefined) connection.expiry = this.expiries.add(connection, options.expiresAt);
 
     for (const topic of options.topics) {
       const cursor = new GaplessCursor<SseFrame>({
@@ -206,10 +205,11 @@ export class SseRepository implements BeforeApplicationShutdown {
           this.remove(connection, 'error');
         },
       });
-      connection.subscriptions.push({ stream: topic.stream, cursor });
+      const subscription: Subscription = { connection, stream: topic.stream, topic: topic.topic, cursor };
+      connection.subscriptions.push(subscription);
       let set = this.byStream.get(topic.stream);
       if (!set) this.byStream.set(topic.stream, (set = new Set()));
-      set.add({ connection, topic: topic.topic, cursor });
+      set.add(subscription);
     }
     if (connection.closed) {
       this.remove(connection); // the client left while we were setting up
@@ -251,16 +251,22 @@ export class SseRepository implements BeforeApplicationShutdown {
   /** On shutdown, end every stream so the HTTP server can close and browsers reconnect elsewhere. */
   beforeApplicationShutdown(): void {
     this.closeAll();
+    this.expiries.stop();
   }
 
   private remove(connection: SseConnection, reason: DisconnectReason = 'client'): void {
     connection.close();
     if (this.connections.delete(connection.connectionId)) this.telemetry.closed(connection, reason);
-    for (const { stream } of connection.subscriptions) {
-      const set = this.byStream.get(stream);
-      if (!set) continue;
-      for (const sub of set) if (sub.connection === connection) set.delete(sub);
-      if (set.size === 0) this.byStream.delete(stream);
+    if (connection.expiry !== undefined) this.expiries.remove(connection, connection.expiry);
+    connection.expiry = undefined;
+    for (const subscription of connection.subscriptions) {
+      const set = this.byStream.get(subscription.stream);
+      if (!set?.delete(subscription) || set.size > 0) continue;
+      this.byStream.delete(subscription.stream);
+    }
+    if (this.connections.size === 0 && this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
     }
   }
 }

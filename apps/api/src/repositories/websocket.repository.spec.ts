@@ -83,15 +83,15 @@ describe('WebSocketRepository', () => {
     }
   });
 
-  it('closes with 4001 when the session expires', () => {
-    vi.useFakeTimers();
+  it('closes with 4001 once the session has expired (within the one-second sweep), never before', () => {
+    vi.useFakeTimers({ now: 10_000 });
     try {
       const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
       const socket = new FakeSocket();
-      repo.register(socket as unknown as WebSocket, user, Date.now() + 1000);
-      vi.advanceTimersByTime(999);
+      repo.register(socket as unknown as WebSocket, user, Date.now() + 1500);
+      vi.advanceTimersByTime(1499);
       expect(socket.closed).toBeUndefined();
-      vi.advanceTimersByTime(1);
+      vi.advanceTimersByTime(501);
       expect(socket.closed).toEqual({ code: WsCloseCode.sessionExpired, reason: 'session expired' });
     } finally {
       vi.useRealTimers();

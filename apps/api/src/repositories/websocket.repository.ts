@@ -6,6 +6,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { UserEntity } from '../domain/entities.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
+import { ExpirySweep } from './expiry-sweep.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
@@ -48,7 +49,8 @@ interface Connection {
   reason?: DisconnectReason;
   /** Writes, through the user's network simulation if any. */
   scheduler: DeliveryScheduler;
-  expiry?: NodeJS.Timeout;
+  /** The connection's group in the expiry sweep. */
+  expiry?: number;
   /** Counts what is written (set once the TCP socket is known). */
   meter?: ConnectionMeter;
 }
@@ -56,11 +58,11 @@ interface Connection {
 /** Options of every Buffer frame we send: text, not binary (allocated once). */
 const TEXT_FRAME = { binary: false } as const;
 
+/** The rooms of a connection that has joined none (most idle sockets): shared, never written to. */
+const NO_ROOMS: Map<string, Subscription> = new Map();
+
 /** Frames per replay page. */
 const REPLAY_PAGE = 200;
-
-/** The longest delay setTimeout takes. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The registry of open WebSockets: who is behind each socket, which rooms it reads, and its
@@ -76,12 +78,28 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
   private readonly instance = randomUUID().slice(0, 8);
   private nextId = 0;
   private heartbeat?: NodeJS.Timeout;
+  /** Closes sockets whose session has expired, with 4001 so the client renews it and reconnects. */
+  private readonly expiries = new ExpirySweep<WebSocket>((socket) => {
+    const connection = this.sockets.get(socket);
+    if (!connection) return;
+    connection.expiry = undefined;
+    connection.reason = 'session_expired';
+    socket.close(WsCloseCode.sessionExpired, 'session expired');
+  });
+  /** One `pong` listener for every socket (`this` is the socket), not a closure per connection. */
+  private readonly markAlive: (this: WebSocket) => void;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly telemetry: TelemetryRepository,
     private readonly netsim: NetsimRepository,
-  ) {}
+  ) {
+    const sockets = this.sockets;
+    this.markAlive = function (this: WebSocket) {
+      const connection = sockets.get(this);
+      if (connection) connection.alive = true;
+    };
+  }
 
   /**
    * Protocol-level heartbeat: every interval, a socket that has not answered the previous ping
@@ -105,6 +123,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
   /** On shutdown, tell every client we are going away (1001); they reconnect and resume. */
   beforeApplicationShutdown(): void {
     clearInterval(this.heartbeat);
+    this.expiries.stop();
     for (const [socket, connection] of this.sockets) {
       connection.reason = 'shutdown';
       socket.close(WsCloseCode.goingAway, 'server shutting down');
@@ -120,26 +139,16 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     const connection: Connection = {
       id: `${this.instance}-${++this.nextId}`,
       user,
-      rooms: new Map(),
+      rooms: NO_ROOMS,
       alive: true,
       closing: false,
       scheduler: new DeliveryScheduler(this.netsim.for(user.id)),
     };
     // Counted from here: the 101 handshake is already written, so wire bytes exclude it.
     if (tcp) connection.meter = this.telemetry.opened(socket, 'ws', tcp, { id: connection.id, userId: user.id });
-    const expire = () => {
-      connection.reason = 'session_expired';
-      socket.close(WsCloseCode.sessionExpired, 'session expired');
-    };
-    const left = expiresAt - Date.now();
-    if (left <= 0) {
-      expire();
-    } else if (left <= MAX_TIMER_MS) {
-      connection.expiry = setTimeout(expire, left);
-      connection.expiry.unref();
-    }
-    socket.on('pong', () => (connection.alive = true));
+    socket.on('pong', this.markAlive);
     this.sockets.set(socket, connection);
+    connection.expiry = this.expiries.add(socket, expiresAt);
     this.write(socket, JSON.stringify({ event: 'hello', data: { connectionId: connection.id, serverTime: performance.timeOrigin + performance.now() } }));
     return connection.id;
   }
@@ -191,6 +200,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
       messages: new GaplessCursor({ source: paced(sources.messages), deliver, onError, pageSize: REPLAY_PAGE }),
       changes: new GaplessCursor({ source: paced(sources.changes), deliver, onError, pageSize: REPLAY_PAGE, sparse: true }),
     };
+    if (connection.rooms === NO_ROOMS) connection.rooms = new Map();
     connection.rooms.set(room, subscription);
     let members = this.rooms.get(room);
     if (!members) this.rooms.set(room, (members = new Set()));
@@ -215,7 +225,7 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     const connection = this.sockets.get(socket);
     if (!connection) return undefined;
     this.telemetry.closed(socket, connection.reason ?? 'client');
-    clearTimeout(connection.expiry);
+    if (connection.expiry !== undefined) this.expiries.remove(socket, connection.expiry);
     const rooms = [...connection.rooms.keys()];
     for (const subscription of connection.rooms.values()) this.unsubscribe(subscription);
     this.sockets.delete(socket);

@@ -108,6 +108,23 @@ describe('GET /api/events (one stream, many topics)', () => {
     expect([...replay.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([4, 5, 6, 7, 8]);
   });
 
+  it('sends a topic’s main event unnamed on its single-topic stream, and names every event on /api/events', async () => {
+    const user = await newUser();
+    const blog = await newBlog();
+    await postUpdate(blog, 'plain');
+    await notify(user, 'n');
+    const single = await readStream(await fetch(`${server.url}/api/blogs/${blog}/stream?lastEventId=0`), (t) => t.includes('id: 1\n'));
+    expect(single).toMatch(new RegExp(`\nid: 1\ndata: \\{"topic":"blog:${blog}","id":\\d+,"body":"plain"`));
+    const mine = await readStream(await fetch(`${server.url}/api/notifications/stream?lastEventId=0`, { headers: { cookie: user.cookie } }), (t) => t.includes('id: 1\n'));
+    expect(mine).toMatch(/\nid: 1\ndata: \{"topic":"notifications",/);
+    const both = await readStream(
+      await fetch(`${server.url}/api/events?topics=notifications,blog:${blog}&lastEventId=${encodeURIComponent(`notifications=0,blog:${blog}=0`)}`, { headers: { cookie: user.cookie } }),
+      (t) => t.includes(`blog:${blog}=1\n`),
+    );
+    expect(both).toContain(`id: notifications=1,blog:${blog}=0\nevent: notification\ndata: {"topic":"notifications",`);
+    expect(both).toContain(`id: notifications=1,blog:${blog}=1\nevent: update\ndata: {"topic":"blog:${blog}",`);
+  });
+
   it('resets only the topics that need it on a multiplexed stream', async () => {
     const user = await newUser();
     const blog = await newBlog();

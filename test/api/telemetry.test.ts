@@ -99,7 +99,7 @@ describe('wire bytes are measured at the socket', () => {
           res.setEncoding('utf8');
           res.on('data', (c: string) => {
             text += c;
-            if ((text.match(/^event: notification$/gm) ?? []).length === 3) server.app.get(SseRepository).closeAll();
+            if ((text.match(/^id: \d+$/gm) ?? []).length === 3) server.app.get(SseRepository).closeAll();
           });
           res.on('end', () => resolve(text));
         },
@@ -108,7 +108,7 @@ describe('wire bytes are measured at the socket', () => {
     });
     for (let i = 0; i < 3; i++) await postJson(server.url, '/api/notifications/test', { title: `t${i}` }, { cookie: user.cookie });
     const text = await body;
-    expect(text.match(/^event: notification$/gm)).toHaveLength(3);
+    expect(text.match(/^id: \d+\ndata: \{"topic":"notifications"/gm)).toHaveLength(3);
     const after = await eventuallyAsync(async () => {
       const m = await metrics();
       return m.sse.connections === before.sse.connections ? m : undefined;

@@ -111,6 +111,9 @@ export interface SseEvent {
 }
 
 /** The real `eventsource` client with the session cookie; records every event. */
+/** The main event of each kind of topic, sent unnamed on single-topic streams. */
+const DEFAULT_EVENT: Record<string, string> = { blog: 'update', notifications: 'notification' };
+
 export class SseClient {
   readonly events: SseEvent[] = [];
   opens = 0;
@@ -124,6 +127,13 @@ export class SseClient {
     for (const type of eventTypes) {
       this.es.addEventListener(type, (e) => this.events.push({ id: e.lastEventId, type, data: JSON.parse(e.data) as Record<string, unknown> }));
     }
+    // A single-topic stream sends its topic's main event unnamed (docs/protocol.md): recorded
+    // under that name, when the caller listens for it.
+    this.es.addEventListener('message', (e) => {
+      const data = JSON.parse(e.data) as Record<string, unknown>;
+      const type = DEFAULT_EVENT[String(data.topic).split(':')[0]!] ?? 'message';
+      if (eventTypes.includes(type)) this.events.push({ id: e.lastEventId, type, data });
+    });
   }
 
   ids(): number[] {

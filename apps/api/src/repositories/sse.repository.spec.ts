@@ -36,10 +36,10 @@ describe('SseRepository', () => {
       topics: [{ topic: 'blog:1', stream: 'blog:1', start: 0, source }],
       composite: false,
     });
-    repo.deliver('blog:1', { seq: 1, body: 'event: update\ndata: {}\n\n', payloadBytes: 2 });
+    repo.deliver('blog:1', { seq: 1, body: 'event: update\ndata: {}\n\n', plain: 'data: {}\n\n', payloadBytes: 2 });
     res.writableLength = 101;
-    repo.deliver('blog:1', { seq: 2, body: 'event: update\ndata: {}\n\n', payloadBytes: 2 });
-    expect(res.written).toEqual(['retry: 1000\n\n', expect.stringMatching(/^event: hello\ndata: \{"connectionId":"[^"]+","serverTime":[\d.]+\}\n\n$/), 'id: 1\nevent: update\ndata: {}\n\n']);
+    repo.deliver('blog:1', { seq: 2, body: 'event: update\ndata: {}\n\n', plain: 'data: {}\n\n', payloadBytes: 2 });
+    expect(res.written).toEqual(['retry: 1000\n\n', expect.stringMatching(/^event: hello\ndata: \{"connectionId":"[^"]+","serverTime":[\d.]+\}\n\n$/), 'id: 1\ndata: {}\n\n']);
     expect(res.writableEnded).toBe(true);
     expect(repo.stats()).toEqual({ connections: 0, subscriptions: 0, timers: 0 });
   });

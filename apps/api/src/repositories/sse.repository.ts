@@ -17,10 +17,15 @@ export const SSE_HEADERS = {
   Connection: 'keep-alive',
 } as const;
 
-/** A prepared event of one log: its seq, the SSE text after the `id:` line, and its data's size. */
+/**
+ * A prepared event of one log: its seq, the SSE text after the `id:` line (`body` names the
+ * event, for multiplexed streams; `plain` leaves the log's default event unnamed, for
+ * single-topic streams), and its data's size. Both are built once per event.
+ */
 export interface SseFrame {
   seq: number;
   body: string;
+  plain: string;
   payloadBytes: number;
 }
 
@@ -83,7 +88,7 @@ class SseConnection {
 
   event(topic: string, frame: SseFrame, replayed: boolean): void {
     this.positions.set(topic, frame.seq);
-    if (this.write(`id: ${this.id()}\n${frame.body}`)) this.onSent(frame.payloadBytes, replayed);
+    if (this.write(`id: ${this.id()}\n${this.composite ? frame.body : frame.plain}`)) this.onSent(frame.payloadBytes, replayed);
   }
 
   /**

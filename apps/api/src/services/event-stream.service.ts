@@ -29,10 +29,14 @@ export interface StreamPlan {
   reset: Record<string, { lastId: number; reason: ResetReason }> | null;
 }
 
-/** A prepared event of one log: its seq, the SSE text after the `id:` line, and its data's size. */
+/**
+ * A prepared event of one log: its seq, the SSE text after the `id:` line (`body` with the
+ * `event:` line, `plain` without it when the event is the log's default), and its data's size.
+ */
 export interface StreamFrame {
   seq: number;
   body: string;
+  plain: string;
   payloadBytes: number;
 }
 

@@ -5,8 +5,9 @@
  * benchmark working; it checks delivery, never timing).
  *
  *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat] [--profile DIR]
+ *   node apps/bench/dist/run.js --render DIR   (rewrite DIR's README.md and fanout.svg from its results.json)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -65,8 +66,17 @@ async function main(): Promise<void> {
       systems: { type: 'string' },
       scenarios: { type: 'string' },
       profile: { type: 'string' },
+      render: { type: 'string' },
     },
   });
+  if (values.render) {
+    const dir = resolve(values.render);
+    const report = buildReport(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Results);
+    writeFileSync(join(dir, 'README.md'), report.markdown);
+    writeFileSync(join(dir, 'fanout.svg'), report.svg);
+    console.log(report.summary);
+    return;
+  }
   const systems = (values.systems ? values.systems.split(',') : [...SYSTEMS]) as SystemName[];
   for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`unknown system ${s} (one of ${SYSTEMS.join(', ')})`);
   const scenarios = (values.scenarios ? values.scenarios.split(',') : [...SCENARIOS]) as Scenario[];

@@ -43,7 +43,8 @@ async function openStream(who: SignedIn) {
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
+          // An event without a name is this single-topic stream's main event (docs/protocol.md).
+          const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'notification';
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown>, text: data, at: performance.now() });
         }

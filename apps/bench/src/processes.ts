@@ -28,6 +28,16 @@ function spawnPinned(core: number, args: string[], env: NodeJS.ProcessEnv): Chil
   return spawn(process.execPath, args, { stdio, env });
 }
 
+/** Asks a child to stop (`ask`), waits for it to exit, and kills it if it has not within 10 s. */
+async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  ask();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
@@ -139,13 +149,7 @@ export class ServerProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise((r) => this.child.once('exit', r));
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(this.child, () => this.child.kill('SIGTERM'));
     if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 
@@ -208,12 +212,7 @@ export class LoadProcess {
   }
 
   /** Disconnects the IPC channel (the generator then closes its sockets and exits) and waits for the exit. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    if (this.child.connected) this.child.disconnect();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return stopChild(this.child, () => this.child.connected && this.child.disconnect());
   }
 }

@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Four suites, one `npm test`:
+// Five suites, one `npm test`:
 // - unit: specs beside the code, collaborators faked;
 // - api: the real server on port 0 with real ws / eventsource clients and a real SQLite file;
+// - scale: several API processes on the machine's PostgreSQL and Redis, and nginx in front;
 // - bench: `npm run bench --smoke`, checking the benchmark still runs and delivers everything;
 // - browser: the built web app in headless Chromium (playwright-core + Debian's chromium).
 export default defineConfig({
@@ -16,6 +17,11 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'api', include: ['test/api/**/*.test.ts'], environment: 'node', testTimeout: 20_000, hookTimeout: 30_000 },
+      },
+      {
+        extends: true,
+        // Several API processes sharing the machine's PostgreSQL and Redis (required under CI=true).
+        test: { name: 'scale', include: ['test/scale/**/*.test.ts'], environment: 'node', testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false },
       },
       {
         extends: true,

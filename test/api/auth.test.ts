@@ -226,6 +226,8 @@ describe('OpenAPI', () => {
       '/api/blogs/{id}/updates/{updateId}',
       '/api/events',
       '/api/events/poll',
+      '/api/health/live',
+      '/api/health/ready',
       '/api/metrics',
       '/api/metrics/connections/{id}',
       '/api/metrics/connections/{id}/ping',

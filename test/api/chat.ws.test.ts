@@ -252,7 +252,8 @@ describe('bad frames', () => {
     const id = clientId();
     client.send('message', { room: 'general', text: 'still here', clientId: id });
     await reader.waitFor('message', (d) => d.clientId === id);
-    expect(reader.frames.slice(readerFrames).map((f) => f.event)).toEqual(['message']);
+    // (Presence frames from the joins above may still be arriving: they are not what we count.)
+    expect(reader.frames.slice(readerFrames).map((f) => f.event).filter((e) => e !== 'presence')).toEqual(['message']);
   });
 
   it('closes the connection with 1009 for a frame over the size limit', async () => {

@@ -3,7 +3,7 @@ import { readStream, signUp, WsClient } from '../support/clients.js';
 import { startServer } from '../support/server.js';
 
 describe('shutdown', () => {
-  it('ends open SSE streams and closes WebSockets with 1001, so the server stops promptly', async () => {
+  it('ends open SSE streams and closes WebSockets with 1012 (reconnect elsewhere), so the server stops promptly', async () => {
     const server = await startServer();
     const user = await signUp(server.url, 'leaver');
     const ws = await WsClient.connect(server.wsUrl, user.cookie);
@@ -13,7 +13,7 @@ describe('shutdown', () => {
     const started = Date.now();
     await server.close();
     expect(Date.now() - started).toBeLessThan(3000);
-    expect(await ws.waitClosed()).toBe(1001);
+    expect(await ws.waitClosed()).toBe(1012);
     expect(await ended).toMatch(/^retry: 3000\n\nevent: hello\ndata: \{[^\n]*\}\n\n$/); // ended cleanly, nothing half-written
     server.cleanup();
   });

@@ -10,7 +10,7 @@ import { jsonShapeProblem } from './domain/json-guard.js';
 import { RealtimeWsAdapter } from './gateways/ws.adapter.js';
 import { HttpExceptionFilter } from './middleware/http-exception.filter.js';
 import { OriginPolicy, UNSAFE_METHODS } from './middleware/origin-policy.js';
-import { migrateSqlite, sqlitePath } from './repositories/migrations.js';
+import { migrate } from './repositories/migrations.js';
 import { TelemetryRepository } from './repositories/telemetry.repository.js';
 import { AuthService } from './services/auth.service.js';
 import { ChatService } from './services/chat.service.js';
@@ -25,7 +25,7 @@ export const DEFAULT_ROOMS = ['general'];
  * and wires HTTP, WebSocket and SSE onto one Nest application. Used by `main.ts` and the tests.
  */
 export async function createApp(config: AppConfig): Promise<INestApplication> {
-  migrateSqlite(sqlitePath(config.databaseUrl));
+  await migrate(config.databaseProvider, config.databaseUrl);
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1),

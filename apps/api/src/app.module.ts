@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { ServeStaticModule } from '@nestjs/serve-static';
+import { TerminusModule } from '@nestjs/terminus';
 import { existsSync } from 'node:fs';
 import type { AppConfig } from './config/app-config.js';
 import { APP_CONFIG } from './config/tokens.js';
@@ -7,6 +8,7 @@ import { AuthController } from './controllers/auth.controller.js';
 import { BlogController } from './controllers/blog.controller.js';
 import { EventStreamResponder } from './controllers/event-stream.responder.js';
 import { EventsController } from './controllers/events.controller.js';
+import { HealthController } from './controllers/health.controller.js';
 import { MetricsController } from './controllers/metrics.controller.js';
 import { NetsimController } from './controllers/netsim.controller.js';
 import { ProbeController } from './controllers/probe.controller.js';
@@ -17,11 +19,13 @@ import { AuthGuard } from './middleware/auth.guard.js';
 import { BlogRepository } from './repositories/blog.repository.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
-import { EventBus, InProcessEventBus } from './repositories/event-bus.repository.js';
+import { EventBus, InProcessEventBus, RedisEventBus } from './repositories/event-bus.repository.js';
+import { LifecycleRepository } from './repositories/lifecycle.repository.js';
 import { NetsimRepository } from './repositories/netsim.repository.js';
 import { NotificationRepository } from './repositories/notification.repository.js';
-import { PresenceRepository } from './repositories/presence.repository.js';
+import { InProcessPresenceRepository, PresenceRepository, RedisPresenceRepository } from './repositories/presence.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
+import { RedisRepository } from './repositories/redis.repository.js';
 import { RoomRepository } from './repositories/room.repository.js';
 import { SseRepository } from './repositories/sse.repository.js';
 import { StreamEventRepository } from './repositories/stream-event.repository.js';
@@ -37,15 +41,18 @@ import { NotificationService } from './services/notification.service.js';
 import { ProbeService } from './services/probe.service.js';
 import { RetentionService } from './services/retention.service.js';
 
-const repositories: Provider[] = [
+/** The repositories; with REDIS_URL, fan-out and presence go through Redis. */
+const repositories = (config: AppConfig): Provider[] => [
   BlogRepository,
   CryptoRepository,
   DatabaseRepository,
-  { provide: EventBus, useClass: InProcessEventBus },
+  { provide: EventBus, useClass: config.redisUrl ? RedisEventBus : InProcessEventBus },
+  LifecycleRepository,
   NetsimRepository,
   NotificationRepository,
-  PresenceRepository,
+  { provide: PresenceRepository, useClass: config.redisUrl ? RedisPresenceRepository : InProcessPresenceRepository },
   RateLimitRepository,
+  ...(config.redisUrl ? [RedisRepository] : []),
   RoomRepository,
   SseRepository,
   StreamEventRepository,
@@ -62,11 +69,12 @@ export class AppModule {
     const serveWeb = config.webDistDir !== '' && existsSync(config.webDistDir);
     return {
       module: AppModule,
-      imports: serveWeb
-        ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })]
-        : [],
-      controllers: [AuthController, BlogController, EventsController, MetricsController, NetsimController, NotificationController, ProbeController, RoomController],
-      providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories, ...services, AuthGuard, EventStreamResponder, ChatGateway],
+      imports: [
+        TerminusModule.forRoot({ logger: false }),
+        ...(serveWeb ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })] : []),
+      ],
+      controllers: [AuthController, BlogController, EventsController, HealthController, MetricsController, NetsimController, NotificationController, ProbeController, RoomController],
+      providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories(config), ...services, AuthGuard, EventStreamResponder, ChatGateway],
     };
   }
 }

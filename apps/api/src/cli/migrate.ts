@@ -1,7 +1,7 @@
 // `npm run db:migrate`: applies pending migrations to the configured database and exits.
 import { loadConfig } from '../config/app-config.js';
-import { migrateSqlite, sqlitePath } from '../repositories/migrations.js';
+import { migrate } from '../repositories/migrations.js';
 
 const config = loadConfig();
-const applied = migrateSqlite(sqlitePath(config.databaseUrl));
+const applied = await migrate(config.databaseProvider, config.databaseUrl);
 console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date');

@@ -79,7 +79,7 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toMatch(/bare origin/);
     expect(problems.join('\n')).toMatch(/"nonsense" is not a URL origin/);
     expect(problems.join('\n')).toMatch(/NODE_ENV must be one of/);
-    expect(problems.join('\n')).toMatch(/DATABASE_URL must be a SQLite URL/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL must be file:path\/to\/app.db \(SQLite\) or postgresql/);
   });
 
   it('requires JWT_SECRET in production', () => {

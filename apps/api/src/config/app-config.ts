@@ -15,8 +15,25 @@ export interface AppConfig {
   readonly port: number;
   /** Folder for the SQLite file and the generated development secret. */
   readonly dataDir: string;
-  /** `file:...` (SQLite). */
+  /** `file:...` (SQLite, the embedded default) or `postgresql://...`. */
   readonly databaseUrl: string;
+  /** Which engine `databaseUrl` selects. */
+  readonly databaseProvider: 'sqlite' | 'postgres';
+  /** PostgreSQL connection pool size per instance. */
+  readonly databasePoolSize: number;
+  /** `redis://...` selects Redis pub/sub for fan-out and presence; empty keeps the in-process bus. */
+  readonly redisUrl: string;
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  readonly redisKeyPrefix: string;
+  /** This process's name among instances (connection ids, presence entries, health). */
+  readonly instanceId: string;
+  /**
+   * With Redis: an instance that has not refreshed its entries for this long is taken for dead;
+   * its users leave their rooms and the other instances resync their readers from the log.
+   */
+  readonly instanceTtlSeconds: number;
+  /** On SIGTERM, how long in-flight requests and writes get before connections are cut. */
+  readonly shutdownGraceMs: number;
   /** SQLite `PRAGMA synchronous`: NORMAL (default) or FULL. */
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   readonly jwtSecret: string;
@@ -104,8 +121,21 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
   const nodeEnv = oneOf('NODE_ENV', 'development', ['development', 'production', 'test'] as const);
   const dataDir = absolute(env.DATA_DIR || 'data');
   const databaseUrl = env.DATABASE_URL || `file:${resolve(dataDir, 'app.db')}`;
-  if (!databaseUrl.startsWith('file:')) {
-    problems.push(`DATABASE_URL must be a SQLite URL (file:path/to/app.db) in this version, got "${databaseUrl}"`);
+  const databaseProvider = providerOf(databaseUrl);
+  if (!databaseProvider) {
+    problems.push(`DATABASE_URL must be file:path/to/app.db (SQLite) or postgresql://user@host:port/db, got "${redact(databaseUrl)}"`);
+  }
+  const redisUrl = env.REDIS_URL ?? '';
+  if (redisUrl && !/^rediss?:\/\/[^/]/.test(redisUrl)) {
+    problems.push(`REDIS_URL must be redis://host:port (or rediss://), got "${redact(redisUrl)}"`);
+  }
+  const redisKeyPrefix = env.REDIS_KEY_PREFIX ?? 'rt:';
+  if (!/^[A-Za-z0-9:_.-]{0,64}$/.test(redisKeyPrefix)) {
+    problems.push(`REDIS_KEY_PREFIX must be up to 64 letters, digits or :_.-, got "${redisKeyPrefix}"`);
+  }
+  const instanceId = env.INSTANCE_ID || randomBytes(4).toString('hex');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(instanceId)) {
+    problems.push(`INSTANCE_ID must be 1 to 64 letters, digits or _.-, got "${instanceId}"`);
   }
 
   const allowedOrigins = (env.ALLOWED_ORIGINS ?? '')
@@ -127,12 +157,19 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     problems.push('JWT_SECRET is required when NODE_ENV=production');
   }
 
-  const config: AppConfig = {
+  const config: Mutable<AppConfig> = {
     nodeEnv,
     host: env.HOST || '127.0.0.1',
     port: int('PORT', 3000, 0, 65535),
     dataDir,
     databaseUrl,
+    databaseProvider: databaseProvider ?? 'sqlite',
+    databasePoolSize: int('DATABASE_POOL_SIZE', 10, 1, 1000),
+    redisUrl,
+    redisKeyPrefix,
+    instanceId,
+    instanceTtlSeconds: int('INSTANCE_TTL_SECONDS', 15, 3, 3600),
+    shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     sqliteSynchronous: oneOf('SQLITE_SYNCHRONOUS', 'NORMAL', ['NORMAL', 'FULL'] as const),
     jwtSecret,
     sessionTtlSeconds: int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600),
@@ -155,11 +192,30 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     logLevel: oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'log', ['error', 'warn', 'log', 'debug'] as const),
     ...overrides,
   };
+  if (overrides.databaseUrl !== undefined && overrides.databaseProvider === undefined) {
+    const provider = providerOf(overrides.databaseUrl);
+    if (!provider) problems.push(`databaseUrl must be a SQLite or PostgreSQL URL, got "${redact(overrides.databaseUrl)}"`);
+    else config.databaseProvider = provider;
+  }
   if (problems.length) throw new ConfigError(problems);
   if (!config.jwtSecret) {
     return Object.freeze({ ...config, jwtSecret: developmentSecret(config.dataDir) });
   }
   return Object.freeze(config);
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The database engine a URL selects, or null when it selects none. */
+export function providerOf(url: string): AppConfig['databaseProvider'] | null {
+  if (/^file:./.test(url)) return 'sqlite';
+  if (/^postgres(ql)?:\/\/./.test(url)) return 'postgres';
+  return null;
+}
+
+/** A URL with its password replaced, for error messages and logs. */
+export function redact(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
 
 function absolute(path: string): string {

@@ -63,6 +63,34 @@ function makeCursor(source: CursorSource<Item>, pageSize?: number) {
 }
 
 describe('GaplessCursor', () => {
+  it('catchUp reads what the bus dropped, pages through it, and takes live items after it once', async () => {
+    const log = fakeLog(2);
+    const { cursor, delivered, errors } = makeCursor(log.source(2), 2);
+    const started = cursor.start();
+    await log.release();
+    await started;
+    // Three entries were committed while the bus was down: nothing announced them.
+    log.append();
+    log.append();
+    log.append();
+    cursor.catchUp();
+    cursor.catchUp(); // already reading: no second read
+    expect(log.calls.filter((c) => c.startsWith('after'))).toEqual(['after 2']);
+    const six = log.append();
+    cursor.offer(six); // live during the catch-up: held, not delivered out of order
+    await log.release(); // 3, 4: a full page, so it reads on
+    expect(delivered).toEqual([3, 4]);
+    await log.release(); // 5, 6: a full page again
+    expect(delivered).toEqual([3, 4, 5, 6]);
+    const seven = log.append();
+    cursor.offer(seven); // still reading: held
+    await log.release(); // the read after 6 finds 7; the held 7 is then a duplicate
+    expect(delivered).toEqual([3, 4, 5, 6, 7]);
+    cursor.offer(log.append()); // 8, live again: delivered at once
+    expect(delivered).toEqual([3, 4, 5, 6, 7, 8]);
+    expect(errors).toEqual([]);
+  });
+
   it('delivers the replay, then what arrived during it, each once and in order', async () => {
     const log = fakeLog(5);
     const { cursor, events } = makeCursor(log.source(2));

@@ -104,6 +104,26 @@ export class GaplessCursor<T extends Sequenced> {
     this.fill().catch((err: unknown) => this.fail(err));
   }
 
+  /**
+   * Reads the log past the current position now, without waiting for a live event to reveal a
+   * gap: for when the bus may have dropped events (it reconnected), so a quiet log's last
+   * entries are not held back until its next event. A cursor already reading does nothing more.
+   */
+  catchUp(): void {
+    if (this.stopped || this.reading) return;
+    this.reading = true;
+    const read = async () => {
+      for (;;) {
+        const page = await this.options.source.after(this.position, this.pageSize);
+        if (this.stopped) return;
+        this.deliverRun(page);
+        if (page.length < this.pageSize) break;
+      }
+      await this.fill();
+    };
+    read().catch((err: unknown) => this.fail(err));
+  }
+
   stop(): void {
     this.stopped = true;
     this.buffer = [];

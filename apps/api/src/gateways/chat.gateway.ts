@@ -67,20 +67,22 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   @SubscribeMessage('message')
   async message(@ConnectedSocket() socket: WebSocket, @MessageBody() data: PostMessageDto): Promise<void> {
     const user = this.member(socket, data.room);
-    const { message } = await this.chat.post(user, data.room, data.text, data.clientId);
+    const { message } = await this.websockets.inOrder(socket, () => this.chat.post(user, data.room, data.text, data.clientId));
     this.websockets.send(socket, frame('ack', { clientId: message.clientId, seq: message.seq, room: message.room }));
   }
 
   /** `edit {room, seq, text}` */
   @SubscribeMessage('edit')
   async edit(@ConnectedSocket() socket: WebSocket, @MessageBody() data: EditDto): Promise<void> {
-    await this.chat.edit(this.member(socket, data.room), data.room, data.seq, data.text);
+    const user = this.member(socket, data.room);
+    await this.websockets.inOrder(socket, () => this.chat.edit(user, data.room, data.seq, data.text));
   }
 
   /** `delete {room, seq}` */
   @SubscribeMessage('delete')
   async delete(@ConnectedSocket() socket: WebSocket, @MessageBody() data: MessageRefDto): Promise<void> {
-    await this.chat.delete(this.member(socket, data.room), data.room, data.seq);
+    const user = this.member(socket, data.room);
+    await this.websockets.inOrder(socket, () => this.chat.delete(user, data.room, data.seq));
   }
 
   /** `typing {room}` */

@@ -1,6 +1,7 @@
 import { ArgumentsHost, BadRequestException, Catch, Logger, type ExceptionFilter } from '@nestjs/common';
 import WebSocket from 'ws';
 import { DomainError } from '../domain/errors.js';
+import { isDatabaseUnavailable } from '../repositories/database.repository.js';
 import { toErrorFrame } from '../dtos/chat.dto.js';
 import { frameRefs } from './ws.adapter.js';
 
@@ -32,6 +33,10 @@ export class WsErrorFilter implements ExceptionFilter {
       const details = typeof body === 'object' && body !== null ? (body as { message?: unknown }).message : undefined;
       code = 'invalid';
       message = Array.isArray(details) ? details.join('; ') : typeof details === 'string' ? details : 'invalid frame';
+    } else if (isDatabaseUnavailable(exception)) {
+      this.logger.warn('database unavailable');
+      code = 'unavailable';
+      message = 'The database is unavailable; retry shortly (a message resent with the same clientId is stored once)';
     } else {
       this.logger.error('handler failed', exception instanceof Error ? exception.stack : String(exception));
       code = 'internal';

@@ -8,6 +8,7 @@ import type { UserEntity } from '../domain/entities.js';
 import { jsonShapeProblem } from '../domain/json-guard.js';
 import { toErrorFrame } from '../dtos/chat.dto.js';
 import type { OriginPolicy } from '../middleware/origin-policy.js';
+import { isDatabaseUnavailable } from '../repositories/database.repository.js';
 
 /** The upgrade request after verification: the authenticated user rides along to the gateway. */
 export type VerifiedUpgrade = IncomingMessage & { user: UserEntity; sessionExpiresAt: number };
@@ -83,7 +84,8 @@ export class RealtimeWsAdapter extends WsAdapter {
             Object.assign(info.req, { user: session.user, sessionExpiresAt: session.expiresAt });
             done(true);
           },
-          () => done(false, 500, 'Internal Server Error'),
+          // The database is unreachable: a retryable refusal, so the client backs off and retries.
+          (err: unknown) => (isDatabaseUnavailable(err) ? done(false, 503, 'Service Unavailable') : done(false, 500, 'Internal Server Error')),
         );
       },
     } as never);

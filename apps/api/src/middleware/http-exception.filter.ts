@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, type DomainErrorCode } from '../domain/errors.js';
+import { isDatabaseUnavailable } from '../repositories/database.repository.js';
 
 const STATUS: Record<DomainErrorCode, HttpStatus> = {
   invalid: HttpStatus.BAD_REQUEST,
@@ -41,6 +42,14 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const body = exception.getResponse();
       const message = typeof body === 'object' && body !== null && 'message' in body ? (body as { message: unknown }).message : exception.message;
       res.status(status).json({ statusCode: status, error: reason(status), message });
+      return;
+    }
+    if (isDatabaseUnavailable(exception)) {
+      // A transaction that did not commit rolled back whole; a retry with the same idempotency
+      // key (clientId) cannot store anything twice.
+      this.logger.warn(`database unavailable: ${exception instanceof Error ? exception.message.split('\n').at(-1) : String(exception)}`);
+      res.setHeader('Retry-After', '2');
+      res.status(503).json({ statusCode: 503, error: 'Service Unavailable', message: 'The database is unavailable; retry shortly' });
       return;
     }
     this.logger.error('unhandled error', exception instanceof Error ? exception.stack : String(exception));

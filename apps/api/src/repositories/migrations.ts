@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { repoRoot } from '../config/app-config.js';
 
 /** A standard Prisma migration folder: `<timestamp>_<name>/migration.sql`. */
@@ -105,6 +106,74 @@ export function migrateSqlite(filePath: string, dir = migrationsDir('sqlite')): 
   } finally {
     db.close();
   }
+}
+
+/** The bookkeeping table exactly as Prisma's migrate engine creates it for PostgreSQL. */
+const POSTGRES_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)`;
+
+/** The advisory lock Prisma's migrate engine takes, so it and we never migrate at once. */
+const PRISMA_MIGRATE_LOCK = 72707369;
+
+/**
+ * Applies pending migrations to a PostgreSQL database, like {@link migrateSqlite}. Several
+ * instances starting at once are safe: each takes Prisma's advisory lock first, so one applies
+ * the migrations and the others then find nothing to do. Each migration and its bookkeeping row
+ * commit in one transaction (PostgreSQL's DDL is transactional), so a failed migration leaves
+ * nothing half-applied.
+ */
+export async function migratePostgres(url: string, dir = migrationsDir('postgres')): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [PRISMA_MIGRATE_LOCK]);
+    await client.query(POSTGRES_MIGRATIONS_TABLE);
+    const { rows } = await client.query<{ migration_name: string; checksum: string; finished_at: Date | null }>(
+      'SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL',
+    );
+    const applied = new Map(rows.map((row) => [row.migration_name, row]));
+    const done: string[] = [];
+    for (const migration of readMigrations(dir)) {
+      const row = applied.get(migration.name);
+      if (row) {
+        if (row.finished_at === null) throw new MigrationError(`migration ${migration.name} failed earlier; resolve it before starting`);
+        if (row.checksum !== migration.checksum) throw new MigrationError(`migration ${migration.name} was modified after it was applied`);
+        continue;
+      }
+      const startedAt = new Date();
+      await client.query('BEGIN');
+      try {
+        await client.query(migration.sql);
+        await client.query(
+          `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
+           VALUES ($1, $2, now(), $3, NULL, NULL, $4, 1)`,
+          [randomUUID(), migration.checksum, migration.name, startedAt],
+        );
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new MigrationError(`migration ${migration.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      done.push(migration.name);
+    }
+    return done;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_MIGRATE_LOCK]).catch(() => undefined);
+    await client.end();
+  }
+}
+
+/** Applies pending migrations to whichever database the URL names. */
+export async function migrate(provider: 'sqlite' | 'postgres', url: string): Promise<string[]> {
+  return provider === 'postgres' ? migratePostgres(url) : migrateSqlite(sqlitePath(url));
 }
 
 /** `file:relative/or/absolute.db` → absolute path. */

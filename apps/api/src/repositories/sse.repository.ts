@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppConfig } from '../config/app-config.js';
@@ -125,7 +125,7 @@ class SseConnection {
  * session-expiry limits, and exact cleanup (counted by `stats()` in the tests).
  */
 @Injectable()
-export class SseRepository implements BeforeApplicationShutdown {
+export class SseRepository {
   private readonly logger = new Logger('SSE');
   private readonly byStream = new Map<string, Set<Subscription>>();
   /** Open streams by connection id (the probe and the clock probe address one by id). */
@@ -254,9 +254,14 @@ export class SseRepository implements BeforeApplicationShutdown {
   }
 
   /** On shutdown, end every stream so the HTTP server can close and browsers reconnect elsewhere. */
-  beforeApplicationShutdown(): void {
+  drain(): void {
     this.closeAll();
     this.expiries.stop();
+  }
+
+  /** The bus may have dropped events: every reader reads its logs past its position. */
+  resync(): void {
+    for (const subscriptions of this.byStream.values()) for (const s of subscriptions) s.cursor.catchUp();
   }
 
   private remove(connection: SseConnection, reason: DisconnectReason = 'client'): void {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
@@ -23,6 +23,8 @@ export interface SequencedFrame {
 export const WsCloseCode = {
   normal: 1000,
   goingAway: 1001,
+  /** This instance is stopping: reconnect (to another one) and resume. */
+  serviceRestart: 1012,
   tooBig: 1009,
   internalError: 1011,
   sessionExpired: 4001,
@@ -53,7 +55,11 @@ interface Connection {
   expiry?: number;
   /** Counts what is written (set once the TCP socket is known). */
   meter?: ConnectionMeter;
+  /** The last of the client's writes still running ({@link WebSocketRepository.inOrder}). */
+  tail?: Promise<void>;
 }
+
+const settle = (): void => undefined;
 
 /** Options of every Buffer frame we send: text, not binary (allocated once). */
 const TEXT_FRAME = { binary: false } as const;
@@ -70,7 +76,7 @@ const REPLAY_PAGE = 200;
  * consumers, expired sessions, dead peers) are enforced in one place.
  */
 @Injectable()
-export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutdown {
+export class WebSocketRepository implements OnModuleInit {
   private readonly logger = new Logger('WebSocket');
   private readonly rooms = new Map<string, Set<Subscription>>();
   private readonly sockets = new Map<WebSocket, Connection>();
@@ -120,13 +126,32 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     this.heartbeat.unref();
   }
 
-  /** On shutdown, tell every client we are going away (1001); they reconnect and resume. */
-  beforeApplicationShutdown(): void {
+  /**
+   * On shutdown: tells every client to reconnect elsewhere (1012) and resolves once their sockets
+   * have closed, or after `graceMs`, when those whose peers did not answer are cut.
+   */
+  async drain(graceMs: number): Promise<void> {
     clearInterval(this.heartbeat);
     this.expiries.stop();
+    const closed: Promise<void>[] = [];
     for (const [socket, connection] of this.sockets) {
       connection.reason = 'shutdown';
-      socket.close(WsCloseCode.goingAway, 'server shutting down');
+      closed.push(new Promise((resolve) => socket.once('close', () => resolve())));
+      socket.close(WsCloseCode.serviceRestart, 'server restarting: reconnect');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(closed), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    for (const socket of this.sockets.keys()) socket.terminate();
+  }
+
+  /** The bus may have dropped events: every reader reads its room's logs past its position. */
+  resync(): void {
+    for (const members of this.rooms.values()) {
+      for (const subscription of members) {
+        subscription.messages.catchUp();
+        subscription.changes.catchUp();
+      }
     }
   }
 
@@ -151,6 +176,25 @@ export class WebSocketRepository implements OnModuleInit, BeforeApplicationShutd
     connection.expiry = this.expiries.add(socket, expiresAt);
     this.write(socket, JSON.stringify({ event: 'hello', data: { connectionId: connection.id, serverTime: performance.timeOrigin + performance.now() } }));
     return connection.id;
+  }
+
+  /**
+   * Runs one of the client's writes (message, edit, delete) once its earlier ones have settled,
+   * so they are stored in the order the client sent them. Handlers run concurrently, and on
+   * PostgreSQL so do their transactions (a pool of connections): without this, three messages
+   * sent back to back could take their sequence numbers in any order. Other clients' writes are
+   * not held up.
+   */
+  inOrder<T>(socket: WebSocket, fn: () => Promise<T>): Promise<T> {
+    const connection = this.sockets.get(socket);
+    if (!connection) return fn();
+    const run = connection.tail ? connection.tail.then(fn) : fn();
+    const tail = run.then(settle, settle);
+    connection.tail = tail;
+    void tail.then(() => {
+      if (connection.tail === tail) connection.tail = undefined;
+    });
+    return run;
   }
 
   connection(socket: WebSocket): { id: string; user: UserEntity } | undefined {

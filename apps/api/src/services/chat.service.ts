@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { MessageChange, MessageEntity, RoomEntity, RoomSummary, StreamEntry, UserEntity } from '../domain/entities.js';
@@ -34,7 +34,7 @@ export function mentionedUsernames(text: string): string[] {
 }
 
 @Injectable()
-export class ChatService {
+export class ChatService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly db: DatabaseRepository,
     private readonly rooms: RoomRepository,
@@ -47,10 +47,29 @@ export class ChatService {
   ) {}
 
   private readonly lastTyping = new Map<string, number>();
+  private stopWatching?: () => void;
+
+  /** Users whose instance died leave their rooms silently: tell those rooms. */
+  onModuleInit(): void {
+    this.stopWatching = this.presence.onVanished((room) => {
+      void this.announcePresence(room).catch(() => undefined);
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.stopWatching?.();
+  }
 
   async listRooms(userId: number): Promise<(RoomSummary & { online: number })[]> {
     const rooms = await this.rooms.listFor(userId);
-    return rooms.map((room) => ({ ...room, online: this.presence.count(room.name) }));
+    const online = await this.presence.counts(rooms.map((room) => room.name));
+    return rooms.map((room) => ({ ...room, online: online.get(room.name) ?? 0 }));
+  }
+
+  private async announcePresence(room: string): Promise<UserEntity[]> {
+    const users = await this.presence.users(room);
+    await this.bus.publish({ type: 'chat.presence.changed', room, users });
+    return users;
   }
 
   async createRoom(name: string): Promise<RoomEntity> {
@@ -80,17 +99,13 @@ export class ChatService {
    */
   async enter(user: UserEntity, room: RoomEntity, connectionId: string): Promise<UserEntity[]> {
     await this.rooms.addMember(room.id, user.id);
-    if (this.presence.add(room.name, user, connectionId)) {
-      await this.bus.publish({ type: 'chat.presence.changed', room: room.name, users: this.presence.users(room.name) });
-    }
+    if (await this.presence.add(room.name, user, connectionId)) return this.announcePresence(room.name);
     return this.presence.users(room.name);
   }
 
   /** A connection leaves a room (or disconnects). */
   async exit(user: UserEntity, room: string, connectionId: string): Promise<void> {
-    if (this.presence.remove(room, user.id, connectionId)) {
-      await this.bus.publish({ type: 'chat.presence.changed', room, users: this.presence.users(room) });
-    }
+    if (await this.presence.remove(room, user.id, connectionId)) await this.announcePresence(room);
   }
 
   /** Tells the room the user is typing, at most once per TYPING_MIN_INTERVAL_MS. */

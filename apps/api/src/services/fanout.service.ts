@@ -22,6 +22,7 @@ const REPLAY_PAGE = 500;
 @Injectable()
 export class FanoutService implements OnModuleInit, OnModuleDestroy {
   private unsubscribe?: () => void;
+  private stopResync?: () => void;
 
   constructor(
     private readonly bus: EventBus,
@@ -32,10 +33,15 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.unsubscribe = this.bus.subscribe((event) => this.handle(event));
+    this.stopResync = this.bus.onResync(() => {
+      this.websockets.resync();
+      this.sse.resync();
+    });
   }
 
   onModuleDestroy(): void {
     this.unsubscribe?.();
+    this.stopResync?.();
   }
 
   private handle(event: DomainEvent): void {

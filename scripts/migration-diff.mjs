@@ -346,6 +346,24 @@ function diff(engine, from, to, { exitCode = false } = {}) {
   return engine.diff({ from, to, script: true, exitCode, filters: NO_FILTER });
 }
 
+// The providers share one set of models: every model or enum a provider's schema sees must come
+// from prisma/models (normally through a symlink), byte for byte, and nothing else may declare
+// one. So the PostgreSQL and SQLite schemas cannot drift apart by hand-copying.
+function checkSharedModels(schemaFiles) {
+  const modelsDir = path.join(root, 'prisma', 'models');
+  const sharedContent = new Set(fs.readdirSync(modelsDir).filter((n) => n.endsWith('.prisma')).map((n) => fs.readFileSync(path.join(modelsDir, n), 'utf8')));
+  const declares = /^\s*(model|enum|type|view)\s+\w+\s*\{/m;
+  for (const file of schemaFiles) {
+    if (!declares.test(file.content)) continue;
+    if (!sharedContent.has(file.content)) {
+      return `${path.relative(root, file.path)} declares models but is not one of prisma/models/*.prisma (link it there instead of copying)`;
+    }
+  }
+  const seen = new Set(schemaFiles.map((f) => f.content));
+  for (const content of sharedContent) if (!seen.has(content)) return `a file of prisma/models is not part of this provider's schema (link it)`;
+  return null;
+}
+
 // --- text comparison fallback -------------------------------------------------------------
 
 function normaliseSql(sql) {
@@ -378,6 +396,12 @@ async function main() {
     const result = await withEngine(glue, schemaFiles, factory, (engine) => diff(engine, { tag: 'empty' }, schemaTarget));
     process.stdout.write(result.stdout ?? '');
     return 0;
+  }
+
+  const shared = checkSharedModels(schemaFiles);
+  if (shared) {
+    console.error(`drift: ${shared}`);
+    return 1;
   }
 
   const migrations = loadMigrations(migrationsDir);

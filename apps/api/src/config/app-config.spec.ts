@@ -7,6 +7,22 @@ import { ConfigError, loadConfig } from './app-config.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'rt-config-'));
 
 describe('loadConfig', () => {
+  it('picks the database engine from DATABASE_URL and refuses other URLs without echoing passwords', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).databaseProvider).toBe('sqlite');
+    expect(loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@h/db' }).databaseProvider).toBe('postgres');
+    expect(loadConfig({ DATA_DIR: tmp() }, { databaseUrl: 'postgresql://u@h/db' }).databaseProvider).toBe('postgres');
+    let problems = '';
+    try {
+      loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'mysql://root:hunter2@h/db', REDIS_URL: 'http://u:pw@x', INSTANCE_ID: 'a b' });
+    } catch (err) {
+      problems = (err as ConfigError).problems.join('\n');
+    }
+    expect(problems).toMatch(/DATABASE_URL must be/);
+    expect(problems).toMatch(/REDIS_URL must be redis:\/\//);
+    expect(problems).toMatch(/INSTANCE_ID must be/);
+    expect(problems).not.toMatch(/hunter2|pw@/);
+  });
+
   it('has working defaults and generates a development secret once, kept in the data folder', () => {
     const dir = tmp();
     const config = loadConfig({ DATA_DIR: dir });
@@ -41,10 +57,25 @@ describe('loadConfig', () => {
       CHAT_RATE_PER_SECOND: '2',
       CHAT_MAX_TEXT_CHARS: '20000',
       BLOG_MAX_UPDATE_CHARS: '500',
+      DATABASE_URL: 'postgresql://app:secret@db:5432/realtime',
+      DATABASE_POOL_SIZE: '20',
+      REDIS_URL: 'redis://cache:6379',
+      REDIS_KEY_PREFIX: 'prod:',
+      INSTANCE_ID: 'web-1',
+      INSTANCE_TTL_SECONDS: '30',
+      SHUTDOWN_GRACE_MS: '2000',
     });
     expect(config).toMatchObject({
       port: 8080,
       host: '0.0.0.0',
+      databaseUrl: 'postgresql://app:secret@db:5432/realtime',
+      databaseProvider: 'postgres',
+      databasePoolSize: 20,
+      redisUrl: 'redis://cache:6379',
+      redisKeyPrefix: 'prod:',
+      instanceId: 'web-1',
+      instanceTtlSeconds: 30,
+      shutdownGraceMs: 2000,
       jwtSecret: 's'.repeat(40),
       sessionTtlSeconds: 3600,
       allowedOrigins: ['https://a.example', 'https://b.example:8443'],

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
@@ -130,7 +129,10 @@ export class SseRepository {
   private readonly byStream = new Map<string, Set<Subscription>>();
   /** Open streams by connection id (the probe and the clock probe address one by id). */
   private readonly connections = new Map<string, SseConnection>();
-  private readonly instance = randomUUID().slice(0, 8);
+  /** Prefix of connection ids: the instance's name (INSTANCE_ID), so ids are unique across instances. */
+  private get instance(): string {
+    return this.config.instanceId;
+  }
   private nextId = 0;
   /** One heartbeat for every open stream (a timer per stream cost a Timeout and a closure each). */
   private heartbeat?: NodeJS.Timeout;

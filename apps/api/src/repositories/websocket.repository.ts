@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { AppConfig } from '../config/app-config.js';
@@ -80,8 +79,10 @@ export class WebSocketRepository implements OnModuleInit {
   private readonly logger = new Logger('WebSocket');
   private readonly rooms = new Map<string, Set<Subscription>>();
   private readonly sockets = new Map<WebSocket, Connection>();
-  /** Prefix of connection ids: unique per process, so ids stay unique across instances. */
-  private readonly instance = randomUUID().slice(0, 8);
+  /** Prefix of connection ids: the instance's name (INSTANCE_ID), so ids are unique across instances. */
+  private get instance(): string {
+    return this.config.instanceId;
+  }
   private nextId = 0;
   private heartbeat?: NodeJS.Timeout;
   /** Closes sockets whose session has expired, with 4001 so the client renews it and reconnects. */

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, test } from 'vitest';
 import { SYSTEMS } from '../../apps/bench/src/protocol.js';
 import type { Results } from '../../apps/bench/src/report.js';
+import { MULTI_CONFIGS } from '../../apps/bench/src/scenarios.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..', '..');
@@ -70,8 +71,35 @@ describe('npm run bench --smoke', () => {
     for (const p of results.sweep.filter((q) => q.system === 'floor')) expect(p.wireBytes).toBe(p.payloadBytes + 1);
   });
 
+  // Two instances on the machine's PostgreSQL and Redis: skipped with a warning when they are not
+  // reachable, except under CI=true, where the run itself fails (and so the first test).
+  test('two instances over Redis delivered every message, to receivers on the other instance', (ctx) => {
+    if (results.multiSkipped) {
+      expect(process.env.CI === 'true' || process.env.CI === '1', 'skipped under CI').toBe(false);
+      expect(markdown).toContain(`Skipped: ${results.multiSkipped}`);
+      ctx.skip();
+    }
+    const receivers = results.meta.settings.multiReceivers as number;
+    const rates = results.meta.settings.multiRates as number[];
+    const multi = results.multi ?? [];
+    expect(multi.map((p) => `${p.config}@${p.rate}`)).toEqual(MULTI_CONFIGS.flatMap((c) => rates.map((r) => `${c}@${r}`)));
+    for (const p of multi) {
+      expect(p.complete, `${p.config} @${p.rate}`).toBe(true);
+      expect(p.repeats).toHaveLength(results.meta.settings.repeats as number);
+      for (const m of p.repeats) {
+        expect(m.delivered).toBe(m.expected);
+        expect(m.expected).toBe(m.sent * receivers);
+        expect(m.latency.n).toBe(m.delivered);
+      }
+      expect(p.cpuMicrosPerDeliveryEach).toHaveLength(p.config === 'two-redis' ? 2 : 1);
+      expect(p.cpuMicrosPerDelivery).toBeGreaterThan(0);
+      expect(p.redisCpuMicrosPerDelivery === null).toBe(p.config === 'one');
+    }
+    expect(markdown).toContain('### What the hop costs');
+  });
+
   test('the report has the targets, every table and the chart', () => {
-    for (const heading of ['## Targets', '## Fan-out', '## Idle connections', '## Payload sweep', '## Chat room']) expect(markdown).toContain(heading);
+    for (const heading of ['## Targets', '## Fan-out', '## Idle connections', '## Payload sweep', '## Chat room', '## Two instances: the Redis hop']) expect(markdown).toContain(heading);
     expect(markdown).toContain('![fan-out](fanout.svg)');
     expect((markdown.match(/\*\*(met|missed)\*\*/g) ?? []).length).toBe(8);
     expect(svg.startsWith('<svg')).toBe(true);

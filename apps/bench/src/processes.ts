@@ -99,15 +99,24 @@ export class ServerProcess {
     });
   }
 
-  static async start(system: SystemName, extraNodeArgs: string[] = []): Promise<ServerProcess> {
+  /**
+   * `env` is laid over the app's benchmark settings (the baselines ignore it): DATABASE_URL,
+   * REDIS_URL, REDIS_KEY_PREFIX, INSTANCE_ID, and a JWT_SECRET that instances of one deployment share.
+   */
+  static async start(system: SystemName, extraNodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
     const agent = join(here, 'agent.js');
     const nodeArgs = ['--expose-gc', '--import', agent, ...extraNodeArgs];
     if (system === 'app-ws' || system === 'app-sse') {
       const port = await freePort();
       const dataDir = mkdtempSync(join(tmpdir(), 'rt-bench-'));
-      const child = spawnPinned(pinning.serverCore, [...nodeArgs, join(repoRoot, 'apps', 'api', 'dist', 'main.js')], appEnv(port, dataDir));
+      const child = spawnPinned(pinning.serverCore, [...nodeArgs, join(repoRoot, 'apps', 'api', 'dist', 'main.js')], { ...appEnv(port, dataDir), ...env });
       const server = new ServerProcess(system, child, port, dataDir);
-      await server.waitForHttp('/api/blogs');
+      try {
+        await server.waitForHttp('/api/blogs');
+      } catch (err) {
+        await server.stop(); // not left running, pinned, after a failed start
+        throw err;
+      }
       return server;
     }
     const child = spawnPinned(pinning.serverCore, [...nodeArgs, join(here, SCRIPTS[system])], { ...process.env, PORT: '0' });

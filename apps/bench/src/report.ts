@@ -1,6 +1,6 @@
 /** Turns a run's results into the markdown report, the chart and the targets' verdicts. */
 import { TRANSPORT, type SystemName } from './protocol.js';
-import type { ChatPoint, FanoutPoint, IdlePoint, SweepPoint } from './scenarios.js';
+import type { ChatPoint, FanoutPoint, IdlePoint, MultiConfig, MultiPoint, SweepPoint } from './scenarios.js';
 
 export interface Results {
   meta: {
@@ -18,6 +18,10 @@ export interface Results {
   fanout: FanoutPoint[];
   sweep: SweepPoint[];
   chat: ChatPoint[];
+  /** Two instances and the Redis hop (absent from results written before it existed). */
+  multi?: MultiPoint[];
+  /** Why the two-instance scenario was skipped (PostgreSQL or Redis not reachable). */
+  multiSkipped?: string;
 }
 
 export interface Verdict {
@@ -178,6 +182,76 @@ function chatSection(r: Results): string {
   );
 }
 
+const DEPLOYMENT_LABEL: Record<MultiConfig, string> = {
+  one: 'one instance, in-process bus',
+  'two-redis': 'two instances over Redis (publisher on A, receivers on B)',
+  'one-redis': 'one instance, Redis bus',
+};
+
+/** `lo-hi` of a few figures, or the one figure when they agree to the shown precision. */
+function span(values: number[], fmt: (n: number) => string): string {
+  const lo = fmt(Math.min(...values));
+  const hi = fmt(Math.max(...values));
+  return lo === hi ? lo : `${lo} to ${hi}`;
+}
+
+const signed = (n: number, digits: number) => (Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(digits)}` : 'n/a');
+
+function multiSection(r: Results): string {
+  if (r.multiSkipped) return `Skipped: ${r.multiSkipped}.`;
+  const points = r.multi ?? [];
+  if (!points.length) return 'Not run.';
+  const m = r.meta.settings;
+  const rates = [...new Set(points.map((p) => p.rate))];
+  const receivers = points[0]!.receivers;
+  const intro = `The app's WebSocket on PostgreSQL: one publisher, ${receivers} receivers, 100-byte payload, at fixed offered rates of ${rates.join(' and ')} messages/s (not a saturation search: rates one instance keeps up with), each point the median of ${String(m.repeats)} step${m.repeats === 1 ? '' : 's'} of ${(Number(m.multiMs) / 1000).toFixed(1)} s, with a fresh database (and Redis prefix) per deployment, the deployments one after the other.
+**one instance, in-process bus** is (a); **two instances over Redis** is (b): both on the same database and one Redis, the publisher's socket on A and every receiver on B, so every delivery crosses Redis; **one instance, Redis bus** delivers locally at once and also publishes each event, which comes back to it from Redis and is dropped.
+Every instance is pinned to core 0: the two instances share one core, as the single instance has one core to itself; PostgreSQL and Redis are not pinned.
+App CPU is the user+system time of every instance of the deployment, summed (A + B split in brackets); PostgreSQL's CPU is in no column; Redis's is its whole server's (INFO), so another client of the same Redis would show in it.
+Latency is one-way, publish to delivery, on the load generator's one clock (publisher and receivers share that process), so it needs no offset correction even across instances.`;
+  const rows = points.map((p) => [
+    DEPLOYMENT_LABEL[p.config],
+    p.rate,
+    `${p.delivered} / ${p.expected}${p.errors ? ` (${p.errors} refused)` : ''}`,
+    `${ms(p.latency.p50)} / ${ms(p.latency.p95)} / ${ms(p.latency.p99)}`,
+    `${p.cpuMicrosPerDelivery.toFixed(1)}${p.instances > 1 ? ` (${p.cpuMicrosPerDeliveryEach.map((c) => c.toFixed(1)).join(' + ')})` : ''}`,
+    p.redisCpuMicrosPerDelivery === null ? '-' : p.redisCpuMicrosPerDelivery.toFixed(1),
+    p.complete ? 'yes' : 'NO',
+  ]);
+  const measured = table(['deployment', 'messages/s', 'delivered / expected', 'p50 / p95 / p99 ms', 'app CPU µs per delivery', 'Redis CPU µs per delivery', 'all delivered'], rows);
+
+  const at = (config: MultiConfig, rate: number) => points.find((p) => p.config === config && p.rate === rate);
+  const pairs = rates.flatMap((rate) => {
+    const one = at('one', rate);
+    const two = at('two-redis', rate);
+    return one && two ? [{ rate, one, two }] : [];
+  });
+  if (!pairs.length) return `${intro}\n\n${measured}`;
+  const ratios = pairs.map(({ rate, one, two }) => ({
+    rate,
+    p50: two.latency.p50 / one.latency.p50,
+    p50Delta: two.latency.p50 - one.latency.p50,
+    p99: two.latency.p99 / one.latency.p99,
+    p99Delta: two.latency.p99 - one.latency.p99,
+    cpu: two.cpuMicrosPerDelivery / one.cpuMicrosPerDelivery,
+    cpuDelta: two.cpuMicrosPerDelivery - one.cpuMicrosPerDelivery,
+  }));
+  const hop = table(
+    ['messages/s', 'p50 (b)/(a)', 'p99 (b)/(a)', 'app CPU per delivery (b)/(a)'],
+    ratios.map((q) => [q.rate, `${x(q.p50)} (${signed(q.p50Delta, 2)} ms)`, `${x(q.p99)} (${signed(q.p99Delta, 2)} ms)`, `${x(q.cpu)} (${signed(q.cpuDelta, 1)} µs)`]),
+  );
+  const all = (f: (q: (typeof ratios)[number]) => number) => ratios.map(f);
+  /** A change whose sign differs between the rates has no direction these runs can show. */
+  const direction = (deltas: number[]) => (deltas.some((d) => d < 0) && deltas.some((d) => d > 0) ? ', no consistent direction' : '');
+  const sentence =
+    `Carrying every delivery across Redis to a second instance (b, against one instance a) changed the median latency by ${span(all((q) => q.p50Delta), (n) => signed(n, 2))} ms (${span(all((q) => q.p50), x)}${direction(all((q) => q.p50Delta))}), ` +
+    `p99 by ${span(all((q) => q.p99Delta), (n) => signed(n, 2))} ms (${span(all((q) => q.p99), x)}${direction(all((q) => q.p99Delta))}) ` +
+    `and the app's CPU per delivery, both instances together, by ${span(all((q) => q.cpuDelta), (n) => signed(n, 1))} µs (${span(all((q) => q.cpu), x)}${direction(all((q) => q.cpuDelta))}; ` +
+    `${span(all((q) => (q.cpuDelta * receivers) / 1000), (n) => signed(n, 2))} ms per message sent to ${receivers} receivers); ` +
+    `of (b)'s total, instance B, which only relays and fans out, spent ${span(pairs.map(({ two }) => two.cpuMicrosPerDeliveryEach.at(-1)!), (n) => n.toFixed(1))} µs per delivery.`;
+  return `${intro}\n\n${measured}\n\n### What the hop costs: (b) two instances over Redis against (a) one instance\n\n${hop}\n\n${sentence}`;
+}
+
 const COLORS: Record<SystemName, string> = {
   'app-ws': '#2563eb',
   'app-sse': '#16a34a',
@@ -268,6 +342,10 @@ ${sweepSection(r)}
 ## Chat room (every participant publishes; each message goes to everyone else)
 
 ${chatSection(r)}
+
+## Two instances: the Redis hop
+
+${multiSection(r)}
 `;
   const summary = ['Targets:', ...v.map((t) => `  [${t.met === null ? '--' : t.met ? 'met' : 'MISSED'}] ${t.target}\n        ${t.figure}`)].join('\n');
   return { markdown, svg: chart(r), summary };

@@ -4,8 +4,10 @@
  * server from the load generator and reads its CPU and memory through its agent. Every point is
  * measured `repeats` times and the median is kept.
  */
+import { randomBytes } from 'node:crypto';
 import { LoadProcess, ServerProcess } from './processes.js';
 import type { StepResult, SystemName, Target } from './protocol.js';
+import { freshDatabase, freshRedisPrefix, REDIS_URL, redisCpuMicros } from './services.js';
 
 export interface Settings {
   repeats: number;
@@ -24,6 +26,10 @@ export interface Settings {
   chatParticipants: number;
   chatRate: number;
   chatMs: number;
+  /** Two instances: receivers, the fixed offered rates (messages/s) and each step's length. */
+  multiReceivers: number;
+  multiRates: number[];
+  multiMs: number;
   /** Users the app's connections are spread over (each user holds many sockets). */
   appUsers: number;
   log: (line: string) => void;
@@ -56,6 +62,7 @@ async function withServer<T>(system: SystemName, fn: (load: LoadProcess, server:
 export interface Measured extends StepResult {
   rate: number;
   serverCpuMs: number;
+  serverCpuMsEach?: number[];
 }
 
 /** Deliveries per second over a step (the publishing time, or longer if delivery ran on). */
@@ -70,11 +77,17 @@ const medianLatency = (runs: Measured[]) => ({
   max: median(runs.map((m) => m.latency.max)),
 });
 
-async function measure(load: LoadProcess, server: ServerProcess, rate: number, durationMs: number, payloadBytes: number, graceMs: number): Promise<Measured> {
-  const before = await server.stats();
+/** Each server's CPU time so far, microseconds. */
+const cpuMicros = (servers: ServerProcess[]) => Promise.all(servers.map(async (server) => (await server.stats()).cpuMicros));
+
+/** With several servers (instances of one deployment), `serverCpuMs` is their sum and `serverCpuMsEach` each one's. */
+async function measure(load: LoadProcess, server: ServerProcess | ServerProcess[], rate: number, durationMs: number, payloadBytes: number, graceMs: number): Promise<Measured> {
+  const servers = Array.isArray(server) ? server : [server];
+  const before = await cpuMicros(servers);
   const reply = await load.send({ cmd: 'step', rate, durationMs, payloadBytes, graceMs });
-  const after = await server.stats();
-  return { ...reply.result!, rate, serverCpuMs: (after.cpuMicros - before.cpuMicros) / 1000 };
+  const after = await cpuMicros(servers);
+  const each = after.map((micros, i) => (micros - before[i]!) / 1000);
+  return { ...reply.result!, rate, serverCpuMs: each.reduce((a, b) => a + b, 0), ...(servers.length > 1 ? { serverCpuMsEach: each } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,4 +296,128 @@ export async function chat(system: SystemName, s: Settings): Promise<ChatPoint> 
     },
     s,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two instances: what the Redis hop costs the app's WebSocket fan-out
+
+/**
+ * The deployments compared, all on PostgreSQL: `one`, one instance with the in-process bus;
+ * `two-redis`, two instances and Redis, the publisher's socket on A and every receiver on B, so
+ * every delivery crosses Redis; `one-redis`, one instance with the Redis bus (local delivery at
+ * once, plus a PUBLISH that comes back to the instance itself and is dropped).
+ */
+export const MULTI_CONFIGS = ['one', 'two-redis', 'one-redis'] as const;
+export type MultiConfig = (typeof MULTI_CONFIGS)[number];
+const DEPLOYMENTS: Record<MultiConfig, { instances: number; redis: boolean }> = {
+  one: { instances: 1, redis: false },
+  'two-redis': { instances: 2, redis: true },
+  'one-redis': { instances: 1, redis: true },
+};
+
+/** One measured step, plus Redis's own CPU over it (when the deployment uses Redis). */
+export interface MultiMeasured extends Measured {
+  redisCpuMs?: number;
+}
+
+export interface MultiPoint {
+  config: MultiConfig;
+  instances: number;
+  redis: boolean;
+  receivers: number;
+  /** Offered rate, messages per second. */
+  rate: number;
+  /** Summed over the repeats. */
+  sent: number;
+  expected: number;
+  delivered: number;
+  errors: number;
+  /** Medians over the repeats, milliseconds. */
+  latency: { p50: number; p95: number; p99: number; max: number };
+  /** CPU of every app instance, summed, per delivery (µs, median over the repeats). */
+  cpuMicrosPerDelivery: number;
+  /** The same per instance (A, then B). */
+  cpuMicrosPerDeliveryEach: number[];
+  /** The Redis server's CPU per delivery (µs), or null without Redis. */
+  redisCpuMicrosPerDelivery: number | null;
+  complete: boolean;
+  repeats: MultiMeasured[];
+}
+
+/**
+ * Starts a deployment on a fresh database (and Redis prefix): its instances (all pinned to the
+ * server core, so they share it as one instance has it alone) share a JWT secret, so the sessions
+ * made on A open sockets on B. `fn` gets the publisher's target (A) and the receivers' (the last
+ * instance). Everything is stopped, dropped and deleted afterwards.
+ */
+async function withDeployment<T>(config: MultiConfig, s: Settings, fn: (load: LoadProcess, servers: ServerProcess[], publisher: Target, receivers: Target) => Promise<T>): Promise<T> {
+  const { instances, redis } = DEPLOYMENTS[config];
+  const db = await freshDatabase();
+  const bus = redis ? freshRedisPrefix() : undefined;
+  const env = { DATABASE_URL: db.url, JWT_SECRET: randomBytes(36).toString('base64url'), ...(bus ? { REDIS_URL, REDIS_KEY_PREFIX: bus.prefix } : {}) };
+  const servers: ServerProcess[] = [];
+  let load: LoadProcess | undefined;
+  try {
+    // One after the other: the first applies the migrations, the next finds them applied.
+    for (let i = 0; i < instances; i++) servers.push(await ServerProcess.start('app-ws', s.serverNodeArgs, { ...env, INSTANCE_ID: `bench-${'ab'[i]}` }));
+    const publisher = await servers[0]!.prepare(s.appUsers);
+    load = LoadProcess.start();
+    return await fn(load, servers, publisher, { ...publisher, port: servers.at(-1)!.port });
+  } finally {
+    await load?.stop();
+    await Promise.all(servers.map((server) => server.stop()));
+    await db.drop();
+    await bus?.clear();
+  }
+}
+
+export async function multi(config: MultiConfig, s: Settings): Promise<MultiPoint[]> {
+  const { instances, redis } = DEPLOYMENTS[config];
+  return withDeployment(config, s, async (load, servers, publisher, receivers) => {
+    // Each user's first join, then a pause, then the crowd: on PostgreSQL two sockets of one user
+    // joining a room at once race on the membership row (Prisma's upsert is not atomic there; the
+    // loser is joined but gets an `error` frame and a logged stack). The row is written after
+    // `joined` is sent, hence the pause. Not what this scenario measures.
+    const first = Math.min(s.appUsers, s.multiReceivers);
+    await load.send({ cmd: 'open', target: receivers, count: first, role: 'sub', concurrency: first });
+    await new Promise((r) => setTimeout(r, 500));
+    await load.send({ cmd: 'open', target: receivers, count: s.multiReceivers - first, role: 'sub', concurrency: 100 });
+    await load.send({ cmd: 'publishers', target: publisher, count: 1 });
+    const step = async (rate: number, graceMs: number): Promise<MultiMeasured> => {
+      const before = redis ? await redisCpuMicros() : 0;
+      const m = await measure(load, servers, rate, s.multiMs, 100, graceMs);
+      return redis ? { ...m, redisCpuMs: ((await redisCpuMicros()) - before) / 1000 } : m;
+    };
+    // Warm-up: the JIT, the database's connections and plans, B's subscription.
+    for (const rate of s.multiRates) await step(rate, s.graceMs * 4);
+
+    const points: MultiPoint[] = [];
+    for (const rate of s.multiRates) {
+      const runs: MultiMeasured[] = [];
+      for (let i = 0; i < s.repeats; i++) runs.push(await step(rate, s.graceMs * 4));
+      const perDelivery = (f: (m: MultiMeasured) => number) => median(runs.map((m) => (f(m) * 1000) / Math.max(1, m.delivered)));
+      const sum = (f: (m: MultiMeasured) => number) => runs.reduce((t, m) => t + f(m), 0);
+      const point: MultiPoint = {
+        config,
+        instances,
+        redis,
+        receivers: s.multiReceivers,
+        rate,
+        sent: sum((m) => m.sent),
+        expected: sum((m) => m.expected),
+        delivered: sum((m) => m.delivered),
+        errors: sum((m) => m.errors),
+        latency: medianLatency(runs),
+        cpuMicrosPerDelivery: perDelivery((m) => m.serverCpuMs),
+        cpuMicrosPerDeliveryEach: servers.map((_, i) => perDelivery((m) => m.serverCpuMsEach?.[i] ?? m.serverCpuMs)),
+        redisCpuMicrosPerDelivery: redis ? perDelivery((m) => m.redisCpuMs ?? NaN) : null,
+        complete: runs.every((m) => m.errors === 0 && m.delivered === m.expected),
+        repeats: runs,
+      };
+      points.push(point);
+      s.log(`multi ${config} x${s.multiReceivers} @${rate}/s: ${point.delivered}/${point.expected} delivered, p50 ${point.latency.p50.toFixed(2)} ms, p99 ${point.latency.p99.toFixed(2)} ms, ${point.cpuMicrosPerDelivery.toFixed(1)} µs app CPU per delivery`);
+    }
+    await load.send({ cmd: 'close' });
+    return points;
+  });
 }

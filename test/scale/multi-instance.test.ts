@@ -188,6 +188,18 @@ describe.skipIf(!available)('two instances sharing PostgreSQL and Redis', () => 
     expect(onA.ids()).toEqual(range(Number(onA.events[0]!.id), Number(lastId)));
   });
 
+  it('tabs of one user joining a room at the same moment, on both instances, all join without an error', async () => {
+    const room = unique('tabs');
+    await createRoom(a.url, alice, room);
+    // The membership row is created by whichever join gets there first; the others must not fail.
+    const users = await Promise.all(range(1, 5).map((i) => signUp(a.url, unique(`t${i}`))));
+    const tabs = await Promise.all(users.flatMap((u) => [a, b, a, b].map((inst) => WsClient.connect(inst.wsUrl, u.cookie))));
+    await Promise.all(tabs.map((ws) => ws.join(room)));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(tabs.flatMap((ws) => ws.of('error'))).toEqual([]);
+    for (const ws of tabs) ws.close();
+  });
+
   it('presence is shared: a user on A is listed for a reader on B', async () => {
     const room = unique('here');
     await createRoom(a.url, alice, room);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { BlogEntity, BlogUpdateEntity, StreamEntry } from '../domain/entities.js';
-import { DatabaseRepository, type Tx } from './database.repository.js';
+import { DatabaseRepository, idempotent, type Tx } from './database.repository.js';
 import { StreamEventRepository } from './stream-event.repository.js';
 
 const blogSelect = {
@@ -91,7 +91,7 @@ export class BlogRepository {
   }
 
   async follow(blogId: number, userId: number): Promise<void> {
-    await this.db.client.blogFollow.upsert({ where: { blogId_userId: { blogId, userId } }, create: { blogId, userId }, update: {} });
+    await idempotent(() => this.db.client.blogFollow.upsert({ where: { blogId_userId: { blogId, userId } }, create: { blogId, userId }, update: {} }));
   }
 
   async unfollow(blogId: number, userId: number): Promise<void> {

@@ -100,6 +100,21 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
+/**
+ * Runs an upsert that creates a row if missing, once more if it lost a race: Prisma runs such an
+ * upsert as a read then an insert, so two callers at once (two tabs joining a room, two instances
+ * starting) can both read "missing" and one insert fails on the unique key. The retry then reads
+ * the row the winner wrote. (SQLite's single connection never races; PostgreSQL's pool does.)
+ */
+export async function idempotent<T>(upsert: () => Promise<T>): Promise<T> {
+  try {
+    return await upsert();
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    return upsert();
+  }
+}
+
 /** True when `err` is a unique-constraint violation (Prisma's P2002, from either client). */
 export function isUniqueViolation(err: unknown): boolean {
   return prismaCode(err) === 'P2002';

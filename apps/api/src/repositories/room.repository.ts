@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { MessageChange, MessageEntity, RoomEntity, RoomSummary, UserEntity } from '../domain/entities.js';
-import { DatabaseRepository, isUniqueViolation, type Tx } from './database.repository.js';
+import { DatabaseRepository, idempotent, isUniqueViolation, type Tx } from './database.repository.js';
 
 const roomSelect = { id: true, name: true, lastSeq: true, lastRev: true, createdAt: true } as const;
 
@@ -99,7 +99,7 @@ export class RoomRepository {
 
   /** Creates the room if it does not exist yet (idempotent, safe to run at every start). */
   async ensure(name: string): Promise<RoomEntity> {
-    return toRoom(await this.db.client.room.upsert({ where: { name }, create: { name }, update: {}, select: roomSelect }));
+    return toRoom(await idempotent(() => this.db.client.room.upsert({ where: { name }, create: { name }, update: {}, select: roomSelect })));
   }
 
   /** Creates a room; null when the name is taken. */
@@ -133,11 +133,11 @@ export class RoomRepository {
 
   /** Makes the user a member (idempotent). */
   async addMember(roomId: number, userId: number): Promise<void> {
-    await this.db.client.roomMember.upsert({
+    await idempotent(() => this.db.client.roomMember.upsert({
       where: { roomId_userId: { roomId, userId } },
       create: { roomId, userId },
       update: {},
-    });
+    }));
   }
 
   /** Moves the member's read position forward to `seq` (never back, never past the end). */

@@ -1,7 +1,7 @@
 // Faults between an instance and its engines: Redis or PostgreSQL goes away (a TCP proxy in
 // front of the real one resets every connection) and comes back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, postJson, signUp, WsClient, type SignedIn } from '../support/clients.js';
+import { eventually, postJson, range, signUp, WsClient, type SignedIn } from '../support/clients.js';
 import { startInstance, type Instance } from '../support/instances.js';
 import { redisPrefix, REDIS_URL, servicesAvailable, testDatabase } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -13,19 +13,7 @@ const ready = async (instance: Instance) => {
   return { status: res.status, body: (await res.json()) as { status: string; error?: Record<string, { status: string }>; info?: Record<string, unknown> } };
 };
 
-/** Polls `check` (async) until it returns a value other than undefined. */
-async function until<T>(check: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const seen = (ws: WsClient, room: string) => ws.of('message').filter((m) => m.room === room).map((m) => m.seq as number);
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe.skipIf(!available)('faults', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -70,7 +58,7 @@ describe.skipIf(!available)('faults', () => {
     const base = seen(remoteReader, room).at(-1)!;
 
     redisProxy.cut();
-    const down = await until(
+    const down = await eventually(
       () => ready(faulty).then((r) => (r.status === 503 ? r : undefined)),
       10_000,
       'readiness 503 while Redis is away',
@@ -87,7 +75,7 @@ describe.skipIf(!available)('faults', () => {
     expect(seen(remoteReader, room).at(-1)).toBe(base);
 
     redisProxy.restore();
-    await until(() => ready(faulty).then((r) => (r.status === 200 ? true : undefined)), 15_000, 'ready again');
+    await eventually(() => ready(faulty).then((r) => (r.status === 200 ? true : undefined)), 15_000, 'ready again');
     // No new message is needed: the failed publishes are owed, and the resync brings them.
     await eventually(() => (seen(remoteReader, room).length >= base + 5 ? true : undefined), 10_000, 'catch-up on the other instance');
     expect(seen(remoteReader, room).slice(-6)).toEqual(range(base, base + 5));
@@ -104,7 +92,7 @@ describe.skipIf(!available)('faults', () => {
     await reader.join(room);
     await writer.join(room);
     redisProxy.cut();
-    await until(() => ready(faulty).then((r) => (r.status === 503 ? true : undefined)), 10_000, 'not ready');
+    await eventually(() => ready(faulty).then((r) => (r.status === 503 ? true : undefined)), 10_000, 'not ready');
     const before = seen(reader, room).length;
     for (let i = 0; i < 3; i++) writer.send('message', { room, text: `elsewhere ${i}`, clientId: `e${i}` });
     await writer.waitFor('ack', (a) => a.clientId === 'e2');
@@ -123,7 +111,7 @@ describe.skipIf(!available)('faults', () => {
     const lastSeq = rooms.find((r) => r.name === room)!.lastSeq;
 
     pgProxy.cut();
-    const down = await until(() => ready(faulty).then((r) => (r.status === 503 ? r : undefined)), 10_000, 'readiness 503 while the database is away');
+    const down = await eventually(() => ready(faulty).then((r) => (r.status === 503 ? r : undefined)), 10_000, 'readiness 503 while the database is away');
     expect(down.body.error?.database?.status).toBe('down');
 
     // HTTP: a JSON 503 with Retry-After, not a 500 or a hang.
@@ -143,7 +131,7 @@ describe.skipIf(!available)('faults', () => {
     expect(writer.closeCode).toBeUndefined();
 
     pgProxy.restore();
-    await until(() => ready(faulty).then((r) => (r.status === 200 ? true : undefined)), 20_000, 'ready again');
+    await eventually(() => ready(faulty).then((r) => (r.status === 200 ? true : undefined)), 20_000, 'ready again');
     // Nothing of the failed write was kept: the room's counter did not move.
     const after = (await (await fetch(`${steady.url}/api/rooms`, { headers: { cookie: alice.cookie } })).json()) as { rooms: { name: string; lastSeq: number }[] };
     expect(after.rooms.find((r) => r.name === room)!.lastSeq).toBe(lastSeq);

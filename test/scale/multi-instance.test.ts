@@ -2,7 +2,7 @@
 // PostgreSQL and Redis: fan-out, ordering, resume and presence across instances, graceful and
 // ungraceful stops.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, postJson, readStream, SseClient, signUp, WsClient, type SignedIn } from '../support/clients.js';
+import { eventually, postJson, range, readStream, SseClient, signUp, WsClient, type SignedIn } from '../support/clients.js';
 import { startInstance, type Instance } from '../support/instances.js';
 import { redisPrefix, REDIS_URL, servicesAvailable, testDatabase } from '../support/services.js';
 
@@ -62,8 +62,6 @@ async function history(base: string, user: SignedIn, room: string): Promise<{ se
     before = page.messages[0]!.seq;
   }
 }
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe.skipIf(!available)('two instances sharing PostgreSQL and Redis', () => {
   let d: Deployment;

@@ -34,15 +34,23 @@ export function postJson(baseUrl: string, path: string, body: unknown, headers: 
   });
 }
 
-/** Resolves when `check` returns a value other than undefined; rejects after `ms`. */
-export async function eventually<T>(check: () => T | undefined, ms = 5000, what = 'condition'): Promise<T> {
+/**
+ * Resolves when `check` returns (or resolves to) a value other than undefined; rejects after `ms`.
+ * An async check (a health probe over HTTP) is awaited before the next poll.
+ */
+export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, ms = 5000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** `from`, `from + 1`, ..., `to`. */
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
 export interface Frame {

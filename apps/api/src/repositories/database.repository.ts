@@ -6,6 +6,7 @@ import { PrismaClient, Prisma } from '../generated/sqlite/client.js';
 import { PrismaClient as PostgresPrismaClient } from '../generated/postgres/client.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
+import { answerWithin, waitAtMost } from './deadline.js';
 import { sqlitePath } from './migrations.js';
 
 /** A unit of work: repositories given one take part in the caller's transaction. */
@@ -68,15 +69,7 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
 
   /** Throws unless the database answers a trivial query within `timeoutMs` (readiness). */
   async ping(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.client.$queryRawUnsafe('SELECT 1'), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await answerWithin(this.client.$queryRawUnsafe('SELECT 1'), timeoutMs);
   }
 
   /**
@@ -85,10 +78,7 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
    */
   async settled(timeoutMs: number): Promise<void> {
     if (this.inFlight === 0) return;
-    const idle = new Promise<void>((resolve) => (this.idle = resolve));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    await waitAtMost(new Promise<void>((resolve) => (this.idle = resolve)), timeoutMs);
     if (this.inFlight > 0) this.logger.warn(`${this.inFlight} transaction(s) still running at shutdown; they roll back`);
   }
 

@@ -44,6 +44,26 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
+/** A row of `_prisma_migrations`, as far as deciding what to apply needs it. */
+interface AppliedRow {
+  checksum: string;
+  finished_at: unknown;
+}
+
+/**
+ * The migrations still to apply, in order. Refuses to continue past a migration that failed
+ * earlier or whose file changed after it was applied.
+ */
+function pending(migrations: Migration[], applied: Map<string, AppliedRow>): Migration[] {
+  return migrations.filter((migration) => {
+    const row = applied.get(migration.name);
+    if (!row) return true;
+    if (row.finished_at === null) throw new MigrationError(`migration ${migration.name} failed earlier; resolve it before starting`);
+    if (row.checksum !== migration.checksum) throw new MigrationError(`migration ${migration.name} was modified after it was applied`);
+    return false;
+  });
+}
+
 /**
  * Applies pending migrations to a SQLite file, recording them in `_prisma_migrations` the way
  * `prisma migrate deploy` does, so the official CLI agrees with the result where it can run.
@@ -70,17 +90,7 @@ export function migrateSqlite(filePath: string, dir = migrationsDir('sqlite')): 
         .map((row) => [row.migration_name, row]),
     );
     const done: string[] = [];
-    for (const migration of readMigrations(dir)) {
-      const row = applied.get(migration.name);
-      if (row) {
-        if (row.finished_at === null) {
-          throw new MigrationError(`migration ${migration.name} failed earlier; resolve it before starting`);
-        }
-        if (row.checksum !== migration.checksum) {
-          throw new MigrationError(`migration ${migration.name} was modified after it was applied`);
-        }
-        continue;
-      }
+    for (const migration of pending(readMigrations(dir), applied)) {
       const now = new Date().toISOString();
       // SQLite's way to change a table is to rebuild it, and with foreign keys enforced, dropping
       // the old table would run its ON DELETE CASCADE actions. `PRAGMA foreign_keys` is a no-op
@@ -141,13 +151,7 @@ export async function migratePostgres(url: string, dir = migrationsDir('postgres
     );
     const applied = new Map(rows.map((row) => [row.migration_name, row]));
     const done: string[] = [];
-    for (const migration of readMigrations(dir)) {
-      const row = applied.get(migration.name);
-      if (row) {
-        if (row.finished_at === null) throw new MigrationError(`migration ${migration.name} failed earlier; resolve it before starting`);
-        if (row.checksum !== migration.checksum) throw new MigrationError(`migration ${migration.name} was modified after it was applied`);
-        continue;
-      }
+    for (const migration of pending(readMigrations(dir), applied)) {
       const startedAt = new Date();
       await client.query('BEGIN');
       try {

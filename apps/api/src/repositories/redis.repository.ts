@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { redact } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
+import { answerWithin } from './deadline.js';
 
 /**
  * The two Redis connections of an instance (present only when REDIS_URL is set): `commands` for
@@ -52,15 +53,7 @@ export class RedisRepository implements OnApplicationShutdown {
   /** Throws unless both connections are up and Redis answers PING within `timeoutMs` (readiness). */
   async ping(timeoutMs: number): Promise<void> {
     if (this.subscriber.status !== 'ready') throw new Error(`subscriber connection is ${this.subscriber.status}`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.commands.ping(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await answerWithin(this.commands.ping(), timeoutMs);
   }
 
   async onApplicationShutdown(): Promise<void> {

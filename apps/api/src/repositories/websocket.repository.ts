@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { UserEntity } from '../domain/entities.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
+import { waitAtMost } from './deadline.js';
 import { ExpirySweep } from './expiry-sweep.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
@@ -140,9 +141,7 @@ export class WebSocketRepository implements OnModuleInit {
       closed.push(new Promise((resolve) => socket.once('close', () => resolve())));
       socket.close(WsCloseCode.serviceRestart, 'server restarting: reconnect');
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(closed), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.all(closed), graceMs);
     for (const socket of this.sockets.keys()) socket.terminate();
   }
 

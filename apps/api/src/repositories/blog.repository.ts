@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { BlogEntity, BlogUpdateEntity, StreamEntry } from '../domain/entities.js';
-import { DatabaseRepository, idempotent, type Tx } from './database.repository.js';
+import { DatabaseRepository, idempotent } from './database.repository.js';
+import { exec, isoTime, isoTimeOrNull, many, one, sqlNow, type Unit } from './sql.js';
 import { StreamEventRepository } from './stream-event.repository.js';
 
 const blogSelect = {
@@ -99,31 +100,41 @@ export class BlogRepository {
   }
 
   /** Followers' ids, oldest follow first (read inside the posting transaction). */
-  async followerIds(tx: Tx, blogId: number): Promise<number[]> {
-    return (await tx.blogFollow.findMany({ where: { blogId }, select: { userId: true }, orderBy: { createdAt: 'asc' } })).map((f) => f.userId);
+  *followerIds(blogId: number): Unit<number[]> {
+    const rows = yield* many<{ userId: number }>(`SELECT "userId" FROM "BlogFollow" WHERE "blogId" = $1 ORDER BY "createdAt" ASC, "userId" ASC`, [blogId]);
+    return rows.map((row) => row.userId);
   }
 
   /** Appends to the blog's log at the next position (counter on the blog row, see NotificationRepository.nextSeq). */
-  async appendEvent(tx: Tx, blogId: number, type: string, data: Record<string, unknown>): Promise<StreamEntry> {
-    const { lastSeq } = await tx.blog.update({ where: { id: blogId }, data: { lastSeq: { increment: 1 } }, select: { lastSeq: true } });
-    return this.log.append(tx, blogStream(blogId), lastSeq, type, data);
+  *appendEvent(blogId: number, type: string, data: Record<string, unknown>): Unit<StreamEntry> {
+    const row = yield* one<{ lastSeq: number }>(`UPDATE "Blog" SET "lastSeq" = "lastSeq" + 1 WHERE "id" = $1 RETURNING "lastSeq"`, [blogId]);
+    if (!row) throw new Error(`blog ${blogId} does not exist`);
+    return yield* this.log.append(blogStream(blogId), row.lastSeq, type, data);
   }
 
-  async insertUpdate(tx: Tx, blogId: number, body: string): Promise<BlogUpdateEntity> {
-    return toUpdate(await tx.blogUpdate.create({ data: { blogId, body } }));
+  *insertUpdate(blogId: number, body: string): Unit<BlogUpdateEntity> {
+    const createdAt = sqlNow();
+    const row = yield* one<{ id: number }>(`INSERT INTO "BlogUpdate" ("blogId", "body", "createdAt") VALUES ($1, $2, $3) RETURNING "id"`, [blogId, body, createdAt]);
+    return { id: row!.id, blogId, body, createdAt: isoTime(createdAt), editedAt: null };
   }
 
-  async editUpdate(tx: Tx, updateId: number, body: string): Promise<BlogUpdateEntity> {
-    return toUpdate(await tx.blogUpdate.update({ where: { id: updateId }, data: { body, editedAt: new Date() } }));
+  *editUpdate(updateId: number, body: string): Unit<BlogUpdateEntity> {
+    const row = yield* one<{ id: number; blogId: number; body: string; createdAt: unknown; editedAt: unknown }>(
+      `UPDATE "BlogUpdate" SET "body" = $2, "editedAt" = $3 WHERE "id" = $1 RETURNING "id", "blogId", "body", "createdAt", "editedAt"`,
+      [updateId, body, sqlNow()],
+    );
+    if (!row) throw new Error(`blog update ${updateId} does not exist`);
+    return { id: row.id, blogId: row.blogId, body: row.body, createdAt: isoTime(row.createdAt), editedAt: isoTimeOrNull(row.editedAt) };
   }
 
-  async deleteUpdate(tx: Tx, updateId: number): Promise<void> {
-    await tx.blogUpdate.update({ where: { id: updateId }, data: { deletedAt: new Date(), body: '' } });
+  *deleteUpdate(updateId: number): Unit<void> {
+    yield* exec(`UPDATE "BlogUpdate" SET "deletedAt" = $2, "body" = '' WHERE "id" = $1`, [updateId, sqlNow()]);
   }
 
-  async end(tx: Tx, blogId: number): Promise<Date> {
-    const endedAt = new Date();
-    await tx.blog.update({ where: { id: blogId }, data: { endedAt } });
-    return endedAt;
+  /** Ends the blog; returns when, as ISO-8601. */
+  *end(blogId: number): Unit<string> {
+    const endedAt = sqlNow();
+    yield* exec(`UPDATE "Blog" SET "endedAt" = $2 WHERE "id" = $1`, [blogId, endedAt]);
+    return isoTime(endedAt);
   }
 }

@@ -6,20 +6,25 @@ import { PrismaClient, Prisma } from '../generated/sqlite/client.js';
 import { PrismaClient as PostgresPrismaClient } from '../generated/postgres/client.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
+import type BetterSqlite3 from 'better-sqlite3';
 import { answerWithin, waitAtMost } from './deadline.js';
+import { GroupCommitWriter } from './group-commit.js';
 import { sqlitePath } from './migrations.js';
-
-/** A unit of work: repositories given one take part in the caller's transaction. */
-export type Tx = Prisma.TransactionClient;
+import { PostgresEngine, SqliteEngine, type SqlEngine } from './sql-engine.js';
+import type { Unit } from './sql.js';
 
 /**
- * Owns the Prisma client, for SQLite (the embedded default) or PostgreSQL, chosen by
- * DATABASE_URL. Both clients are generated from the same models (prisma/models) and have the
- * same query API; only `$transaction`'s isolation-level names differ, which we never pass. So
- * repositories are written once, against the SQLite client's types.
+ * Owns the database connection, for SQLite (the embedded default) or PostgreSQL, chosen by
+ * DATABASE_URL, and the two ways to use it:
+ * - the Prisma client, for the cold paths (accounts, rooms, blogs, listings). Both clients are
+ *   generated from the same models (prisma/models) and have the same query API, so repositories
+ *   are written once, against the SQLite client's types;
+ * - the hot path below the ORM (repositories/sql.ts): every append goes through {@link write},
+ *   the group-commit writer, and replay reads through {@link read}, as prepared statements on
+ *   the same connection (SQLite) or pool (PostgreSQL).
  *
- * Services never see the client: they ask for {@link transaction} when several repository
- * calls must commit together, and pass the opaque `Tx` along.
+ * Services never see either: repositories hand them units of work, which they compose into one
+ * transaction with `yield*` and pass to {@link write}.
  */
 @Injectable()
 export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
@@ -27,9 +32,10 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
   readonly client: PrismaClient;
   readonly provider: AppConfig['databaseProvider'];
   private readonly pool?: pg.Pool;
-  /** Transactions started and not yet settled: shutdown waits for them before disconnecting. */
-  private inFlight = 0;
-  private idle?: () => void;
+  /** The SQLite connection Prisma's adapter opens, shared with the hot path. */
+  private readonly sqliteAdapter?: Promise<{ client: BetterSqlite3.Database }>;
+  private engine?: SqlEngine;
+  private writer?: GroupCommitWriter;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.provider = config.databaseProvider;
@@ -39,8 +45,16 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
       this.pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.databasePoolSize, connectionTimeoutMillis: 5000 });
       this.pool.on('error', (err) => this.logger.warn(`idle PostgreSQL connection failed: ${err.message}`));
       this.client = new PostgresPrismaClient({ adapter: new PrismaPg(this.pool) }) as unknown as PrismaClient;
+      this.engine = new PostgresEngine(this.pool, isDatabaseUnavailable);
+      this.writer = new GroupCommitWriter(this.engine);
     } else {
-      this.client = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: sqlitePath(config.databaseUrl), timeout: 5000 }) });
+      // One connection for Prisma and the hot path: open the adapter ourselves and hand Prisma
+      // the opened one, so both use the same better-sqlite3 handle (one writer, one page cache).
+      const factory = new PrismaBetterSqlite3({ url: sqlitePath(config.databaseUrl), timeout: 5000 });
+      const adapter = factory.connect();
+      this.sqliteAdapter = adapter as unknown as Promise<{ client: BetterSqlite3.Database }>;
+      const shared = { provider: factory.provider, adapterName: factory.adapterName, connect: () => adapter } as unknown as PrismaBetterSqlite3;
+      this.client = new PrismaClient({ adapter: shared });
     }
   }
 
@@ -52,19 +66,27 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
    * does that on the event loop. Foreign keys are enforced.
    */
   async onModuleInit(): Promise<void> {
-    if (this.provider !== 'sqlite') return;
-    await this.client.$executeRawUnsafe(`PRAGMA synchronous = ${this.config.sqliteSynchronous}`);
-    await this.client.$executeRawUnsafe('PRAGMA foreign_keys = ON');
+    if (!this.sqliteAdapter) return;
+    const { client: sqlite } = await this.sqliteAdapter;
+    sqlite.pragma(`synchronous = ${this.config.sqliteSynchronous}`);
+    sqlite.pragma('foreign_keys = ON');
+    this.engine = new SqliteEngine(sqlite);
+    this.writer = new GroupCommitWriter(this.engine);
   }
 
-  /** Runs `fn` in one database transaction; everything it writes commits or rolls back together. */
-  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    this.inFlight++;
-    try {
-      return await this.client.$transaction(fn);
-    } finally {
-      if (--this.inFlight === 0) this.idle?.();
-    }
+  /**
+   * Runs a unit of writes in the next group commit: it commits, or fails and leaves no trace,
+   * on its own. `make` builds the unit (it may be called again if the batch has to be retried).
+   */
+  write<T>(make: () => Unit<T>): Promise<T> {
+    if (!this.writer) return Promise.reject(new Error('the database is not open yet'));
+    return this.writer.write(make);
+  }
+
+  /** Runs a read-only unit as prepared statements, outside any transaction. */
+  read<T>(unit: Unit<T>): Promise<T> {
+    if (!this.engine) return Promise.reject(new Error('the database is not open yet'));
+    return this.engine.read(unit);
   }
 
   /** Throws unless the database answers a trivial query within `timeoutMs` (readiness). */
@@ -77,9 +99,9 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
    * started (a message being stored for a socket that just closed) finish before we disconnect.
    */
   async settled(timeoutMs: number): Promise<void> {
-    if (this.inFlight === 0) return;
-    await waitAtMost(new Promise<void>((resolve) => (this.idle = resolve)), timeoutMs);
-    if (this.inFlight > 0) this.logger.warn(`${this.inFlight} transaction(s) still running at shutdown; they roll back`);
+    if (!this.writer || this.writer.pending === 0) return;
+    await waitAtMost(this.writer.drained(), timeoutMs);
+    if (this.writer.pending > 0) this.logger.warn(`${this.writer.pending} write(s) still running at shutdown; they roll back`);
   }
 
   /** Last in the shutdown, after the HTTP server has closed. */
@@ -105,9 +127,11 @@ export async function idempotent<T>(upsert: () => Promise<T>): Promise<T> {
   }
 }
 
-/** True when `err` is a unique-constraint violation (Prisma's P2002, from either client). */
+/** True when `err` is a unique-constraint violation: Prisma's P2002 (either client), SQLite's or PostgreSQL's own code. */
 export function isUniqueViolation(err: unknown): boolean {
-  return prismaCode(err) === 'P2002';
+  if (prismaCode(err) === 'P2002') return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { NotificationEntity, NotificationKind, StreamEntry } from '../domain/entities.js';
-import { DatabaseRepository, type Tx } from './database.repository.js';
+import { DatabaseRepository } from './database.repository.js';
+import { exec, isoTime, many, one, sqlNow, type Unit } from './sql.js';
 import { StreamEventRepository } from './stream-event.repository.js';
 
 interface NotificationRow {
@@ -56,34 +57,46 @@ export class NotificationRepository {
    * caller's transaction: the bump locks the row until commit, so the log is gapless and commits
    * in order (see RoomRepository.appendMessage).
    */
-  private async nextSeq(tx: Tx, userId: number): Promise<number> {
-    const { notificationSeq } = await tx.user.update({ where: { id: userId }, data: { notificationSeq: { increment: 1 } }, select: { notificationSeq: true } });
-    return notificationSeq;
+  private *nextSeq(userId: number): Unit<number> {
+    const row = yield* one<{ notificationSeq: number }>(`UPDATE "User" SET "notificationSeq" = "notificationSeq" + 1 WHERE "id" = $1 RETURNING "notificationSeq"`, [userId]);
+    if (!row) throw new Error(`user ${userId} does not exist`);
+    return row.notificationSeq;
   }
 
   /** Stores a notification and its `notification` event. */
-  async append(tx: Tx, notification: NewNotification): Promise<{ notification: NotificationEntity; entry: StreamEntry }> {
-    const seq = await this.nextSeq(tx, notification.userId);
-    const stored = toNotification(await tx.notification.create({ data: { ...notification, seq } }));
-    const entry = await this.log.append(tx, userStream(notification.userId), seq, 'notification', notificationPayload(stored));
+  *append(notification: NewNotification): Unit<{ notification: NotificationEntity; entry: StreamEntry }> {
+    const seq = yield* this.nextSeq(notification.userId);
+    const createdAt = sqlNow();
+    yield* exec(`INSERT INTO "Notification" ("userId", "seq", "kind", "title", "body", "createdAt") VALUES ($1, $2, $3, $4, $5, $6)`, [
+      notification.userId,
+      seq,
+      notification.kind,
+      notification.title,
+      notification.body,
+      createdAt,
+    ]);
+    const stored: NotificationEntity = { ...notification, seq, createdAt: isoTime(createdAt), read: false };
+    const entry = yield* this.log.append(userStream(notification.userId), seq, 'notification', notificationPayload(stored));
     return { notification: stored, entry };
   }
 
   /**
-   * Marks notifications read (the given ids, or all) and appends one `notification-read`
+   * Marks notifications read (one by its seq, or all) and appends one `notification-read`
    * event; null when nothing changed (no event then).
    */
-  async markRead(userId: number, ids: number[] | 'all'): Promise<StreamEntry | null> {
-    return this.db.transaction(async (tx) => {
-      const where = { userId, readAt: null, ...(ids === 'all' ? {} : { seq: { in: ids } }) };
-      const changed = await tx.notification.findMany({ where, select: { seq: true }, orderBy: { seq: 'desc' } });
-      if (changed.length === 0) return null;
-      await tx.notification.updateMany({ where: { userId, seq: { in: changed.map((c) => c.seq) } }, data: { readAt: new Date() } });
-      const unread = await tx.notification.count({ where: { userId, readAt: null } });
-      const seq = await this.nextSeq(tx, userId);
-      const data = ids === 'all' ? { ids: [changed[0]!.seq], all: true, unread } : { ids: changed.map((c) => c.seq).reverse(), all: false, unread };
-      return this.log.append(tx, userStream(userId), seq, 'notification-read', data);
-    });
+  *markRead(userId: number, which: number | 'all'): Unit<StreamEntry | null> {
+    const unreadSql = `SELECT "seq" FROM "Notification" WHERE "userId" = $1 AND "readAt" IS NULL`;
+    const changed = which === 'all'
+      ? yield* many<{ seq: number }>(`${unreadSql} ORDER BY "seq" DESC`, [userId])
+      : yield* many<{ seq: number }>(`${unreadSql} AND "seq" = $2`, [userId, which]);
+    if (changed.length === 0) return null;
+    const now = sqlNow();
+    if (which === 'all') yield* exec(`UPDATE "Notification" SET "readAt" = $2 WHERE "userId" = $1 AND "readAt" IS NULL`, [userId, now]);
+    else yield* exec(`UPDATE "Notification" SET "readAt" = $3 WHERE "userId" = $1 AND "seq" = $2`, [userId, which, now]);
+    const counted = yield* one<{ unread: number }>(`SELECT CAST(COUNT(*) AS INTEGER) AS "unread" FROM "Notification" WHERE "userId" = $1 AND "readAt" IS NULL`, [userId]);
+    const seq = yield* this.nextSeq(userId);
+    const data = which === 'all' ? { ids: [changed[0]!.seq], all: true, unread: counted?.unread ?? 0 } : { ids: [which], all: false, unread: counted?.unread ?? 0 };
+    return yield* this.log.append(userStream(userId), seq, 'notification-read', data);
   }
 
   async exists(userId: number, seq: number): Promise<boolean> {

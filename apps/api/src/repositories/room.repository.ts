@@ -1,21 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type { MessageChange, MessageEntity, RoomEntity, RoomSummary, UserEntity } from '../domain/entities.js';
-import { DatabaseRepository, idempotent, isUniqueViolation, type Tx } from './database.repository.js';
+import { DatabaseRepository, idempotent, isUniqueViolation } from './database.repository.js';
+import { exec, isoTime, isoTimeOrNull, many, one, sqlNow, type Unit } from './sql.js';
 
 const roomSelect = { id: true, name: true, lastSeq: true, lastRev: true, createdAt: true } as const;
 
-const messageSelect = {
-  id: true,
-  seq: true,
-  text: true,
-  clientId: true,
-  createdAt: true,
-  editedAt: true,
-  deletedAt: true,
-  rev: true,
-  room: { select: { name: true } },
-  author: { select: { id: true, username: true } },
-} as const;
+/** A room's id and name: what the hot path needs. */
+export interface RoomRef {
+  id: number;
+  name: string;
+}
 
 interface RoomRow {
   id: number;
@@ -25,49 +19,57 @@ interface RoomRow {
   createdAt: Date;
 }
 
-interface MessageRow {
+/** A message as the prepared statements read it (one join for the room's name, one for the author's). */
+interface MessageSqlRow {
   id: number;
   seq: number;
   text: string;
   clientId: string;
-  createdAt: Date;
-  editedAt: Date | null;
-  deletedAt: Date | null;
+  createdAt: unknown;
+  editedAt: unknown;
+  deletedAt: unknown;
   rev: number;
-  room: { name: string };
-  author: { id: number; username: string };
+  room: string;
+  authorId: number;
+  username: string;
 }
+
+const MESSAGE_SQL = `SELECT m."id", m."seq", m."text", m."clientId", m."createdAt", m."editedAt", m."deletedAt", m."rev", r."name" AS "room", u."id" AS "authorId", u."username" FROM "Message" m JOIN "Room" r ON r."id" = m."roomId" JOIN "User" u ON u."id" = m."authorId"`;
 
 function toRoom(row: RoomRow): RoomEntity {
   return { ...row, createdAt: row.createdAt.toISOString() };
 }
 
-function toMessage(row: MessageRow): MessageEntity {
+function fromSql(row: MessageSqlRow): MessageEntity {
+  const deleted = row.deletedAt !== null && row.deletedAt !== undefined;
   return {
     id: row.id,
-    room: row.room.name,
+    room: row.room,
     seq: row.seq,
-    author: row.author,
-    text: row.deletedAt ? '' : row.text,
+    author: { id: row.authorId, username: row.username },
+    text: deleted ? '' : row.text,
     clientId: row.clientId,
-    createdAt: row.createdAt.toISOString(),
-    editedAt: row.editedAt?.toISOString() ?? null,
-    deleted: row.deletedAt !== null,
+    createdAt: isoTime(row.createdAt),
+    editedAt: isoTimeOrNull(row.editedAt),
+    deleted,
     rev: row.rev,
   };
 }
 
-function toChange(row: MessageRow): MessageChange {
-  const deleted = row.deletedAt !== null;
+function changeFromSql(row: MessageSqlRow): MessageChange {
+  const message = fromSql(row);
   return {
-    room: row.room.name,
-    rev: row.rev,
-    seq: row.seq,
-    kind: deleted ? 'deleted' : 'edited',
-    text: deleted ? '' : row.text,
-    at: (row.deletedAt ?? row.editedAt ?? row.createdAt).toISOString(),
+    room: message.room,
+    rev: message.rev,
+    seq: message.seq,
+    kind: message.deleted ? 'deleted' : 'edited',
+    text: message.text,
+    at: isoTime(row.deletedAt ?? row.editedAt ?? row.createdAt),
   };
 }
+
+/** What appending a message did: stored it, found it stored already (a resend), or was refused by `admit`. */
+export type AppendOutcome = { kind: 'stored'; message: MessageEntity } | { kind: 'duplicate'; message: MessageEntity } | { kind: 'refused' };
 
 export type ChangeOutcome = { ok: true; change: MessageChange } | { ok: false; reason: 'not_found' | 'forbidden' };
 
@@ -151,74 +153,79 @@ export class RoomRepository {
   }
 
   /**
-   * Appends a message to the room's log. The sequence number comes from the room row, bumped in
-   * the same transaction: the bump locks the row until commit, so concurrent writers (on any
-   * instance) queue up, commit in sequence order, and a rollback hands the number back.
+   * Appends a message to the room's log, as a unit of the group commit. The sequence number
+   * comes from the room row, bumped first: on PostgreSQL the bump locks the row until commit, so
+   * writers on every instance queue up and commit in sequence order; SQLite has one writer.
+   * A resend (the author's `clientId` is stored already) gives the number back, still under the
+   * lock, and returns the stored message. `admit` runs once the message is known to be new (the
+   * rate limit); when it refuses, the row is taken out again and nothing of the unit remains.
    */
-  async appendMessage(tx: Tx, room: { id: number; name: string }, author: UserEntity, text: string, clientId: string): Promise<MessageEntity> {
-    const { lastSeq } = await tx.room.update({
-      where: { id: room.id },
-      data: { lastSeq: { increment: 1 } },
-      select: { lastSeq: true },
-    });
-    // Only this row's own columns: the room and the author are known, and selecting them as
-    // relations would cost three more queries per message on the hottest path.
-    const row = await tx.message.create({
-      data: { roomId: room.id, authorId: author.id, text, clientId, seq: lastSeq },
-      select: { id: true, createdAt: true },
-    });
-    return toMessage({ ...row, seq: lastSeq, text, clientId, editedAt: null, deletedAt: null, rev: 0, room, author: { id: author.id, username: author.username } });
+  *appendMessage(room: RoomRef, author: UserEntity, text: string, clientId: string, admit: () => boolean): Unit<AppendOutcome> {
+    const bumped = yield* one<{ lastSeq: number }>(`UPDATE "Room" SET "lastSeq" = "lastSeq" + 1 WHERE "id" = $1 RETURNING "lastSeq"`, [room.id]);
+    if (!bumped) throw new Error(`room ${room.id} does not exist`);
+    const createdAt = sqlNow();
+    const row = yield* one<{ id: number }>(
+      `INSERT INTO "Message" ("roomId", "seq", "authorId", "text", "clientId", "createdAt") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT ("authorId", "clientId") DO NOTHING RETURNING "id"`,
+      [room.id, bumped.lastSeq, author.id, text, clientId, createdAt],
+    );
+    if (!row || !admit()) {
+      if (row) yield* exec(`DELETE FROM "Message" WHERE "id" = $1`, [row.id]);
+      yield* exec(`UPDATE "Room" SET "lastSeq" = "lastSeq" - 1 WHERE "id" = $1`, [room.id]);
+      if (row) return { kind: 'refused' };
+      const stored = yield* this.byClientId(author.id, clientId);
+      if (!stored) throw new Error(`message ${clientId} of user ${author.id} conflicted but cannot be read`);
+      return { kind: 'duplicate', message: stored };
+    }
+    return {
+      kind: 'stored',
+      message: { id: row.id, room: room.name, seq: bumped.lastSeq, author: { id: author.id, username: author.username }, text, clientId, createdAt: isoTime(createdAt), editedAt: null, deleted: false, rev: 0 },
+    };
   }
 
   /**
-   * Edits or deletes the author's message, taking the room's next revision number in the same
-   * transaction (the same locking argument as appendMessage). A deleted message keeps its row
-   * and seq, with its text erased.
+   * Edits or deletes the author's message, taking the room's next revision number (the same
+   * locking argument as appendMessage; taken first, so the message is read under the lock, and
+   * given back if the change is refused). A deleted message keeps its row and seq, text erased.
    */
-  async changeMessage(roomId: number, seq: number, authorId: number, change: { kind: 'edited'; text: string } | { kind: 'deleted' }): Promise<ChangeOutcome> {
-    return this.db.transaction(async (tx) => {
-      const current = await tx.message.findUnique({ where: { roomId_seq: { roomId, seq } }, select: { id: true, authorId: true, deletedAt: true } });
-      if (!current || current.deletedAt) return { ok: false, reason: 'not_found' } as const;
-      if (current.authorId !== authorId) return { ok: false, reason: 'forbidden' } as const;
-      const { lastRev } = await tx.room.update({ where: { id: roomId }, data: { lastRev: { increment: 1 } }, select: { lastRev: true } });
-      const now = new Date();
-      const row = await tx.message.update({
-        where: { id: current.id },
-        data: change.kind === 'edited' ? { text: change.text, editedAt: now, rev: lastRev } : { text: '', deletedAt: now, rev: lastRev },
-        select: messageSelect,
-      });
-      return { ok: true, change: toChange(row) } as const;
-    });
+  *changeMessage(room: RoomRef, seq: number, authorId: number, change: { kind: 'edited'; text: string } | { kind: 'deleted' }): Unit<ChangeOutcome> {
+    const bumped = yield* one<{ lastRev: number }>(`UPDATE "Room" SET "lastRev" = "lastRev" + 1 WHERE "id" = $1 RETURNING "lastRev"`, [room.id]);
+    if (!bumped) return { ok: false, reason: 'not_found' };
+    const current = yield* one<{ id: number; authorId: number; deletedAt: unknown }>(`SELECT "id", "authorId", "deletedAt" FROM "Message" WHERE "roomId" = $1 AND "seq" = $2`, [room.id, seq]);
+    const refusal = !current || current.deletedAt !== null ? 'not_found' : current.authorId !== authorId ? 'forbidden' : null;
+    if (refusal || !current) {
+      yield* exec(`UPDATE "Room" SET "lastRev" = "lastRev" - 1 WHERE "id" = $1`, [room.id]);
+      return { ok: false, reason: refusal ?? 'not_found' };
+    }
+    const at = sqlNow();
+    const rev = bumped.lastRev;
+    if (change.kind === 'edited') {
+      yield* exec(`UPDATE "Message" SET "text" = $2, "editedAt" = $3, "rev" = $4 WHERE "id" = $1`, [current.id, change.text, at, rev]);
+    } else {
+      yield* exec(`UPDATE "Message" SET "text" = '', "deletedAt" = $2, "rev" = $3 WHERE "id" = $1`, [current.id, at, rev]);
+    }
+    return { ok: true, change: { room: room.name, rev, seq, kind: change.kind, text: change.kind === 'edited' ? change.text : '', at: isoTime(at) } };
   }
 
-  async findByClientId(authorId: number, clientId: string): Promise<MessageEntity | null> {
-    const row = await this.db.client.message.findUnique({
-      where: { authorId_clientId: { authorId, clientId } },
-      select: messageSelect,
-    });
-    return row ? toMessage(row) : null;
+  private *byClientId(authorId: number, clientId: string): Unit<MessageEntity | undefined> {
+    const row = yield* one<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."authorId" = $1 AND m."clientId" = $2`, [authorId, clientId]);
+    return row && fromSql(row);
   }
 
-  /** Messages with `seq > afterSeq`, oldest first, at most `limit`. */
-  async messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageEntity[]> {
-    const rows = await this.db.client.message.findMany({
-      where: { roomId, seq: { gt: afterSeq } },
-      orderBy: { seq: 'asc' },
-      take: limit,
-      select: messageSelect,
-    });
-    return rows.map(toMessage);
+  findByClientId(authorId: number, clientId: string): Promise<MessageEntity | null> {
+    return this.db.read(this.byClientId(authorId, clientId)).then((m) => m ?? null);
+  }
+
+  /** Messages with `seq > afterSeq`, oldest first, at most `limit` (replay: prepared statement). */
+  messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageEntity[]> {
+    return this.db.read(many<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."roomId" = $1 AND m."seq" > $2 ORDER BY m."seq" ASC LIMIT $3`, [roomId, afterSeq, limit])).then((rows) => rows.map(fromSql));
   }
 
   /** Up to `limit` messages with `seq < beforeSeq` (or the latest), oldest first. */
   async messagesBefore(roomId: number, beforeSeq: number | undefined, limit: number): Promise<MessageEntity[]> {
-    const rows = await this.db.client.message.findMany({
-      where: { roomId, ...(beforeSeq === undefined ? {} : { seq: { lt: beforeSeq } }) },
-      orderBy: { seq: 'desc' },
-      take: limit,
-      select: messageSelect,
-    });
-    return rows.reverse().map(toMessage);
+    const rows = await this.db.read(
+      many<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."roomId" = $1 AND m."seq" < $2 ORDER BY m."seq" DESC LIMIT $3`, [roomId, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit]),
+    );
+    return rows.reverse().map(fromSql);
   }
 
   /**
@@ -226,13 +233,9 @@ export class RoomRepository {
    * revision, so a message changed twice appears once, at its latest rev: the revision log is
    * sparse, and what it returns is the current state of everything changed since `afterRev`.
    */
-  async changesAfter(roomId: number, afterRev: number, limit: number): Promise<MessageChange[]> {
-    const rows = await this.db.client.message.findMany({
-      where: { roomId, rev: { gt: afterRev } },
-      orderBy: { rev: 'asc' },
-      take: limit,
-      select: messageSelect,
-    });
-    return rows.map(toChange);
+  changesAfter(roomId: number, afterRev: number, limit: number): Promise<MessageChange[]> {
+    return this.db
+      .read(many<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."roomId" = $1 AND m."rev" > $2 ORDER BY m."rev" ASC LIMIT $3`, [roomId, afterRev, limit]))
+      .then((rows) => rows.map(changeFromSql));
   }
 }

@@ -1,17 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import type { StreamEntry } from '../domain/entities.js';
-import { DatabaseRepository, type Tx } from './database.repository.js';
+import { DatabaseRepository } from './database.repository.js';
+import { exec, isoTime, many, sqlNow, type Unit } from './sql.js';
 
 interface Row {
   stream: string;
   seq: number;
   type: string;
   data: string;
-  createdAt: Date;
+  createdAt: unknown;
 }
 
 function toEntry(row: Row): StreamEntry {
-  return { stream: row.stream, seq: row.seq, type: row.type, data: JSON.parse(row.data) as Record<string, unknown>, createdAt: row.createdAt.toISOString() };
+  return { stream: row.stream, seq: row.seq, type: row.type, data: JSON.parse(row.data) as Record<string, unknown>, createdAt: isoTime(row.createdAt) };
 }
 
 /** The durable SSE logs: one ordered table of entries, keyed by (stream, seq). */
@@ -23,14 +24,17 @@ export class StreamEventRepository {
    * Appends an entry at `seq`, which the caller took from the log owner's counter in the same
    * transaction (User.notificationSeq, Blog.lastSeq).
    */
-  async append(tx: Tx, stream: string, seq: number, type: string, data: Record<string, unknown>): Promise<StreamEntry> {
-    const row = await tx.streamEvent.create({ data: { stream, seq, type, data: JSON.stringify(data) } });
-    return toEntry(row);
+  *append(stream: string, seq: number, type: string, data: Record<string, unknown>): Unit<StreamEntry> {
+    const createdAt = sqlNow();
+    yield* exec(`INSERT INTO "StreamEvent" ("stream", "seq", "type", "data", "createdAt") VALUES ($1, $2, $3, $4, $5)`, [stream, seq, type, JSON.stringify(data), createdAt]);
+    return { stream, seq, type, data, createdAt: isoTime(createdAt) };
   }
 
-  /** Entries with `seq > after`, oldest first, at most `limit`. */
+  /** Entries with `seq > after`, oldest first, at most `limit` (replay: prepared statement). */
   async after(stream: string, after: number, limit: number): Promise<StreamEntry[]> {
-    const rows = await this.db.client.streamEvent.findMany({ where: { stream, seq: { gt: after } }, orderBy: { seq: 'asc' }, take: limit });
+    const rows = await this.db.read(
+      many<Row>(`SELECT "stream", "seq", "type", "data", "createdAt" FROM "StreamEvent" WHERE "stream" = $1 AND "seq" > $2 ORDER BY "seq" ASC LIMIT $3`, [stream, after, limit]),
+    );
     return rows.map(toEntry);
   }
 

@@ -63,12 +63,13 @@ export class BlogService {
   async post(user: UserEntity, blogId: number, body: string): Promise<BlogUpdateEntity> {
     const blog = await this.ownedOpenBlog(user, blogId);
     const text = this.checkBody(body);
-    const { update, entries } = await this.db.transaction(async (tx) => {
-      const update = await this.blogs.insertUpdate(tx, blog.id, text);
-      const entries: StreamEntry[] = [await this.blogs.appendEvent(tx, blog.id, 'update', updatePayload(update))];
-      for (const userId of await this.blogs.followerIds(tx, blog.id)) {
+    const { blogs, notifications } = this;
+    const { update, entries } = await this.db.write(function* () {
+      const update = yield* blogs.insertUpdate(blog.id, text);
+      const entries: StreamEntry[] = [yield* blogs.appendEvent(blog.id, 'update', updatePayload(update))];
+      for (const userId of yield* blogs.followerIds(blog.id)) {
         if (userId === user.id) continue;
-        const { entry } = await this.notifications.append(tx, {
+        const { entry } = yield* notifications.append({
           userId,
           kind: 'blog-update',
           title: `New in “${blog.title}”`,
@@ -86,9 +87,10 @@ export class BlogService {
     const blog = await this.ownedBlog(user, blogId);
     const text = this.checkBody(body);
     if (!(await this.blogs.findUpdate(blog.id, updateId))) throw new DomainError('not_found', `No update ${updateId} in blog ${blogId}`);
-    const { update, entry } = await this.db.transaction(async (tx) => {
-      const update = await this.blogs.editUpdate(tx, updateId, text);
-      return { update, entry: await this.blogs.appendEvent(tx, blog.id, 'update-edited', updatePayload(update)) };
+    const { blogs } = this;
+    const { update, entry } = await this.db.write(function* () {
+      const update = yield* blogs.editUpdate(updateId, text);
+      return { update, entry: yield* blogs.appendEvent(blog.id, 'update-edited', updatePayload(update)) };
     });
     await this.publish([entry]);
     return update;
@@ -97,18 +99,20 @@ export class BlogService {
   async deleteUpdate(user: UserEntity, blogId: number, updateId: number): Promise<void> {
     const blog = await this.ownedBlog(user, blogId);
     if (!(await this.blogs.findUpdate(blog.id, updateId))) throw new DomainError('not_found', `No update ${updateId} in blog ${blogId}`);
-    const entry = await this.db.transaction(async (tx) => {
-      await this.blogs.deleteUpdate(tx, updateId);
-      return this.blogs.appendEvent(tx, blog.id, 'update-deleted', { id: updateId });
+    const { blogs } = this;
+    const entry = await this.db.write(function* () {
+      yield* blogs.deleteUpdate(updateId);
+      return yield* blogs.appendEvent(blog.id, 'update-deleted', { id: updateId });
     });
     await this.publish([entry]);
   }
 
   async end(user: UserEntity, blogId: number): Promise<BlogEntity> {
     const blog = await this.ownedOpenBlog(user, blogId);
-    const entry = await this.db.transaction(async (tx) => {
-      const endedAt = await this.blogs.end(tx, blog.id);
-      return this.blogs.appendEvent(tx, blog.id, 'blog-ended', { endedAt: endedAt.toISOString() });
+    const { blogs } = this;
+    const entry = await this.db.write(function* () {
+      const endedAt = yield* blogs.end(blog.id);
+      return yield* blogs.appendEvent(blog.id, 'blog-ended', { endedAt });
     });
     await this.publish([entry]);
     return this.get(blogId);

@@ -3,11 +3,11 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { MessageChange, MessageEntity, RoomEntity, RoomSummary, StreamEntry, UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
-import { DatabaseRepository, isUniqueViolation } from '../repositories/database.repository.js';
+import { DatabaseRepository } from '../repositories/database.repository.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { NotificationRepository } from '../repositories/notification.repository.js';
 import { PresenceRepository } from '../repositories/presence.repository.js';
-import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
+import { RateLimitRepository, type RateDecision } from '../repositories/rate-limit.repository.js';
 import { RoomRepository } from '../repositories/room.repository.js';
 import { UserRepository } from '../repositories/user.repository.js';
 
@@ -136,8 +136,9 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async change(user: UserEntity, name: string, seq: number, change: { kind: 'edited'; text: string } | { kind: 'deleted' }): Promise<MessageChange> {
-    const room = await this.getRoom(name);
-    const outcome = await this.rooms.changeMessage(room.id, seq, user.id, change);
+    const room = await this.rooms.refByName(name);
+    if (!room) throw new DomainError('room_not_found', `No room named "${name}"`);
+    const outcome = await this.db.write(() => this.rooms.changeMessage(room, seq, user.id, change));
     if (!outcome.ok) {
       throw outcome.reason === 'forbidden'
         ? new DomainError('forbidden', 'You can only change your own messages')
@@ -165,50 +166,48 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Stores a message and the mention notifications it causes in one transaction, then publishes
-   * them. Idempotent per (author, clientId): a resend returns the stored message and publishes
-   * nothing new.
+   * Stores a message and the mention notifications it causes in one transaction (a unit of the
+   * group commit), then publishes them. Idempotent per (author, clientId): a resend returns the
+   * stored message and publishes nothing new. Only new messages count against the rate limit,
+   * decided inside the transaction once the message is known to be new, so a resend after a
+   * reconnect is free.
    */
   async post(author: UserEntity, roomName: string, rawText: string, clientId: string): Promise<PostResult> {
     const text = this.checkText(rawText);
     const room = await this.rooms.refByName(roomName);
     if (!room) throw new DomainError('room_not_found', `No room named "${roomName}"`);
-    const existing = await this.rooms.findByClientId(author.id, clientId);
-    if (existing) return { message: existing, duplicate: true };
-    // Only new messages count against the rate: a resend after a reconnect is free.
-    const decision = this.rateLimit.take(`chat:${author.id}`);
-    if (!decision.allowed) {
-      throw new DomainError('rate_limited', `Too many messages; try again in ${decision.retryAfterMs} ms`, { retryAfterMs: decision.retryAfterMs });
-    }
-
-    const mentioned = (await this.users.findByUsernames(mentionedUsernames(text))).filter((u) => u.id !== author.id);
-    let stored: { message: MessageEntity; notifications: StreamEntry[] };
-    try {
-      stored = await this.db.transaction(async (tx) => {
-        const message = await this.rooms.appendMessage(tx, room, author, text, clientId);
-        const notifications: StreamEntry[] = [];
-        for (const user of mentioned) {
-          const { entry } = await this.notifications.append(tx, {
-            userId: user.id,
-            kind: 'mention',
-            title: `${author.username} mentioned you in #${room.name}`,
-            body: text.length > 280 ? `${text.slice(0, 279)}…` : text,
-          });
-          notifications.push(entry);
-        }
-        return { message, notifications };
-      });
-    } catch (err) {
-      // Two sends of the same clientId raced; the other one won.
-      if (isUniqueViolation(err)) {
-        const winner = await this.rooms.findByClientId(author.id, clientId);
-        if (winner) return { message: winner, duplicate: true };
+    const names = mentionedUsernames(text);
+    const mentioned = names.length === 0 ? [] : (await this.users.findByUsernames(names)).filter((u) => u.id !== author.id);
+    let refusal = { allowed: true } as RateDecision;
+    const admit = (): boolean => {
+      refusal = this.rateLimit.take(`chat:${author.id}`);
+      return refusal.allowed;
+    };
+    const { rooms, notifications: notices } = this;
+    const stored = await this.db.write(function* () {
+      const outcome = yield* rooms.appendMessage(room, author, text, clientId, admit);
+      const entries: StreamEntry[] = [];
+      if (outcome.kind !== 'stored') return { outcome, entries };
+      for (const user of mentioned) {
+        const { entry } = yield* notices.append({
+          userId: user.id,
+          kind: 'mention',
+          title: `${author.username} mentioned you in #${room.name}`,
+          body: text.length > 280 ? `${text.slice(0, 279)}…` : text,
+        });
+        entries.push(entry);
       }
-      throw err;
+      return { outcome, entries };
+    });
+    const { outcome } = stored;
+    if (outcome.kind === 'refused') {
+      const retryAfterMs = refusal.allowed ? 1000 : refusal.retryAfterMs;
+      throw new DomainError('rate_limited', `Too many messages; try again in ${retryAfterMs} ms`, { retryAfterMs });
     }
-    await this.bus.publish({ type: 'chat.message.created', message: stored.message });
-    for (const entry of stored.notifications) await this.bus.publish({ type: 'stream.appended', entry });
-    return { message: stored.message, duplicate: false };
+    if (outcome.kind === 'duplicate') return { message: outcome.message, duplicate: true };
+    await this.bus.publish({ type: 'chat.message.created', message: outcome.message });
+    for (const entry of stored.entries) await this.bus.publish({ type: 'stream.appended', entry });
+    return { message: outcome.message, duplicate: false };
   }
 
   /** What a reader joining the room gets first: the latest messages, or everything after `afterSeq`. */

@@ -35,19 +35,19 @@ export class NotificationService {
 
   /** A `system` notification to the user themself. */
   async sendTest(userId: number, title: string, body: string): Promise<NotificationEntity> {
-    const { notification, entry } = await this.db.transaction((tx) => this.notifications.append(tx, { userId, kind: 'system', title, body }));
+    const { notification, entry } = await this.db.write(() => this.notifications.append({ userId, kind: 'system', title, body }));
     await this.bus.publish({ type: 'stream.appended', entry });
     return notification;
   }
 
   async markRead(userId: number, id: number): Promise<void> {
     if (!(await this.notifications.exists(userId, id))) throw new DomainError('not_found', `No notification ${id}`);
-    const entry = await this.notifications.markRead(userId, [id]);
+    const entry = await this.db.write(() => this.notifications.markRead(userId, id));
     if (entry) await this.bus.publish({ type: 'stream.appended', entry });
   }
 
   async markAllRead(userId: number): Promise<void> {
-    const entry = await this.notifications.markRead(userId, 'all');
+    const entry = await this.db.write(() => this.notifications.markRead(userId, 'all'));
     if (entry) await this.bus.publish({ type: 'stream.appended', entry });
   }
 }

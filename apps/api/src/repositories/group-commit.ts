@@ -1,0 +1,89 @@
+import { EngineBusy, type SqlEngine, type UnitFactory } from './sql-engine.js';
+import type { Unit } from './sql.js';
+
+interface Pending {
+  unit: UnitFactory;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Units per transaction, at most: a bound on how long one commit holds the write lock. */
+export const MAX_BATCH = 512;
+
+/**
+ * Group commit: every append in the process goes through one queue. While a transaction runs,
+ * new units wait; the next transaction takes all of them (up to {@link MAX_BATCH}), in arrival
+ * order. So a burst costs one commit instead of one each, and a log's sequence numbers are still
+ * handed out one by one, in commit order, under the log owner's row lock.
+ *
+ * Callers' promises settle after the commit, in queue order, so acknowledgements and publishes
+ * follow sequence order. A unit that fails rejects alone; a commit that fails rejects its batch.
+ */
+export class GroupCommitWriter {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private running = false;
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+
+  constructor(private readonly engine: SqlEngine) {}
+
+  /** Units accepted and not yet settled. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** Runs the unit that `make` creates in the next batch; `make` may be called again if the batch is retried. */
+  write<T>(make: () => Unit<T>): Promise<T> {
+    this.inFlight++;
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ unit: make, resolve: resolve as (value: unknown) => void, reject });
+      this.kick();
+    });
+  }
+
+  /** Resolves when nothing is queued or running. */
+  drained(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    // After the current I/O phase: every frame and request read in it joins this batch.
+    setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    this.scheduled = false;
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        let settled;
+        try {
+          settled = await this.engine.batch(batch.map((p) => p.unit));
+        } catch (error) {
+          if (error instanceof EngineBusy) {
+            // Someone else's transaction is open on the connection: try again shortly, same order.
+            this.queue.unshift(...batch);
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            continue;
+          }
+          settled = batch.map(() => ({ ok: false, error }) as const);
+        }
+        for (let i = 0; i < batch.length; i++) {
+          const outcome = settled[i]!;
+          if (outcome.ok) batch[i]!.resolve(outcome.value);
+          else batch[i]!.reject(outcome.error);
+        }
+        this.inFlight -= batch.length;
+      }
+    } finally {
+      this.running = false;
+      if (this.queue.length > 0) this.kick();
+      if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+}

@@ -1,0 +1,218 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import type { Query, Unit } from './sql.js';
+
+/** How one unit of a batch ended. */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Thrown (and retried by the writer) when SQLite's connection is inside someone else's transaction. */
+export class EngineBusy extends Error {
+  constructor() {
+    super('the connection is inside another transaction');
+  }
+}
+
+/**
+ * Runs units of SQL work on one engine: alone (reads, outside any transaction) or many in one
+ * transaction (the group commit), where each unit commits or fails on its own.
+ */
+export interface SqlEngine {
+  readonly provider: 'sqlite' | 'postgres';
+  /** Runs a read-only unit. */
+  read<T>(unit: Unit<T>): Promise<T>;
+  /**
+   * Runs every unit, in order, in one transaction. A unit that throws leaves no trace and the
+   * others still commit. If the transaction itself cannot commit (the database is unreachable),
+   * every unit gets that error. Rejects only with {@link EngineBusy}.
+   */
+  batch(units: readonly UnitFactory[]): Promise<Settled<unknown>[]>;
+}
+
+/** Makes a fresh unit: a batch may have to run a unit again after rolling the others back. */
+export type UnitFactory = () => Unit<unknown>;
+
+/**
+ * SQLite through better-sqlite3, on the very connection Prisma uses (so there is one writer and
+ * one page cache). Everything is synchronous: a batch runs from BEGIN to COMMIT without giving the
+ * event loop a turn, so nothing else can issue a statement inside it. Each unit runs under its own
+ * SAVEPOINT, which costs about a microsecond, so one bad unit rolls back alone.
+ */
+export class SqliteEngine implements SqlEngine {
+  readonly provider = 'sqlite';
+  private readonly statements = new Map<string, { statement: BetterSqlite3.Statement; order: number[] }>();
+
+  constructor(private readonly db: BetterSqlite3.Database) {}
+
+  /** The statement with `$N` turned into anonymous `?`, and which parameter each `?` takes. */
+  private prepared(sql: string): { statement: BetterSqlite3.Statement; order: number[] } {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      const order: number[] = [];
+      const statement = this.db.prepare(
+        sql.replace(/\$(\d+)/g, (_, n: string) => {
+          order.push(Number(n) - 1);
+          return '?';
+        }),
+      );
+      // Prisma's adapter turns safe integers on for the connection; our columns fit in a double.
+      statement.safeIntegers(false);
+      this.statements.set(sql, (prepared = { statement, order }));
+    }
+    return prepared;
+  }
+
+  private execute(query: Query): unknown {
+    const { statement, order } = this.prepared(query.sql);
+    const params = order.map((i) => query.params[i]);
+    switch (query.mode) {
+      case 'get':
+        return statement.get(...params);
+      case 'all':
+        return statement.all(...params);
+      case 'run':
+        return statement.run(...params).changes;
+    }
+  }
+
+  private drive<T>(unit: Unit<T>): T {
+    let step = unit.next();
+    while (!step.done) step = unit.next(this.execute(step.value));
+    return step.value;
+  }
+
+  read<T>(unit: Unit<T>): Promise<T> {
+    try {
+      return Promise.resolve(this.drive(unit));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  batch(units: readonly UnitFactory[]): Promise<Settled<unknown>[]> {
+    // A Prisma transaction is open on the shared connection (between its awaits): wait for it.
+    if (this.db.inTransaction) return Promise.reject(new EngineBusy());
+    const results: Settled<unknown>[] = [];
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      return Promise.resolve(units.map(() => ({ ok: false, error }) as const));
+    }
+    try {
+      for (const unit of units) {
+        this.db.exec('SAVEPOINT unit');
+        try {
+          const value = this.drive(unit());
+          this.db.exec('RELEASE unit');
+          results.push({ ok: true, value });
+        } catch (error) {
+          this.db.exec('ROLLBACK TO unit');
+          this.db.exec('RELEASE unit');
+          results.push({ ok: false, error });
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      return Promise.resolve(units.map(() => ({ ok: false, error }) as const));
+    }
+    return Promise.resolve(results);
+  }
+}
+
+/** `timestamp(3)` (1114) and `timestamptz` (1184) as the text PostgreSQL sends: we convert, not node-postgres's local-time parser. */
+const PG_TYPES = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 1114 || oid === 1184 ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * PostgreSQL through `pg`, on the pool Prisma's adapter also uses. Statements are named, so each
+ * connection parses and plans each one once. A batch is one transaction without savepoints (each
+ * would cost two round trips per unit); if any unit fails, the batch rolls back and its units run
+ * again one transaction each, so the bad one fails alone and the rest commit.
+ */
+export class PostgresEngine implements SqlEngine {
+  readonly provider = 'postgres';
+  private readonly names = new Map<string, string>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    /** True when an error means the database could not be reached (the batch is not retried unit by unit). */
+    private readonly unavailable: (err: unknown) => boolean,
+  ) {}
+
+  private async execute(client: pg.PoolClient, query: Query): Promise<unknown> {
+    let name = this.names.get(query.sql);
+    if (!name) this.names.set(query.sql, (name = `rt${this.names.size}`));
+    const result = await client.query({ name, text: query.sql, values: query.params as unknown[], types: PG_TYPES });
+    switch (query.mode) {
+      case 'get':
+        return result.rows[0];
+      case 'all':
+        return result.rows;
+      case 'run':
+        return result.rowCount ?? 0;
+    }
+  }
+
+  private async drive<T>(client: pg.PoolClient, unit: Unit<T>): Promise<T> {
+    let step = unit.next();
+    while (!step.done) step = unit.next(await this.execute(client, step.value));
+    return step.value;
+  }
+
+  async read<T>(unit: Unit<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      return await this.drive(client, unit);
+    } finally {
+      client.release();
+    }
+  }
+
+  async batch(units: readonly UnitFactory[]): Promise<Settled<unknown>[]> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      return units.map(() => ({ ok: false, error }));
+    }
+    let broken = false;
+    try {
+      if (units.length > 1) {
+        const values: unknown[] = [];
+        try {
+          await client.query('BEGIN');
+          for (const unit of units) values.push(await this.drive(client, unit()));
+          await client.query('COMMIT');
+          return values.map((value) => ({ ok: true, value }));
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => (broken = true));
+          if (broken || this.unavailable(error)) return units.map(() => ({ ok: false, error }));
+        }
+      }
+      // One unit, or someone's unit failed: each in its own transaction, so the bad one fails alone.
+      const settled: Settled<unknown>[] = [];
+      for (const unit of units) {
+        if (broken) settled.push({ ok: false, error: new Error('the connection broke during the batch') });
+        else settled.push(await this.alone(client, unit, () => (broken = true)));
+      }
+      return settled;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** One unit in its own transaction. */
+  private async alone(client: pg.PoolClient, unit: UnitFactory, onBroken: () => void): Promise<Settled<unknown>> {
+    try {
+      await client.query('BEGIN');
+      const value = await this.drive(client, unit());
+      await client.query('COMMIT');
+      return { ok: true, value };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(onBroken);
+      return { ok: false, error };
+    }
+  }
+}

@@ -223,7 +223,9 @@ export class RoomRepository {
   /** Up to `limit` messages with `seq < beforeSeq` (or the latest), oldest first. */
   async messagesBefore(roomId: number, beforeSeq: number | undefined, limit: number): Promise<MessageEntity[]> {
     const rows = await this.db.read(
-      many<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."roomId" = $1 AND m."seq" < $2 ORDER BY m."seq" DESC LIMIT $3`, [roomId, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit]),
+      beforeSeq === undefined
+        ? many<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."roomId" = $1 ORDER BY m."seq" DESC LIMIT $2`, [roomId, limit])
+        : many<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."roomId" = $1 AND m."seq" < $2 ORDER BY m."seq" DESC LIMIT $3`, [roomId, beforeSeq, limit]),
     );
     return rows.reverse().map(fromSql);
   }

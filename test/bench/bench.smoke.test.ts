@@ -98,10 +98,24 @@ describe('npm run bench --smoke', () => {
     expect(markdown).toContain('### What the hop costs');
   });
 
+  test('stored messages per second: every message acked once, the acked seqs exactly 1..N, on SQLite and PostgreSQL', () => {
+    const store = results.store ?? [];
+    // PostgreSQL is skipped (with a warning) only where the machine lacks it, never under CI.
+    const engines = store.map((p) => p.engine);
+    expect(engines[0]).toBe('sqlite');
+    if (process.env.CI === 'true' || process.env.CI === '1') expect(engines).toEqual(['sqlite', 'postgres']);
+    for (const p of store) {
+      expect(p.complete, `${p.engine} complete`).toBe(true);
+      expect(p.gapless, `${p.engine} gapless`).toBe(true);
+      expect(p.steps.length).toBeGreaterThan(0);
+      for (const step of p.steps) expect(step.totalAcked).toBeGreaterThanOrEqual(step.acked);
+    }
+  });
+
   test('the report has the targets, every table and the chart', () => {
-    for (const heading of ['## Targets', '## Fan-out', '## Idle connections', '## Payload sweep', '## Chat room', '## Two instances: the Redis hop']) expect(markdown).toContain(heading);
+    for (const heading of ['## Targets', '## Fan-out', '## Idle connections', '## Payload sweep', '## Chat room', '## Stored messages per second', '## Two instances: the Redis hop']) expect(markdown).toContain(heading);
     expect(markdown).toContain('![fan-out](fanout.svg)');
-    expect((markdown.match(/\*\*(met|missed)\*\*/g) ?? []).length).toBe(8);
+    expect((markdown.match(/\*\*(met|missed)\*\*/g) ?? []).length).toBe(10);
     expect(svg.startsWith('<svg')).toBe(true);
     for (const system of SYSTEMS) expect(svg).toContain(`>${system}<`);
   });

@@ -6,7 +6,9 @@
  * process's own queueing, as any client's would.
  */
 import { openPublisher, openReceiver, type Connection, type Publisher } from './clients.js';
-import type { LatencySummary, LoadCommand, LoadReply, StepResult, Target } from './protocol.js';
+import type { LoadCommand, LoadReply, StepResult, Target } from './protocol.js';
+import { summarize } from './stats.js';
+import { closeStorePublishers, openStorePublishers, runStoreStep } from './store.js';
 
 const MARK = '@@';
 
@@ -16,13 +18,6 @@ const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 export function makePayload(bytes: number, publisher: number): string {
   const head = `${MARK}${nowMicros()};${publisher};`;
   return head.length >= bytes ? head : head + 'x'.repeat(bytes - head.length);
-}
-
-export function summarize(samples: number[]): LatencySummary {
-  if (samples.length === 0) return { n: 0, p50: 0, p95: 0, p99: 0, max: 0 };
-  const sorted = Float64Array.from(samples).sort();
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-  return { n: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[sorted.length - 1]! };
 }
 
 interface Receiver {
@@ -148,8 +143,13 @@ async function handle(command: LoadCommand): Promise<LoadReply> {
       return { id: command.id, ok: true, opened: publishers.length };
     case 'step':
       return { id: command.id, ok: true, result: await runStep(command.rate, command.durationMs, command.payloadBytes, command.graceMs) };
+    case 'store-publishers':
+      return { id: command.id, ok: true, opened: await openStorePublishers(command.target, command.count) };
+    case 'store-step':
+      return { id: command.id, ok: true, store: await runStoreStep(command.rate, command.durationMs, command.payloadBytes, command.graceMs, command.room) };
     case 'close':
       closeAll();
+      closeStorePublishers();
       return { id: command.id, ok: true };
   }
 }

@@ -44,6 +44,8 @@ export type LoadCommand =
   | { cmd: 'open'; id: number; target: Target; count: number; role: 'sub' | 'both' | 'idle'; concurrency: number }
   | { cmd: 'publishers'; id: number; target: Target; count: number }
   | { cmd: 'step'; id: number; rate: number; durationMs: number; payloadBytes: number; graceMs: number; keepSamples?: boolean }
+  | { cmd: 'store-publishers'; id: number; target: Target; count: number }
+  | { cmd: 'store-step'; id: number; rate: number; durationMs: number; payloadBytes: number; graceMs: number; room: string }
   | { cmd: 'close'; id: number };
 
 export interface LatencySummary {
@@ -79,6 +81,19 @@ export interface StepResult {
   otherMessages: number;
 }
 
+/** One step of the `store` scenario: messages sent, acked (stored), refused, and the ack latency. */
+export interface StoreResult {
+  sent: number;
+  acked: number;
+  errors: number;
+  /** Send to ack, milliseconds. */
+  latency: LatencySummary;
+  elapsedMs: number;
+  /** Acks so far in the run, and whether their seqs are exactly 1..that. */
+  totalAcked: number;
+  gapless: boolean;
+}
+
 export type LoadReply =
-  | { id: number; ok: true; opened?: number; result?: StepResult }
+  | { id: number; ok: true; opened?: number; result?: StepResult; store?: StoreResult }
   | { id: number; ok: false; error: string };

@@ -1,6 +1,6 @@
 /** Turns a run's results into the markdown report, the chart and the targets' verdicts. */
 import { TRANSPORT, type SystemName } from './protocol.js';
-import type { ChatPoint, FanoutPoint, IdlePoint, MultiConfig, MultiPoint, SweepPoint } from './scenarios.js';
+import type { ChatPoint, FanoutPoint, IdlePoint, MultiConfig, MultiPoint, StoreEngine, StorePoint, SweepPoint } from './scenarios.js';
 
 export interface Results {
   meta: {
@@ -22,7 +22,12 @@ export interface Results {
   multi?: MultiPoint[];
   /** Why the two-instance scenario was skipped (PostgreSQL or Redis not reachable). */
   multiSkipped?: string;
+  /** Stored messages per second, per database engine (absent from results written before it existed). */
+  store?: StorePoint[];
 }
+
+/** The stored-messages-per-second targets, per engine, on one server core. */
+const STORE_TARGETS: Record<StoreEngine, number> = { sqlite: 10_000, postgres: 5_000 };
 
 export interface Verdict {
   target: string;
@@ -128,7 +133,23 @@ export function verdicts(r: Results): Verdict[] {
         })()
       : [],
   );
+  for (const engine of Object.keys(STORE_TARGETS) as StoreEngine[]) {
+    const p = r.store?.find((point) => point.engine === engine);
+    check(
+      `Stored messages per second on one core, ${engine}: at least ${k(STORE_TARGETS[engine])}, every one acked and gapless`,
+      p ? [{ figure: `${k(p.storedPerSecond)}/s (${k(p.storedPerCpuSecond)} per CPU-s, ${p.cpuMicrosPerMessage.toFixed(0)} µs of CPU each)${p.gapless && p.complete ? ', all acked, seqs 1..N' : ', NOT all acked or not gapless'}`, ok: p.storedPerSecond >= STORE_TARGETS[engine] && p.gapless && p.complete }] : [],
+    );
+  }
   return out;
+}
+
+function storeSection(r: Results): string {
+  const points = r.store ?? [];
+  if (!points.length) return 'Not run.';
+  return table(
+    ['engine', 'publishers', 'saturation (offered/s)', 'stored/s', 'stored per CPU-s', 'CPU per message', 'ack p50 / p99 at half', 'all acked, gapless'],
+    points.map((p) => [p.engine, p.publishers, p.saturationRate.toFixed(0), k(p.storedPerSecond), k(p.storedPerCpuSecond), `${p.cpuMicrosPerMessage.toFixed(1)} µs`, `${ms(p.latency.p50)} / ${ms(p.latency.p99)} ms`, p.gapless && p.complete ? 'yes' : 'NO']),
+  );
 }
 
 function fanoutSection(r: Results): string {
@@ -342,6 +363,15 @@ ${sweepSection(r)}
 ## Chat room (every participant publishes; each message goes to everyone else)
 
 ${chatSection(r)}
+
+## Stored messages per second (one room, ${String(m.settings.storePublishers)} publishers, 100-byte text)
+
+Each publisher is a member of the room (the app takes messages only from members), so each message
+is also delivered to the ${String(m.settings.storePublishers)} publishers; nothing else listens. A message is acked after its
+group commit; acks per second is stored messages per second, and the acked seqs over the whole run
+must be exactly 1..N.
+
+${storeSection(r)}
 
 ## Two instances: the Redis hop
 

@@ -4,7 +4,7 @@
  * fanout.svg}. `--smoke` runs every scenario with tiny numbers (the test suite uses it to keep the
  * benchmark working; it checks delivery, never timing).
  *
- *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat,multi] [--profile DIR]
+ *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat,store,multi] [--profile DIR]
  *   node apps/bench/dist/run.js --render DIR   (rewrite DIR's README.md and fanout.svg from its results.json)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,10 +14,10 @@ import { parseArgs } from 'node:util';
 import { pinning, repoRoot } from './processes.js';
 import { SYSTEMS, type SystemName } from './protocol.js';
 import { buildReport, type Results } from './report.js';
-import { chat, fanout, idle, multi, MULTI_CONFIGS, sweep, type Settings } from './scenarios.js';
+import { chat, fanout, idle, multi, MULTI_CONFIGS, store, STORE_ENGINES, sweep, type Settings } from './scenarios.js';
 import { servicesMissing } from './services.js';
 
-const SCENARIOS = ['idle', 'fanout', 'sweep', 'chat', 'multi'] as const;
+const SCENARIOS = ['idle', 'fanout', 'sweep', 'chat', 'store', 'multi'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 export const FULL: Omit<Settings, 'log' | 'serverNodeArgs'> = {
@@ -41,6 +41,9 @@ export const FULL: Omit<Settings, 'log' | 'serverNodeArgs'> = {
   multiReceivers: 100,
   multiRates: [20, 40],
   multiMs: 5000,
+  storePublishers: 8,
+  storeStartRate: 2000,
+  storeMs: 1000,
   appUsers: 10,
 };
 
@@ -64,6 +67,9 @@ export const SMOKE: Omit<Settings, 'log' | 'serverNodeArgs'> = {
   multiReceivers: 5,
   multiRates: [20],
   multiMs: 300,
+  storePublishers: 2,
+  storeStartRate: 100,
+  storeMs: 200,
   appUsers: 2,
 };
 
@@ -117,6 +123,7 @@ async function main(): Promise<void> {
     sweep: [],
     chat: [],
     multi: [],
+    store: [],
   };
 
   if (scenarios.includes('idle')) for (const system of systems) results.idle.push(...(await idle(system, settings)));
@@ -127,6 +134,17 @@ async function main(): Promise<void> {
   if (scenarios.includes('chat')) {
     // A live blog has one author, so the app's SSE side has no many-publisher room.
     for (const system of systems.filter((s) => s !== 'app-sse')) results.chat.push(await chat(system, settings));
+  }
+  if (scenarios.includes('store')) {
+    // SQLite always; PostgreSQL when the machine has it (skipped with a warning otherwise, failing under CI).
+    const missing = await servicesMissing();
+    for (const engine of STORE_ENGINES) {
+      if (engine === 'postgres' && missing) {
+        console.warn(`WARNING: skipping the stored-messages scenario on PostgreSQL: ${missing}`);
+        continue;
+      }
+      results.store!.push(await store(engine, settings));
+    }
   }
   if (scenarios.includes('multi')) {
     // Needs the machine's PostgreSQL and Redis: skipped with a warning without them (fails under CI).

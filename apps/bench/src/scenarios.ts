@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LoadProcess, ServerProcess } from './processes.js';
-import type { StepResult, SystemName, Target } from './protocol.js';
+import type { StepResult, StoreResult, SystemName, Target } from './protocol.js';
 import { freshDatabase, freshRedisPrefix, REDIS_URL, redisCpuMicros } from './services.js';
 
 export interface Settings {
@@ -30,6 +30,10 @@ export interface Settings {
   multiReceivers: number;
   multiRates: number[];
   multiMs: number;
+  /** Stored messages per second: publishers, the first offered rate (messages/s), each step's length. */
+  storePublishers: number;
+  storeStartRate: number;
+  storeMs: number;
   /** Users the app's connections are spread over (each user holds many sockets). */
   appUsers: number;
   log: (line: string) => void;
@@ -420,4 +424,104 @@ export async function multi(config: MultiConfig, s: Settings): Promise<MultiPoin
     await load.send({ cmd: 'close' });
     return points;
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stored messages per second: one room, many publishers, nothing else listening
+
+export const STORE_ENGINES = ['sqlite', 'postgres'] as const;
+export type StoreEngine = (typeof STORE_ENGINES)[number];
+
+export interface StoreMeasured extends StoreResult {
+  rate: number;
+  serverCpuMs: number;
+}
+
+export interface StorePoint {
+  engine: StoreEngine;
+  publishers: number;
+  steps: StoreMeasured[];
+  /** The highest offered rate (messages/s) whose messages were all acked in time. */
+  saturationRate: number;
+  /** Median over repeats at the saturation rate: acks (stored messages) per second of wall time and per server CPU-second. */
+  storedPerSecond: number;
+  storedPerCpuSecond: number;
+  cpuMicrosPerMessage: number;
+  /** Send to ack at half the saturation rate, milliseconds. */
+  latency: { rate: number; p50: number; p95: number; p99: number; max: number };
+  /** Every message acked exactly once and the acked seqs are exactly 1..N over the whole run. */
+  gapless: boolean;
+  complete: boolean;
+}
+
+const storeKeptUp = (m: StoreMeasured) => m.errors === 0 && m.acked >= 0.99 * m.sent;
+
+async function measureStore(load: LoadProcess, server: ServerProcess, rate: number, s: Settings, graceMs: number, room: string): Promise<StoreMeasured> {
+  const before = (await server.stats()).cpuMicros;
+  const reply = await load.send({ cmd: 'store-step', rate, durationMs: s.storeMs, payloadBytes: 100, graceMs, room });
+  const after = (await server.stats()).cpuMicros;
+  return { ...reply.store!, rate, serverCpuMs: (after - before) / 1000 };
+}
+
+/**
+ * The app's chat write path alone: `storePublishers` sockets (spread over the bench users, each a
+ * member of the room, so each also receives the room's messages: the app has no write-only
+ * membership) send 100-byte messages into one room; each is validated, rate-checked, stored
+ * and numbered through the group commit, acked, and broadcast to the publishers. The offered rate
+ * steps up until acks fall behind.
+ */
+export async function store(engine: StoreEngine, s: Settings): Promise<StorePoint> {
+  const db = engine === 'postgres' ? await freshDatabase() : undefined;
+  const server = await ServerProcess.start('app-ws', s.serverNodeArgs, db ? { DATABASE_URL: db.url } : {});
+  const load = LoadProcess.start();
+  try {
+    const target = await server.prepare(s.appUsers);
+    const room = target.room!;
+    await load.send({ cmd: 'store-publishers', target, count: s.storePublishers });
+    await measureStore(load, server, s.storeStartRate / 10, s, s.graceMs * 4, room);
+    await measureStore(load, server, s.storeStartRate / 2, s, s.graceMs * 4, room);
+    const steps: StoreMeasured[] = [];
+    let rate = s.storeStartRate;
+    let saturationRate = 0;
+    for (let i = 0; i < s.maxSteps; i++) {
+      const step = await measureStore(load, server, rate, s, s.graceMs, room);
+      steps.push(step);
+      s.log(`store ${engine} x${s.storePublishers} @${rate.toFixed(0)}/s: ${step.acked}/${step.sent} acked, ${((step.acked / step.serverCpuMs) * 1000).toFixed(0)} per CPU-s, ack p99 ${step.latency.p99.toFixed(1)} ms`);
+      if (!storeKeptUp(step)) {
+        await measureStore(load, server, 1, s, 10_000, room); // let the backlog drain
+        break;
+      }
+      saturationRate = rate;
+      rate *= s.stepFactor;
+    }
+    if (saturationRate === 0) saturationRate = s.storeStartRate / s.stepFactor;
+    const saturation: StoreMeasured[] = [];
+    const half: StoreMeasured[] = [];
+    for (let i = 0; i < s.repeats; i++) saturation.push(await measureStore(load, server, saturationRate, s, s.graceMs * 4, room));
+    for (let i = 0; i < s.repeats; i++) half.push(await measureStore(load, server, saturationRate / 2, s, s.graceMs * 4, room));
+    const last = half.at(-1)!;
+    await load.send({ cmd: 'close' });
+    return {
+      engine,
+      publishers: s.storePublishers,
+      steps,
+      saturationRate,
+      storedPerSecond: median(saturation.map((m) => m.acked / (Math.max(s.storeMs, m.elapsedMs) / 1000))),
+      storedPerCpuSecond: median(saturation.map((m) => m.acked / (m.serverCpuMs / 1000))),
+      cpuMicrosPerMessage: median(saturation.map((m) => (m.serverCpuMs * 1000) / Math.max(1, m.acked))),
+      latency: {
+        rate: saturationRate / 2,
+        p50: median(half.map((m) => m.latency.p50)),
+        p95: median(half.map((m) => m.latency.p95)),
+        p99: median(half.map((m) => m.latency.p99)),
+        max: median(half.map((m) => m.latency.max)),
+      },
+      gapless: last.gapless,
+      complete: [...saturation, ...half].every((m) => m.errors === 0 && m.acked === m.sent),
+    };
+  } finally {
+    await load.stop();
+    await server.stop();
+    await db?.drop();
+  }
 }

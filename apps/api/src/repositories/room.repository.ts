@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { MessageChange, MessageEntity, RoomEntity, RoomSummary, UserEntity } from '../domain/entities.js';
 import { DatabaseRepository, idempotent, isUniqueViolation } from './database.repository.js';
-import { exec, isoTime, isoTimeOrNull, many, one, sqlNow, type Unit } from './sql.js';
+import { bulk, exec, isoTime, isoTimeOrNull, many, one, sqlNow, type BulkOp, type Unit } from './sql.js';
 
 const roomSelect = { id: true, name: true, lastSeq: true, lastRev: true, createdAt: true } as const;
 
@@ -70,6 +70,105 @@ function changeFromSql(row: MessageSqlRow): MessageChange {
 
 /** What appending a message did: stored it, found it stored already (a resend), or was refused by `admit`. */
 export type AppendOutcome = { kind: 'stored'; message: MessageEntity } | { kind: 'duplicate'; message: MessageEntity } | { kind: 'refused' };
+
+interface AppendArgs {
+  room: RoomRef;
+  author: UserEntity;
+  text: string;
+  clientId: string;
+  admit: () => boolean;
+}
+
+function storedMessage(a: AppendArgs, id: number, seq: number, createdAt: string): MessageEntity {
+  return { id, room: a.room.name, seq, author: { id: a.author.id, username: a.author.username }, text: a.text, clientId: a.clientId, createdAt: isoTime(createdAt), editedAt: null, deleted: false, rev: 0 };
+}
+
+/**
+ * Appending a message. The sequence number comes from the room row's counter. On PostgreSQL the
+ * room rows are locked first (in id order, so concurrent instances queue instead of deadlocking)
+ * and held until commit, so writers on every instance commit in sequence order; SQLite has one
+ * writer. A resend (the author's `clientId` is stored already) takes no number and returns the
+ * stored message.
+ *
+ * Per unit (SQLite): bump, insert (`ON CONFLICT DO NOTHING`), and on a conflict or a refusal give
+ * the number back. For a whole batch (PostgreSQL): lock the rooms, look up every clientId, number
+ * the new messages in batch order, insert them all, and bump each room's counter once: five
+ * statements for any batch size instead of two round trips per message.
+ */
+const APPEND_MESSAGE: BulkOp<AppendArgs, AppendOutcome> = {
+  name: 'append-message',
+  *one(a) {
+    const bumped = yield* one<{ lastSeq: number }>(`UPDATE "Room" SET "lastSeq" = "lastSeq" + 1 WHERE "id" = $1 RETURNING "lastSeq"`, [a.room.id]);
+    if (!bumped) throw new Error(`room ${a.room.id} does not exist`);
+    const createdAt = sqlNow();
+    const row = yield* one<{ id: number }>(
+      `INSERT INTO "Message" ("roomId", "seq", "authorId", "text", "clientId", "createdAt") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT ("authorId", "clientId") DO NOTHING RETURNING "id"`,
+      [a.room.id, bumped.lastSeq, a.author.id, a.text, a.clientId, createdAt],
+    );
+    if (row && a.admit()) return { kind: 'stored', message: storedMessage(a, row.id, bumped.lastSeq, createdAt) };
+    if (row) yield* exec(`DELETE FROM "Message" WHERE "id" = $1`, [row.id]);
+    yield* exec(`UPDATE "Room" SET "lastSeq" = "lastSeq" - 1 WHERE "id" = $1`, [a.room.id]);
+    if (row) return { kind: 'refused' };
+    const stored = yield* messageByClientId(a.author.id, a.clientId);
+    if (!stored) throw new Error(`message ${a.clientId} of user ${a.author.id} conflicted but cannot be read`);
+    return { kind: 'duplicate', message: stored };
+  },
+  async many(run, batch) {
+    const roomIds = [...new Set(batch.map((a) => a.room.id))].sort((x, y) => x - y);
+    const locked = (await run({ mode: 'all', sql: `SELECT "id", "lastSeq" FROM "Room" WHERE "id" = ANY($1::int[]) ORDER BY "id" FOR UPDATE`, params: [roomIds] })) as { id: number; lastSeq: number }[];
+    const last = new Map(locked.map((r) => [r.id, r.lastSeq]));
+    const found = (await run({
+      mode: 'all',
+      sql: `${MESSAGE_SQL} WHERE (m."authorId", m."clientId") IN (SELECT * FROM unnest($1::int[], $2::text[]))`,
+      params: [batch.map((a) => a.author.id), batch.map((a) => a.clientId)],
+    })) as MessageSqlRow[];
+    const existing = new Map(found.map((row) => [`${row.authorId}:${row.clientId}`, fromSql(row)]));
+    const createdAt = sqlNow();
+    const outcomes: (AppendOutcome | { kind: 'pending'; key: string; seq: number })[] = [];
+    const fresh = new Map<string, { args: AppendArgs; seq: number }>();
+    for (const a of batch) {
+      const key = `${a.author.id}:${a.clientId}`;
+      const stored = existing.get(key);
+      if (stored) outcomes.push({ kind: 'duplicate', message: stored });
+      else if (fresh.has(key)) outcomes.push({ kind: 'pending', key, seq: -1 }); // a resend within the batch
+      else if (!last.has(a.room.id)) throw new Error(`room ${a.room.id} does not exist`);
+      else if (!a.admit()) outcomes.push({ kind: 'refused' });
+      else {
+        const seq = last.get(a.room.id)! + 1;
+        last.set(a.room.id, seq);
+        fresh.set(key, { args: a, seq });
+        outcomes.push({ kind: 'pending', key, seq });
+      }
+    }
+    const rows = [...fresh.values()];
+    const ids = new Map<string, number>();
+    if (rows.length > 0) {
+      const inserted = (await run({
+        mode: 'all',
+        sql: `INSERT INTO "Message" ("roomId", "seq", "authorId", "text", "clientId", "createdAt") SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::timestamp(3)[]) RETURNING "id", "authorId", "clientId"`,
+        params: [rows.map((r) => r.args.room.id), rows.map((r) => r.seq), rows.map((r) => r.args.author.id), rows.map((r) => r.args.text), rows.map((r) => r.args.clientId), rows.map(() => createdAt)],
+      })) as { id: number; authorId: number; clientId: string }[];
+      for (const row of inserted) ids.set(`${row.authorId}:${row.clientId}`, row.id);
+      const bumped = [...new Set(rows.map((r) => r.args.room.id))];
+      await run({
+        mode: 'run',
+        sql: `UPDATE "Room" SET "lastSeq" = v."seq" FROM unnest($1::int[], $2::int[]) AS v("id", "seq") WHERE "Room"."id" = v."id"`,
+        params: [bumped, bumped.map((id) => last.get(id)!)],
+      });
+    }
+    return outcomes.map((o) => {
+      if (o.kind !== 'pending') return o;
+      const row = fresh.get(o.key)!;
+      const message = storedMessage(row.args, ids.get(o.key)!, row.seq, createdAt);
+      return o.seq === -1 ? { kind: 'duplicate', message } : { kind: 'stored', message };
+    });
+  },
+};
+
+function* messageByClientId(authorId: number, clientId: string): Unit<MessageEntity | undefined> {
+  const row = yield* one<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."authorId" = $1 AND m."clientId" = $2`, [authorId, clientId]);
+  return row && fromSql(row);
+}
 
 export type ChangeOutcome = { ok: true; change: MessageChange } | { ok: false; reason: 'not_found' | 'forbidden' };
 
@@ -153,33 +252,12 @@ export class RoomRepository {
   }
 
   /**
-   * Appends a message to the room's log, as a unit of the group commit. The sequence number
-   * comes from the room row, bumped first: on PostgreSQL the bump locks the row until commit, so
-   * writers on every instance queue up and commit in sequence order; SQLite has one writer.
-   * A resend (the author's `clientId` is stored already) gives the number back, still under the
-   * lock, and returns the stored message. `admit` runs once the message is known to be new (the
-   * rate limit); when it refuses, the row is taken out again and nothing of the unit remains.
+   * Appends a message to the room's log, as a unit of the group commit (see {@link APPEND_MESSAGE}).
+   * `admit` runs once the message is known to be new (the rate limit); when it refuses, nothing of
+   * the unit remains.
    */
-  *appendMessage(room: RoomRef, author: UserEntity, text: string, clientId: string, admit: () => boolean): Unit<AppendOutcome> {
-    const bumped = yield* one<{ lastSeq: number }>(`UPDATE "Room" SET "lastSeq" = "lastSeq" + 1 WHERE "id" = $1 RETURNING "lastSeq"`, [room.id]);
-    if (!bumped) throw new Error(`room ${room.id} does not exist`);
-    const createdAt = sqlNow();
-    const row = yield* one<{ id: number }>(
-      `INSERT INTO "Message" ("roomId", "seq", "authorId", "text", "clientId", "createdAt") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT ("authorId", "clientId") DO NOTHING RETURNING "id"`,
-      [room.id, bumped.lastSeq, author.id, text, clientId, createdAt],
-    );
-    if (!row || !admit()) {
-      if (row) yield* exec(`DELETE FROM "Message" WHERE "id" = $1`, [row.id]);
-      yield* exec(`UPDATE "Room" SET "lastSeq" = "lastSeq" - 1 WHERE "id" = $1`, [room.id]);
-      if (row) return { kind: 'refused' };
-      const stored = yield* this.byClientId(author.id, clientId);
-      if (!stored) throw new Error(`message ${clientId} of user ${author.id} conflicted but cannot be read`);
-      return { kind: 'duplicate', message: stored };
-    }
-    return {
-      kind: 'stored',
-      message: { id: row.id, room: room.name, seq: bumped.lastSeq, author: { id: author.id, username: author.username }, text, clientId, createdAt: isoTime(createdAt), editedAt: null, deleted: false, rev: 0 },
-    };
+  appendMessage(room: RoomRef, author: UserEntity, text: string, clientId: string, admit: () => boolean): Unit<AppendOutcome> {
+    return bulk(APPEND_MESSAGE, { room, author, text, clientId, admit });
   }
 
   /**
@@ -206,13 +284,8 @@ export class RoomRepository {
     return { ok: true, change: { room: room.name, rev, seq, kind: change.kind, text: change.kind === 'edited' ? change.text : '', at: isoTime(at) } };
   }
 
-  private *byClientId(authorId: number, clientId: string): Unit<MessageEntity | undefined> {
-    const row = yield* one<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."authorId" = $1 AND m."clientId" = $2`, [authorId, clientId]);
-    return row && fromSql(row);
-  }
-
   findByClientId(authorId: number, clientId: string): Promise<MessageEntity | null> {
-    return this.db.read(this.byClientId(authorId, clientId)).then((m) => m ?? null);
+    return this.db.read(messageByClientId(authorId, clientId)).then((m) => m ?? null);
   }
 
   /** Messages with `seq > afterSeq`, oldest first, at most `limit` (replay: prepared statement). */

@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import type { Query, Unit } from './sql.js';
+import type { BulkQuery, Query, Unit } from './sql.js';
 
 /** How one unit of a batch ended. */
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -41,7 +41,19 @@ export class SqliteEngine implements SqlEngine {
   readonly provider = 'sqlite';
   private readonly statements = new Map<string, { statement: BetterSqlite3.Statement; order: number[] }>();
 
-  constructor(private readonly db: BetterSqlite3.Database) {}
+  /** Transaction control, prepared once: `exec` would parse the SQL again every time. */
+  private readonly control: Record<'begin' | 'savepoint' | 'release' | 'rollbackTo' | 'commit' | 'rollback', BetterSqlite3.Statement>;
+
+  constructor(private readonly db: BetterSqlite3.Database) {
+    this.control = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      savepoint: db.prepare('SAVEPOINT unit'),
+      release: db.prepare('RELEASE unit'),
+      rollbackTo: db.prepare('ROLLBACK TO unit'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+    };
+  }
 
   /** The statement with `$N` turned into anonymous `?`, and which parameter each `?` takes. */
   private prepared(sql: string): { statement: BetterSqlite3.Statement; order: number[] } {
@@ -62,6 +74,7 @@ export class SqliteEngine implements SqlEngine {
   }
 
   private execute(query: Query): unknown {
+    if (query.mode === 'bulk') return this.drive(query.op.one(query.args));
     const { statement, order } = this.prepared(query.sql);
     const params = order.map((i) => query.params[i]);
     switch (query.mode) {
@@ -92,27 +105,28 @@ export class SqliteEngine implements SqlEngine {
     // A Prisma transaction is open on the shared connection (between its awaits): wait for it.
     if (this.db.inTransaction) return Promise.reject(new EngineBusy());
     const results: Settled<unknown>[] = [];
+    const control = this.control;
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      control.begin.run();
     } catch (error) {
       return Promise.resolve(units.map(() => ({ ok: false, error }) as const));
     }
     try {
       for (const unit of units) {
-        this.db.exec('SAVEPOINT unit');
+        control.savepoint.run();
         try {
           const value = this.drive(unit());
-          this.db.exec('RELEASE unit');
+          control.release.run();
           results.push({ ok: true, value });
         } catch (error) {
-          this.db.exec('ROLLBACK TO unit');
-          this.db.exec('RELEASE unit');
+          control.rollbackTo.run();
+          control.release.run();
           results.push({ ok: false, error });
         }
       }
-      this.db.exec('COMMIT');
+      control.commit.run();
     } catch (error) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      if (this.db.inTransaction) control.rollback.run();
       return Promise.resolve(units.map(() => ({ ok: false, error }) as const));
     }
     return Promise.resolve(results);
@@ -142,6 +156,7 @@ export class PostgresEngine implements SqlEngine {
   ) {}
 
   private async execute(client: pg.PoolClient, query: Query): Promise<unknown> {
+    if (query.mode === 'bulk') return (await query.op.many((q) => this.execute(client, q), [query.args]))[0];
     let name = this.names.get(query.sql);
     if (!name) this.names.set(query.sql, (name = `rt${this.names.size}`));
     const result = await client.query({ name, text: query.sql, values: query.params as unknown[], types: PG_TYPES });
@@ -155,8 +170,8 @@ export class PostgresEngine implements SqlEngine {
     }
   }
 
-  private async drive<T>(client: pg.PoolClient, unit: Unit<T>): Promise<T> {
-    let step = unit.next();
+  private async drive<T>(client: pg.PoolClient, unit: Unit<T>, resume?: unknown): Promise<T> {
+    let step = resume === undefined ? unit.next() : unit.next(resume);
     while (!step.done) step = unit.next(await this.execute(client, step.value));
     return step.value;
   }
@@ -180,10 +195,9 @@ export class PostgresEngine implements SqlEngine {
     let broken = false;
     try {
       if (units.length > 1) {
-        const values: unknown[] = [];
         try {
           await client.query('BEGIN');
-          for (const unit of units) values.push(await this.drive(client, unit()));
+          const values = await this.lockstep(client, units);
           await client.query('COMMIT');
           return values.map((value) => ({ ok: true, value }));
         } catch (error) {
@@ -201,6 +215,35 @@ export class PostgresEngine implements SqlEngine {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * Runs a batch's units in one transaction, with their bulk operations merged: each unit runs up
+   * to its first bulk query (its plain queries run as they come, in batch order); then each bulk
+   * operation runs once for every unit waiting on it, in batch order; then each unit runs to its
+   * end. Reordering plain queries before the bulk ones is safe because units of one batch never
+   * depend on each other's writes in the other direction (a unit that reads what another writes,
+   * say an edit of a message in the same batch, comes after it in the queue and so after its bulk).
+   */
+  private async lockstep(client: pg.PoolClient, factories: readonly UnitFactory[]): Promise<unknown[]> {
+    const values: unknown[] = new Array(factories.length);
+    const waiting: { unit: Unit<unknown>; index: number; query: BulkQuery }[] = [];
+    for (const [index, make] of factories.entries()) {
+      const unit = make();
+      let step = unit.next();
+      while (!step.done && step.value.mode !== 'bulk') step = unit.next(await this.execute(client, step.value));
+      if (step.done) values[index] = step.value;
+      else waiting.push({ unit, index, query: step.value as BulkQuery });
+    }
+    const byOp = new Map<BulkQuery['op'], typeof waiting>();
+    for (const w of waiting) byOp.set(w.query.op, [...(byOp.get(w.query.op) ?? []), w]);
+    const answers = new Map<number, unknown>();
+    for (const [op, group] of byOp) {
+      const results = await op.many((q) => this.execute(client, q), group.map((w) => w.query.args));
+      group.forEach((w, i) => answers.set(w.index, results[i]));
+    }
+    for (const w of waiting) values[w.index] = await this.drive(client, w.unit, answers.get(w.index));
+    return values;
   }
 
   /** One unit in its own transaction. */

@@ -14,11 +14,31 @@
 
 export type QueryMode = 'get' | 'all' | 'run';
 
-export interface Query {
+export interface SqlQuery {
   readonly sql: string;
   readonly params: readonly unknown[];
   readonly mode: QueryMode;
 }
+
+/**
+ * An operation that many units of one batch may each ask for and that an engine can run for all
+ * of them at once (PostgreSQL: a few set-based statements instead of a round trip per unit).
+ * `one` is the per-unit form, as ordinary queries (SQLite runs it inline, microseconds each).
+ * `many` gets the arguments in batch order and must answer each in that order.
+ */
+export interface BulkOp<A, R> {
+  readonly name: string;
+  one(args: A): Unit<R>;
+  many(run: (query: SqlQuery) => Promise<unknown>, args: readonly A[]): Promise<R[]>;
+}
+
+export interface BulkQuery {
+  readonly mode: 'bulk';
+  readonly op: BulkOp<unknown, unknown>;
+  readonly args: unknown;
+}
+
+export type Query = SqlQuery | BulkQuery;
 
 /** A unit of database work yielding queries and returning `T`. */
 export type Unit<T> = Generator<Query, T, unknown>;
@@ -36,6 +56,11 @@ export function* many<R>(sql: string, params: readonly unknown[]): Unit<R[]> {
 /** A statement without rows; the number of rows it changed. */
 export function* exec(sql: string, params: readonly unknown[]): Unit<number> {
   return (yield { sql, params, mode: 'run' }) as number;
+}
+
+/** A bulk-capable operation (see {@link BulkOp}). */
+export function* bulk<A, R>(op: BulkOp<A, R>, args: A): Unit<R> {
+  return (yield { mode: 'bulk', op: op as BulkOp<unknown, unknown>, args }) as R;
 }
 
 /** Now, as the ISO-8601 text both engines accept for a timestamp column. */

@@ -46,7 +46,7 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
       this.pool.on('error', (err) => this.logger.warn(`idle PostgreSQL connection failed: ${err.message}`));
       this.client = new PostgresPrismaClient({ adapter: new PrismaPg(this.pool) }) as unknown as PrismaClient;
       this.engine = new PostgresEngine(this.pool, isDatabaseUnavailable);
-      this.writer = new GroupCommitWriter(this.engine);
+      this.writer = new GroupCommitWriter(this.engine, config.writeBatchMax);
     } else {
       // One connection for Prisma and the hot path: open the adapter ourselves and hand Prisma
       // the opened one, so both use the same better-sqlite3 handle (one writer, one page cache).
@@ -71,7 +71,7 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
     sqlite.pragma(`synchronous = ${this.config.sqliteSynchronous}`);
     sqlite.pragma('foreign_keys = ON');
     this.engine = new SqliteEngine(sqlite);
-    this.writer = new GroupCommitWriter(this.engine);
+    this.writer = new GroupCommitWriter(this.engine, this.config.writeBatchMax);
   }
 
   /**

@@ -7,12 +7,10 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** Units per transaction, at most: a bound on how long one commit holds the write lock. */
-export const MAX_BATCH = 512;
-
 /**
  * Group commit: every append in the process goes through one queue. While a transaction runs,
- * new units wait; the next transaction takes all of them (up to {@link MAX_BATCH}), in arrival
+ * new units wait; the next transaction takes all of them (up to `maxBatch`, WRITE_BATCH_MAX: a
+ * bound on how long one commit holds the write lock), in arrival
  * order. So a burst costs one commit instead of one each, and a log's sequence numbers are still
  * handed out one by one, in commit order, under the log owner's row lock.
  *
@@ -26,7 +24,10 @@ export class GroupCommitWriter {
   private inFlight = 0;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly engine: SqlEngine) {}
+  constructor(
+    private readonly engine: SqlEngine,
+    private readonly maxBatch: number,
+  ) {}
 
   /** Units accepted and not yet settled. */
   get pending(): number {
@@ -60,7 +61,7 @@ export class GroupCommitWriter {
     this.running = true;
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
+        const batch = this.queue.splice(0, this.maxBatch);
         let settled;
         try {
           settled = await this.engine.batch(batch.map((p) => p.unit));

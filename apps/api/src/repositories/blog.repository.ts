@@ -99,9 +99,13 @@ export class BlogRepository {
     await this.db.client.blogFollow.deleteMany({ where: { blogId, userId } });
   }
 
-  /** Followers' ids, oldest follow first (read inside the posting transaction). */
+  /**
+   * Followers' ids, ascending (read inside the posting transaction). Ascending because each
+   * follower's notification locks their user row: every unit takes user rows in id order, so two
+   * instances' transactions queue rather than deadlock.
+   */
   *followerIds(blogId: number): Unit<number[]> {
-    const rows = yield* many<{ userId: number }>(`SELECT "userId" FROM "BlogFollow" WHERE "blogId" = $1 ORDER BY "createdAt" ASC, "userId" ASC`, [blogId]);
+    const rows = yield* many<{ userId: number }>(`SELECT "userId" FROM "BlogFollow" WHERE "blogId" = $1 ORDER BY "userId" ASC`, [blogId]);
     return rows.map((row) => row.userId);
   }
 

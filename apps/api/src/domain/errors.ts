@@ -12,6 +12,7 @@ export type DomainErrorCode =
   | 'room_taken'
   | 'message_not_found'
   | 'rate_limited'
+  | 'out_of_order'
   | 'not_found'
   | 'too_large'
   | 'conflict';

@@ -1,4 +1,4 @@
-import { IsInt, IsNumber, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsNumber, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 import type { MessageChange, MessageEntity, UserEntity } from '../domain/entities.js';
 
 export const ROOM_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -52,7 +52,7 @@ export class PingDto {
   t!: number;
 }
 
-/** `message {room, text, clientId}` */
+/** `message {room, text, clientId, first?}` */
 export class PostMessageDto extends RoomFrameDto {
   @IsString()
   text!: string;
@@ -60,6 +60,14 @@ export class PostMessageDto extends RoomFrameDto {
   @IsString()
   @Length(1, 64, { message: 'clientId must be 1 to 64 characters' })
   clientId!: string;
+
+  /**
+   * The head of the sender's outbox: no earlier message of this room is unacked. Lets it pass an
+   * `out_of_order` gate (domain/send-order.ts). Absent means false; `null` or a non-boolean is invalid.
+   */
+  @ValidateIf((frame: PostMessageDto) => frame.first !== undefined)
+  @IsBoolean({ message: 'first must be true or false' })
+  first?: boolean;
 }
 
 /** One outbound frame in Nest's ws convention. */

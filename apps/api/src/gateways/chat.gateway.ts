@@ -3,6 +3,7 @@ import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, type 
 import type WebSocket from 'ws';
 import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
+import { SendOrderGate } from '../domain/send-order.js';
 import { EditDto, frame, JoinDto, MessageRefDto, PingDto, PostMessageDto, RoomFrameDto, toPresenceFrame } from '../dtos/chat.dto.js';
 import { nowMs } from '../dtos/sse-format.js';
 import { TelemetryRepository } from '../repositories/telemetry.repository.js';
@@ -20,6 +21,9 @@ import type { VerifiedUpgrade } from './ws.adapter.js';
 @WebSocketGateway({ path: '/ws' })
 @UseFilters(WsErrorFilter)
 export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
+  /** A refused message holds back the later ones of its connection and room (docs/protocol.md, `out_of_order`). */
+  private readonly sendOrder = new SendOrderGate<WebSocket>();
+
   constructor(
     private readonly chat: ChatService,
     private readonly fanout: FanoutService,
@@ -63,11 +67,17 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     this.websockets.send(socket, frame('left', { room: data.room }));
   }
 
-  /** `message {room, text, clientId}`: stored, broadcast to the room, then acked to the sender. */
+  /**
+   * `message {room, text, clientId, first?}`: stored, broadcast to the room, then acked to the
+   * sender. The gate runs inside the connection's write queue, so it sees each earlier message's
+   * outcome before deciding on the next.
+   */
   @SubscribeMessage('message')
   async message(@ConnectedSocket() socket: WebSocket, @MessageBody() data: PostMessageDto): Promise<void> {
     const user = this.member(socket, data.room);
-    const { message } = await this.websockets.inOrder(socket, () => this.chat.post(user, data.room, data.text, data.clientId));
+    const { message } = await this.websockets.inOrder(socket, () =>
+      this.sendOrder.admit(socket, data.room, data.clientId, data.first === true, () => this.chat.post(user, data.room, data.text, data.clientId)),
+    );
     this.websockets.send(socket, frame('ack', { clientId: message.clientId, seq: message.seq, room: message.room }));
   }
 

@@ -14,6 +14,7 @@ const STATUS: Record<DomainErrorCode, HttpStatus> = {
   room_taken: HttpStatus.CONFLICT,
   message_not_found: HttpStatus.NOT_FOUND,
   rate_limited: HttpStatus.TOO_MANY_REQUESTS,
+  out_of_order: HttpStatus.CONFLICT,
   too_large: HttpStatus.PAYLOAD_TOO_LARGE,
   conflict: HttpStatus.CONFLICT,
 };

@@ -65,11 +65,24 @@ export function appInBrowser(overrides: Partial<AppConfig> = {}) {
       if (!browser) throw new Error('the browser is not started yet');
       return browser;
     },
-    /** Signs a new user up in a fresh context; resolves once the chat socket is online. */
-    async signUpIn(username: string): Promise<{ page: Page; id: number }> {
+    /**
+     * Stops the server and starts it again on the same port and data, as a deploy would: the pages
+     * stay open and reconnect by themselves. Resolves once the new server listens.
+     */
+    async restart(): Promise<void> {
+      const old = harness.server;
+      await old.close();
+      server = await startServer({ webDistDir: webDist, ...overrides, port: old.port }, old.config.dataDir);
+    },
+    /**
+     * Signs a new user up in a fresh context; resolves once the chat socket is online. `onPage`
+     * sees the page before it loads (to watch its WebSockets from the first one, say).
+     */
+    async signUpIn(username: string, onPage?: (page: Page) => void): Promise<{ page: Page; id: number }> {
       const context = await harness.browser.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await context.newPage();
       page.on('pageerror', (err) => console.error(`[${username}] page error:`, err));
+      onPage?.(page);
       await page.goto(harness.server.url);
       await page.getByTestId('auth-username').fill(username);
       await page.getByTestId('auth-password').fill('password-123');

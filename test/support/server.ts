@@ -31,8 +31,9 @@ export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
 const onPostgres = Boolean(process.env.TEST_POSTGRES_URL);
 
 /**
- * Starts the real server on 127.0.0.1 and a free port, on a fresh SQLite file in a temporary
- * folder (or `dataDir`, to restart on the same data); on PostgreSQL with TEST_POSTGRES_URL.
+ * Starts the real server on 127.0.0.1 and a free port (or `overrides.port`), on a fresh SQLite
+ * file in a temporary folder (or `dataDir`, to restart on the same data); on PostgreSQL with
+ * TEST_POSTGRES_URL.
  */
 export async function startServer(overrides: Partial<AppConfig> = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'rt-test-'));
@@ -50,7 +51,8 @@ export async function startServer(overrides: Partial<AppConfig> = {}, dataDir?: 
     },
   );
   const app = await createApp(config);
-  await app.listen(0, '127.0.0.1');
+  // Port 0 (a free one) unless the caller asks for a port: a restart on the same data takes the old one.
+  await app.listen(config.port, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
     app,

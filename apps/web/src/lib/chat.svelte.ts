@@ -10,10 +10,35 @@ export interface PendingMessage {
   text: string;
   /** Local clock, epoch ms. */
   createdAt: number;
-  /** The server's `error` message if it refused this one; a failed message is not re-sent by itself. */
+  /**
+   * The server's `error` message if it refused this one for good (it can never be stored as it is,
+   * or the server failed on it again and again). A failed message is not re-sent by itself and
+   * holds nothing up; `retry` sends it again after the others.
+   */
   failed: string | null;
-  /** Set while the server's rate limit holds it back: local epoch ms of the automatic re-send. */
-  retryAt: number | null;
+  /** On its way on the current socket (sent and not answered yet, or stored and about to show). False: waiting its turn. */
+  sending: boolean;
+}
+
+/** Why a room's outbox is waiting before it sends again. */
+export type OutboxHoldReason =
+  /** The server's rate limit: it said when to try again. */
+  | 'rate_limited'
+  /** The server could not store messages (database unreachable, or it failed): trying again with backoff. */
+  | 'unavailable'
+  /** The server refused a message as out of order: sending again from the oldest unstored one. */
+  | 'out_of_order';
+
+/** Where a room's outbox stands: what the composer tells the user. */
+export interface OutboxState {
+  /** On their way now. */
+  sending: number;
+  /** Not sent yet, or to be sent again: they go out in the order they were written. */
+  waiting: number;
+  /** Refused for good; shown with Retry and Discard. */
+  failed: number;
+  /** Set while the outbox waits before sending again: why, and until when (local epoch ms). */
+  hold: { reason: OutboxHoldReason; until: number } | null;
 }
 
 /**
@@ -62,6 +87,10 @@ export const MAX_TEXT_LENGTH = 4000;
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10_000;
+/** A message the server fails on (`internal`) this many times in a row is shown as failed. */
+const MAX_SERVER_FAILURES = 5;
+/** After a refusal the outbox sends one message, then doubles what it pipelines with each ack, up to this. */
+const MAX_SEND_WINDOW = 1024;
 /** Keep memory bounded in a long-open tab; older messages drop off the top. */
 const MAX_MESSAGES_PER_ROOM = 1000;
 /** Messages per `GET /api/rooms/:room/messages` page. */
@@ -89,6 +118,7 @@ const QUIET_REFS = new Set(['typing', 'read', 'ping', 'leave']);
 
 const EMPTY_MESSAGES: readonly ChatMessage[] = [];
 const EMPTY_PENDING: readonly PendingMessage[] = [];
+const EMPTY_OUTBOX: OutboxState = { sending: 0, waiting: 0, failed: 0, hold: null };
 const EMPTY_USERS: readonly User[] = [];
 
 /** The part of a message an edit or a delete changes. */
@@ -124,7 +154,10 @@ export class ChatConnection {
   #messages = $state.raw<Record<string, readonly ChatMessage[]>>({});
   #lastSeq = $state.raw<Record<string, number>>({});
   #lastRev = $state.raw<Record<string, number>>({});
+  /** The outbox, in the order the messages were written (per room, the order they are sent and stored). */
   #pending = $state.raw<readonly PendingMessage[]>([]);
+  /** Rooms whose outbox waits before sending again. */
+  #holds = $state.raw<Record<string, OutboxState['hold']>>({});
   #lastError = $state.raw<ChatError | null>(null);
   #history = $state.raw<Record<string, RoomHistory>>({});
   /** Who is in each joined room now; absent while unknown (not joined on this socket). */
@@ -145,8 +178,21 @@ export class ChatConnection {
   readonly #rooms = new Set<string>();
   /** Rooms whose `joined` arrived on the current socket: sending to them is allowed. */
   readonly #ready = new Set<string>();
-  /** Pending messages transmitted on the current socket and not answered yet. */
-  readonly #inFlight = new Set<string>();
+  /**
+   * Pending messages transmitted on the current socket and not answered yet, each with the `ref`
+   * of its latest transmission: an answer to an earlier one (refused as out of order before we
+   * sent it again) is stale and ignored.
+   */
+  readonly #inFlight = new Map<string, string>();
+  #transmissions = 0;
+  /** Pending messages the server has acked (stored) whose `message` frame has not been shown yet. */
+  readonly #acked = new Set<string>();
+  /** Per room: how many messages may be on their way at once (unlimited until a refusal). */
+  readonly #window = new Map<string, number>();
+  /** Per room: refusals in a row that back off (`unavailable`, `internal`, `out_of_order`). */
+  readonly #refusals = new Map<string, number>();
+  /** Per message: `internal` failures in a row. */
+  readonly #serverFailures = new Map<string, number>();
   /** The current socket has proved itself (a `joined` or a `pong` came back). */
   #healthy = false;
   #attempt = 0;
@@ -164,7 +210,7 @@ export class ChatConnection {
   readonly #readWanted = new Map<string, number>();
   readonly #readSentAt = new Map<string, number>();
   readonly #readTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  /** Per room: the automatic re-send of rate-limited messages. */
+  /** Per room: the automatic re-send once a hold is over. */
   readonly #resendTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Per room: the latest change to each message older than the ones held, by `seq`. */
   readonly #orphanChanges = new Map<string, Map<number, Change>>();
@@ -245,6 +291,21 @@ export class ChatConnection {
     return list.length ? list : EMPTY_PENDING;
   }
 
+  /** How many of a room's messages are on their way, waiting or failed, and why it waits. */
+  outbox(room: string): OutboxState {
+    const hold = this.#holds[room] ?? null;
+    let sending = 0;
+    let waiting = 0;
+    let failed = 0;
+    for (const p of this.#pending) {
+      if (p.room !== room) continue;
+      if (p.failed !== null) failed += 1;
+      else if (p.sending) sending += 1;
+      else waiting += 1;
+    }
+    return sending + waiting + failed === 0 && hold === null ? EMPTY_OUTBOX : { sending, waiting, failed, hold };
+  }
+
   /** Who is in the room now, from `presence`; null while unknown. */
   presence(room: string): readonly User[] | null {
     return this.#presence[room] ?? null;
@@ -305,7 +366,7 @@ export class ChatConnection {
       text: trimmed,
       createdAt: Date.now(),
       failed: null,
-      retryAt: null,
+      sending: false,
     };
     this.#pending = [...this.#pending, message];
     this.join(room);
@@ -313,17 +374,24 @@ export class ChatConnection {
     return true;
   }
 
-  /** Try a failed message again, with its original `clientId`. */
+  /**
+   * Try a failed message again, with its original `clientId`. It joins the end of the outbox: the
+   * messages written after it went on without it, so it is sent (and stored) after them. Sending it
+   * ahead of messages already on their way could let a later one overtake an earlier one.
+   */
   retry(clientId: string): void {
     const message = this.#pending.find((p) => p.clientId === clientId);
-    if (!message) return;
-    this.#pending = this.#pending.map((p) => (p === message ? { ...p, failed: null, retryAt: null } : p));
+    if (!message || message.failed === null) return;
+    this.#serverFailures.delete(clientId);
+    this.#pending = [...this.#pending.filter((p) => p !== message), { ...message, failed: null, sending: false }];
     this.#flushPending(message.room);
   }
 
+  /** Drop a failed message from the outbox. */
   discard(clientId: string): void {
-    this.#pending = this.#pending.filter((p) => p.clientId !== clientId);
-    this.#inFlight.delete(clientId);
+    const message = this.#pending.find((p) => p.clientId === clientId);
+    if (!message || message.failed === null) return;
+    this.#forgetPending(clientId);
   }
 
   /**
@@ -415,7 +483,7 @@ export class ChatConnection {
     const socket = this.#socket;
     this.#socket = null;
     this.#ready.clear();
-    this.#inFlight.clear();
+    this.#landed();
     socket?.close(1000);
     this.#status = 'offline';
     this.#connectionId = null;
@@ -440,7 +508,7 @@ export class ChatConnection {
     const socket = new WebSocket(this.#url);
     this.#socket = socket;
     this.#ready.clear();
-    this.#inFlight.clear();
+    this.#landed();
     this.#healthy = false;
 
     // Every handler first checks that its socket is still the current one,
@@ -472,7 +540,7 @@ export class ChatConnection {
     this.#socket = null;
     this.#connectionId = null;
     this.#ready.clear();
-    this.#inFlight.clear();
+    this.#landed();
     this.#stopHeartbeat();
     // Presence and typing are about the live socket; the re-join sends fresh ones.
     this.#presence = {};
@@ -575,26 +643,102 @@ export class ChatConnection {
   }
 
   /**
-   * Send the room's pending messages that are not on their way already, in order. A message the
-   * rate limit holds back holds back the ones after it too, so they still arrive in order.
+   * Send the room's outbox, strictly in the order it was written: every message not on its way
+   * already, up to the send window. Nothing is ever sent ahead of an earlier message that is not
+   * acked or on its way on this socket, so the server's gate (docs/protocol.md, `out_of_order`)
+   * can hold back everything behind a refused one. The first message sent with nothing earlier
+   * unacked carries `first: true`: it cannot overtake anything, so it may pass that gate.
    */
   #flushPending(room: string): void {
     if (!this.#ready.has(room)) return;
-    const now = Date.now();
+    const hold = this.#holds[room];
+    if (hold) {
+      if (hold.until > Date.now()) {
+        this.#armResend(room, hold.until);
+        return;
+      }
+      this.#setHold(room, null);
+    }
+    const window = this.#window.get(room) ?? Infinity;
+    let onTheirWay = 0;
+    let head = true;
     const sent = new Set<string>();
     for (const message of this.#pending) {
-      if (message.room !== room || message.failed !== null || this.#inFlight.has(message.clientId)) continue;
-      if (message.retryAt !== null && message.retryAt > now) {
-        this.#armResend(room, message.retryAt);
-        break;
+      if (message.room !== room || message.failed !== null || this.#acked.has(message.clientId)) continue;
+      if (this.#inFlight.has(message.clientId)) {
+        onTheirWay += 1;
+        head = false;
+        continue;
       }
-      if (!this.#sendFrame('message', { room, text: message.text, clientId: message.clientId })) break;
-      this.#inFlight.add(message.clientId);
-      if (message.retryAt !== null) sent.add(message.clientId);
+      if (onTheirWay >= window) break;
+      const ref = `${message.clientId}~${++this.#transmissions}`;
+      const data: Record<string, unknown> = { room, text: message.text, clientId: message.clientId };
+      if (head) data.first = true;
+      if (!this.#sendFrame('message', data, ref)) break;
+      this.#inFlight.set(message.clientId, ref);
+      onTheirWay += 1;
+      head = false;
+      sent.add(message.clientId);
     }
-    if (sent.size) {
-      this.#pending = this.#pending.map((p) => (sent.has(p.clientId) ? { ...p, retryAt: null } : p));
+    if (sent.size) this.#pending = this.#pending.map((p) => (sent.has(p.clientId) && !p.sending ? { ...p, sending: true } : p));
+  }
+
+  /**
+   * The server refused `message` in a way it will take again later: it and everything after it in
+   * the room go back to waiting (the server refuses what we pipelined behind it as out of order),
+   * and after `waitMs` the outbox starts again from it, one message at a time at first.
+   */
+  #holdFrom(message: PendingMessage, reason: OutboxHoldReason, waitMs: number): void {
+    const { room } = message;
+    let from = false;
+    const back = new Set<string>();
+    for (const p of this.#pending) {
+      if (p.room !== room) continue;
+      if (p.clientId === message.clientId) from = true;
+      if (!from || this.#acked.has(p.clientId)) continue;
+      this.#inFlight.delete(p.clientId);
+      back.add(p.clientId);
     }
+    this.#pending = this.#pending.map((p) => (back.has(p.clientId) && p.sending ? { ...p, sending: false } : p));
+    this.#window.set(room, 1);
+    if (waitMs > 0) {
+      this.#setHold(room, { reason, until: Date.now() + waitMs });
+      this.#armResend(room, Date.now() + waitMs);
+    } else {
+      this.#flushPending(room);
+    }
+  }
+
+  /** Backoff with jitter for refusals that do not say when to come back. */
+  #backoffMs(room: string): number {
+    const refusals = (this.#refusals.get(room) ?? 0) + 1;
+    this.#refusals.set(room, refusals);
+    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (refusals - 1));
+    return ceiling / 2 + (Math.random() * ceiling) / 2;
+  }
+
+  #setHold(room: string, hold: OutboxState['hold']): void {
+    if (hold) {
+      this.#holds = { ...this.#holds, [room]: hold };
+    } else if (room in this.#holds) {
+      const { [room]: _over, ...rest } = this.#holds;
+      this.#holds = rest;
+    }
+  }
+
+  /** The socket is gone (or replaced): nothing is on its way any more. What was acked stays acked. */
+  #landed(): void {
+    this.#inFlight.clear();
+    if (this.#pending.some((p) => p.sending && !this.#acked.has(p.clientId))) {
+      this.#pending = this.#pending.map((p) => (p.sending && !this.#acked.has(p.clientId) ? { ...p, sending: false } : p));
+    }
+  }
+
+  #forgetPending(clientId: string): void {
+    this.#pending = this.#pending.filter((p) => p.clientId !== clientId);
+    this.#inFlight.delete(clientId);
+    this.#acked.delete(clientId);
+    this.#serverFailures.delete(clientId);
   }
 
   #armResend(room: string, at: number): void {
@@ -696,10 +840,7 @@ export class ChatConnection {
     const message = normalize(raw);
     const { room, seq } = message;
 
-    if (message.clientId && this.#pending.some((p) => p.clientId === message.clientId)) {
-      this.#pending = this.#pending.filter((p) => p.clientId !== message.clientId);
-      this.#inFlight.delete(message.clientId);
-    }
+    if (message.clientId && this.#pending.some((p) => p.clientId === message.clientId)) this.#forgetPending(message.clientId);
     // Whoever just sent a message has stopped typing it.
     if (message.author && this.#typing[room]?.some((u) => u.id === message.author.id)) {
       this.#removeTyping(room, message.author.id);
@@ -722,12 +863,25 @@ export class ChatConnection {
   #onAck(data: Record<string, unknown>): void {
     const { clientId, seq, room } = data;
     if (typeof clientId !== 'string' || typeof seq !== 'number' || typeof room !== 'string') return;
-    this.#inFlight.delete(clientId);
-    // A resend of a message stored before a drop is acked without a broadcast. If we hold the
-    // room up to its seq the message is already shown (from the re-join's history): drop the copy.
-    if (seq <= (this.#lastSeq[room] ?? 0) && this.#pending.some((p) => p.clientId === clientId)) {
-      this.#pending = this.#pending.filter((p) => p.clientId !== clientId);
+    // Stored (by whichever transmission): the server takes more again, so pipeline more.
+    this.#refusals.delete(room);
+    const window = this.#window.get(room);
+    if (window !== undefined) {
+      if (window * 2 >= MAX_SEND_WINDOW) this.#window.delete(room);
+      else this.#window.set(room, window * 2);
     }
+    if (this.#pending.some((p) => p.clientId === clientId)) {
+      // A resend of a message stored before a drop is acked without a broadcast. If we hold the
+      // room up to its seq the message is already shown (from the re-join's history): drop the copy.
+      if (seq <= (this.#lastSeq[room] ?? 0)) {
+        this.#forgetPending(clientId);
+      } else {
+        this.#inFlight.delete(clientId);
+        this.#serverFailures.delete(clientId);
+        this.#acked.add(clientId);
+      }
+    }
+    if (window !== undefined) this.#flushPending(room);
   }
 
   #onJoined(data: Record<string, unknown>): void {
@@ -853,20 +1007,13 @@ export class ChatConnection {
       ref: typeof data.ref === 'string' ? data.ref : null,
     };
 
-    // For a `message` frame the server echoes our clientId as `ref`.
-    const message = error.ref === null ? undefined : this.#pending.find((p) => p.clientId === error.ref);
-    if (message) {
-      this.#inFlight.delete(message.clientId);
-      if (error.code === 'rate_limited') {
-        // Not stored: keep it pending and send it again (same clientId) when the server allows.
-        const wait = typeof data.retryAfterMs === 'number' && data.retryAfterMs >= 0 ? data.retryAfterMs : 1000;
-        const retryAt = Date.now() + wait;
-        this.#pending = this.#pending.map((p) => (p === message ? { ...p, retryAt } : p));
-        this.#armResend(message.room, retryAt);
-        return;
-      }
-      this.#pending = this.#pending.map((p) => (p === message ? { ...p, failed: error.message } : p));
-      this.#lastError = error;
+    // A `message` frame goes out with the ref `clientId~transmission`, which the server echoes.
+    const cut = error.ref?.lastIndexOf('~') ?? -1;
+    if (error.ref !== null && cut > 0) {
+      const message = this.#pending.find((p) => p.clientId === error.ref!.slice(0, cut));
+      // Already shown, discarded, or an answer to a transmission we have sent again since.
+      if (!message || this.#inFlight.get(message.clientId) !== error.ref) return;
+      this.#onRefused(message, error, data);
       return;
     }
 
@@ -874,6 +1021,49 @@ export class ChatConnection {
     if (QUIET_REFS.has(kind)) return;
     // A room that does not exist: stop asking for it on every reconnect.
     if (kind === 'join' && error.code === 'room_not_found' && room) this.#rooms.delete(room);
+    this.#lastError = error;
+  }
+
+  /** The server refused the latest transmission of `message`. */
+  #onRefused(message: PendingMessage, error: ChatError, data: Record<string, unknown>): void {
+    this.#inFlight.delete(message.clientId);
+    switch (error.code) {
+      case 'rate_limited': {
+        // Not stored: send it again (same clientId) when the server allows, and the rest after it.
+        const wait = typeof data.retryAfterMs === 'number' && data.retryAfterMs >= 0 ? Math.min(data.retryAfterMs, 60_000) : 1000;
+        this.#holdFrom(message, 'rate_limited', wait);
+        return;
+      }
+      case 'unavailable':
+        this.#holdFrom(message, 'unavailable', this.#backoffMs(message.room));
+        return;
+      case 'out_of_order':
+        // Normally we stopped pipelining when the earlier refusal came back, and this answer is
+        // to a transmission superseded since. If not, start again from the oldest unstored one.
+        this.#holdFrom(message, 'out_of_order', this.#backoffMs(message.room));
+        return;
+      case 'internal': {
+        // The server failed on it; it may work next time. Not forever: then it is shown as failed.
+        const failures = (this.#serverFailures.get(message.clientId) ?? 0) + 1;
+        this.#serverFailures.set(message.clientId, failures);
+        if (failures < MAX_SERVER_FAILURES) {
+          this.#holdFrom(message, 'unavailable', this.#backoffMs(message.room));
+          return;
+        }
+        this.#fail(message, error);
+        // The server holds back what we pipelined behind it; send those again, from the new head.
+        this.#holdFrom(message, 'out_of_order', 0);
+        return;
+      }
+      default:
+        // A verdict on the message itself (invalid, room_not_found...): it will never be stored
+        // as it is, so it holds nothing up. The user sees it, with Retry and Discard.
+        this.#fail(message, error);
+    }
+  }
+
+  #fail(message: PendingMessage, error: ChatError): void {
+    this.#pending = this.#pending.map((p) => (p.clientId === message.clientId ? { ...p, failed: error.message, sending: false } : p));
     this.#lastError = error;
   }
 

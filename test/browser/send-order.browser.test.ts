@@ -98,7 +98,7 @@ describe.runIf(browserAvailable)('a fast burst from one person, in the browser',
     const expected = texts(1, COUNT);
     await type(writer.page, expected);
     // The user sees that messages wait, and that they will go in order.
-    await expect.poll(() => writer.page.getByTestId('outbox-status').textContent()).toMatch(/waiting.*in the order you wrote them/);
+    await expect.poll(() => writer.page.getByTestId('outbox-status').textContent()).toMatch(/waiting: you are writing faster than the server allows; they go out in the order you wrote them/);
     await writer.page.screenshot({ path: join(SCREENSHOTS, 'burst-outbox.png') });
     await expectStoredInOrder(room, writer.page, reader.page, expected);
     expect(refusals.rate_limited, 'the burst ran past the rate limit').toBeGreaterThan(0);

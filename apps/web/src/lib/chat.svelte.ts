@@ -37,7 +37,10 @@ export interface OutboxState {
   waiting: number;
   /** Refused for good; shown with Retry and Discard. */
   failed: number;
-  /** Set while the outbox waits before sending again: why, and until when (local epoch ms). */
+  /**
+   * Set from a refusal until the outbox has caught up: why, and until when (local epoch ms) it
+   * waits before sending again; after that it sends again, one at a time at first.
+   */
   hold: { reason: OutboxHoldReason; until: number } | null;
 }
 
@@ -651,13 +654,11 @@ export class ChatConnection {
    */
   #flushPending(room: string): void {
     if (!this.#ready.has(room)) return;
+    // A hold stays (for the composer to say why things go slowly) until the outbox has caught up.
     const hold = this.#holds[room];
-    if (hold) {
-      if (hold.until > Date.now()) {
-        this.#armResend(room, hold.until);
-        return;
-      }
-      this.#setHold(room, null);
+    if (hold && hold.until > Date.now()) {
+      this.#armResend(room, hold.until);
+      return;
     }
     const window = this.#window.get(room) ?? Infinity;
     let onTheirWay = 0;
@@ -735,10 +736,16 @@ export class ChatConnection {
   }
 
   #forgetPending(clientId: string): void {
+    const room = this.#pending.find((p) => p.clientId === clientId)?.room;
     this.#pending = this.#pending.filter((p) => p.clientId !== clientId);
     this.#inFlight.delete(clientId);
     this.#acked.delete(clientId);
     this.#serverFailures.delete(clientId);
+    // Caught up: the next message goes out at once and pipelined again.
+    if (room !== undefined && !this.#pending.some((p) => p.room === room && p.failed === null)) {
+      this.#window.delete(room);
+      this.#setHold(room, null);
+    }
   }
 
   #armResend(room: string, at: number): void {
@@ -870,6 +877,7 @@ export class ChatConnection {
       if (window * 2 >= MAX_SEND_WINDOW) this.#window.delete(room);
       else this.#window.set(room, window * 2);
     }
+    if (!this.#window.has(room)) this.#setHold(room, null);
     if (this.#pending.some((p) => p.clientId === clientId)) {
       // A resend of a message stored before a drop is acked without a broadcast. If we hold the
       // room up to its seq the message is already shown (from the re-join's history): drop the copy.

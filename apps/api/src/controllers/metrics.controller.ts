@@ -38,7 +38,7 @@ export class MetricsController {
    */
   @Get('api/metrics/connections/:id')
   @UseGuards(AuthGuard)
-  @ApiOkResponse({ description: '`{transport, messagesOut, payloadBytesOut, wireBytesOut}`' })
+  @ApiOkResponse({ description: '`{transport, messagesOut, payloadBytesOut, wireBytesOut, controlBytesOut}`' })
   connection(@CurrentUser() user: UserEntity, @Param('id') id: string): ConnectionStats {
     const stats = this.telemetry.connectionStats(id, user.id);
     if (!stats) throw new NotFoundException('No such connection of yours');

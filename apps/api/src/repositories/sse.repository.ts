@@ -94,19 +94,25 @@ class SseConnection {
    * Writes unless closed. A reader that lets more than the cap pile up is ended instead: it
    * reconnects with Last-Event-ID and the log fills the gap.
    */
-  write(chunk: string): boolean {
+  write(chunk: string, control = false): boolean {
     if (this.closed || this.res.writableEnded) return false;
     if (this.res.writableLength > this.maxBuffered) {
       this.onSlow();
       return false;
     }
-    if (this.scheduler.idle()) this.res.write(chunk);
+    if (this.scheduler.idle()) this.emit(chunk, control);
     else {
       this.scheduler.run(() => {
-        if (!this.closed && !this.res.writableEnded) this.res.write(chunk);
+        if (!this.closed && !this.res.writableEnded) this.emit(chunk, control);
       });
     }
     return true;
+  }
+
+  /** A control chunk (no message: heartbeat, `retry:`, `hello`, `pong`) is measured as such on the socket. */
+  private emit(chunk: string, control: boolean): void {
+    if (control && this.meter) this.meter.control(() => this.res.write(chunk));
+    else this.res.write(chunk);
   }
 
   close(): void {
@@ -194,12 +200,12 @@ export class SseRepository {
     // Counted from here: the response head is already written, so wire bytes exclude it.
     if (res.socket) connection.meter = this.telemetry.opened(connection, 'sse', res.socket, { id: connection.connectionId, userId: connection.userId });
     if (options.resumed) this.telemetry.resumed('sse');
-    connection.write(`retry: ${this.config.sseRetryMs}\n\n`);
+    connection.write(`retry: ${this.config.sseRetryMs}\n\n`, true);
     // No id: line, so it does not move the browser's Last-Event-ID.
-    connection.write(`event: hello\ndata: ${JSON.stringify({ connectionId: connection.connectionId, serverTime: performance.timeOrigin + performance.now() })}\n\n`);
+    connection.write(`event: hello\ndata: ${JSON.stringify({ connectionId: connection.connectionId, serverTime: performance.timeOrigin + performance.now() })}\n\n`, true);
     if (options.reset) connection.write(`id: ${connection.id()}\nevent: reset\ndata: ${options.reset}\n\n`);
     this.heartbeat ??= setInterval(() => {
-      for (const open of this.connections.values()) open.write(': heartbeat\n\n');
+      for (const open of this.connections.values()) open.write(': heartbeat\n\n', true);
     }, this.config.sseHeartbeatMs).unref();
     if (options.expiresAt !== undefined) connection.expiry = this.expiries.add(connection, options.expiresAt);
 
@@ -234,7 +240,7 @@ export class SseRepository {
   writeTo(connectionId: string, userId: number, chunk: string, payloadBytes?: number): boolean {
     const connection = this.connections.get(connectionId);
     if (!connection || connection.userId !== userId) return false;
-    const written = connection.write(chunk);
+    const written = connection.write(chunk, payloadBytes === undefined);
     if (written && payloadBytes !== undefined) connection.meter?.sent(payloadBytes, false);
     return written;
   }

@@ -25,6 +25,12 @@ export class ConnectionMeter {
   messagesOut = 0;
   payloadBytesOut = 0;
   wireBytesOut = 0;
+  /**
+   * Wire bytes of what is not a message (SSE heartbeats, `retry:`, `hello`, clock `pong`s;
+   * WebSocket protocol pings), measured on the socket around each write: per-message wire bytes
+   * can then leave them out and say so.
+   */
+  controlBytesOut = 0;
 
   constructor(
     /** The id the client learns in its `hello`. */
@@ -45,6 +51,13 @@ export class ConnectionMeter {
     this.totals.messages++;
     this.totals.payload += payloadBytes;
     if (replayed) this.totals.replayed++;
+  }
+
+  /** Runs `write` (a control frame) and counts what it put on the socket as control bytes. */
+  control(write: () => void): void {
+    const before = this.socket.bytesWritten;
+    write();
+    this.controlBytesOut += Math.max(0, this.socket.bytesWritten - before);
   }
 }
 
@@ -70,6 +83,8 @@ export interface ConnectionStats {
   messagesOut: number;
   payloadBytesOut: number;
   wireBytesOut: number;
+  /** The part of `wireBytesOut` that carried no message (heartbeats, pings, `retry:`, `hello`, SSE `pong`s). */
+  controlBytesOut: number;
 }
 
 /**
@@ -172,7 +187,7 @@ export class TelemetryRepository implements OnModuleDestroy {
     const t = key && this.tracked.get(key);
     if (!t || t.userId !== userId) return undefined;
     this.sample(t);
-    return { transport: t.transport, messagesOut: t.messagesOut, payloadBytesOut: t.payloadBytesOut, wireBytesOut: t.wireBytesOut };
+    return { transport: t.transport, messagesOut: t.messagesOut, payloadBytesOut: t.payloadBytesOut, wireBytesOut: t.wireBytesOut, controlBytesOut: t.controlBytesOut };
   }
 
   /** Prometheus text format, with the wire bytes of open connections sampled first. */

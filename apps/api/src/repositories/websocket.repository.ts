@@ -122,7 +122,8 @@ export class WebSocketRepository implements OnModuleInit {
           continue;
         }
         connection.alive = false;
-        socket.ping();
+        if (connection.meter) connection.meter.control(() => socket.ping());
+        else socket.ping();
       }
     }, this.config.wsPingIntervalMs);
     this.heartbeat.unref();

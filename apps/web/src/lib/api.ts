@@ -130,6 +130,8 @@ export interface ConnectionMetrics {
   payloadBytesOut: number;
   /** Sampled at the call; excludes the WebSocket handshake and the SSE response head. */
   wireBytesOut: number;
+  /** The part of `wireBytesOut` that carried no message: heartbeats, protocol pings, `retry:`, `hello`, SSE pongs. */
+  controlBytesOut?: number;
 }
 
 /** `POST /api/probe` body. Limits: size 64 to 65,536; rate 1 to 1,000; duration 500 to 30,000 ms. */

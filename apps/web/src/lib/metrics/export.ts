@@ -1,17 +1,35 @@
-import type { ProbeResult } from './probe.svelte';
+import { PROBE_ROWS, type ProbeResult } from './probe.svelte';
 
 /** The whole result: parameters, per-transport summary, the server's answer and every sample. */
 export function probeToJson(result: ProbeResult): string {
   return JSON.stringify(result, null, 2);
 }
 
-/** One row per received probe message; the per-transport summary is in the JSON export. */
+/** A CSV field, quoted when it holds a comma, a quote or a line break. */
+function field(value: string): string {
+  return /[",\n\r]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/**
+ * Two tables in one file, separated by a blank line: the results table as the overlay shows it
+ * (`metric,sse,ws`, with the run's parameters first), then one row per received probe message.
+ */
 export function probeToCsv(result: ProbeResult): string {
+  const { sizeBytes, ratePerSecond, durationMs } = result.params;
+  const summary = [
+    'metric,sse,ws',
+    `run,${field(result.run)},${field(result.run)}`,
+    `startedAt,${result.startedAt},${result.startedAt}`,
+    `sizeBytes,${sizeBytes},${sizeBytes}`,
+    `ratePerSecond,${ratePerSecond},${ratePerSecond}`,
+    `durationMs,${durationMs},${durationMs}`,
+    ...PROBE_ROWS.map((row) => [row.label, row.value(result.sse), row.value(result.ws)].map(field).join(',')),
+  ];
   const rows = ['run,transport,n,sentAt,receivedAt,latencyMs'];
   for (const s of result.samples) {
-    rows.push([result.run, s.transport, s.n, s.sentAt.toFixed(3), s.receivedAt.toFixed(3), s.latencyMs === null ? '' : s.latencyMs.toFixed(3)].join(','));
+    rows.push([field(result.run), s.transport, s.n, s.sentAt.toFixed(3), s.receivedAt.toFixed(3), s.latencyMs === null ? '' : s.latencyMs.toFixed(3)].join(','));
   }
-  return `${rows.join('\n')}\n`;
+  return `${summary.join('\n')}\n\n${rows.join('\n')}\n`;
 }
 
 /** Save text as a file through a Blob and an object URL. */

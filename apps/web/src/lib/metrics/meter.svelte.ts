@@ -19,15 +19,26 @@ export interface MeterSnapshot {
   uncertaintyMs: number | null;
   /** Why there is no offset, when there is none for a reason worth saying. */
   offsetNote: string | null;
-  latency: Percentiles;
+  /** Over the window below; `count` samples, `probeCount` of them from the head-to-head probe. */
+  latency: Percentiles & { probeCount: number };
+  /** The latency window: the last `maxCount` samples, none older than `maxAgeMs`. */
+  latencyWindow: { maxCount: number; maxAgeMs: number };
   /** Median latency of the last second (what the sparkline plots). */
   latencyRecent: number | null;
   /** Messages per second over the last 5 s. */
   rate: number;
   /** This connection's payload bytes per message (server counters). */
   payloadBytes: number | null;
-  /** This connection's wire bytes per message (server counters, framing included). */
+  /**
+   * This connection's wire bytes per message (server counters): the messages with their framing
+   * (WebSocket frame headers; SSE `id:`/`event:`/`data:` lines and chunked encoding), control
+   * bytes left out (heartbeats, protocol pings, `retry:`, `hello`, SSE clock pongs).
+   */
   wireBytes: number | null;
+  /** Control bytes on this connection so far (what `wireBytes` leaves out). */
+  controlBytes: number | null;
+  /** Messages the server counted on this connection (what the per-message figures divide by). */
+  messagesOut: number | null;
   reconnects: number;
   /** Disconnect to next open, of the latest recovery. */
   recoverMs: number | null;
@@ -59,6 +70,8 @@ export class TransportMeter {
   #received = 0;
   #payloadBytes: number | null = null;
   #wireBytes: number | null = null;
+  #controlBytes: number | null = null;
+  #messagesOut: number | null = null;
 
   #everOpen = false;
   /** Local clock of the disconnect we are recovering from; null while connected. */
@@ -118,12 +131,12 @@ export class TransportMeter {
    * One message received. With a `sentAt` (server clock) its latency joins the window; returns
    * that latency (null without `sentAt` or an offset).
    */
-  received(at: number, sentAt?: unknown): number | null {
+  received(at: number, sentAt?: unknown, probe = false): number | null {
     this.#received += 1;
     this.#rate.add(at);
     if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) return null;
     const latency = this.latencyOf(sentAt, at);
-    if (latency !== null) this.#latency.add(latency, at);
+    if (latency !== null) this.#latency.add(latency, at, probe);
     return latency;
   }
 
@@ -142,10 +155,14 @@ export class TransportMeter {
 
   /** Per-connection counters from `GET /api/metrics/connections/:id`. */
   setBytes(metrics: ConnectionMetrics): void {
-    const { messagesOut, payloadBytesOut, wireBytesOut } = metrics;
-    if (typeof messagesOut !== 'number' || messagesOut <= 0) return;
+    const { messagesOut, payloadBytesOut, wireBytesOut, controlBytesOut } = metrics;
+    if (typeof messagesOut !== 'number') return;
+    const control = typeof controlBytesOut === 'number' ? controlBytesOut : 0;
+    this.#messagesOut = messagesOut;
+    this.#controlBytes = typeof controlBytesOut === 'number' ? controlBytesOut : null;
+    if (messagesOut <= 0) return;
     this.#payloadBytes = typeof payloadBytesOut === 'number' ? payloadBytesOut / messagesOut : null;
-    this.#wireBytes = typeof wireBytesOut === 'number' ? wireBytesOut / messagesOut : null;
+    this.#wireBytes = typeof wireBytesOut === 'number' ? Math.max(0, wireBytesOut - control) / messagesOut : null;
   }
 
   snapshot(now: number): MeterSnapshot {
@@ -158,10 +175,13 @@ export class TransportMeter {
       uncertaintyMs: best ? best.rttMs / 2 : null,
       offsetNote: this.offsetNote,
       latency: this.#latency.percentiles(now),
+      latencyWindow: { maxCount: this.#latency.maxCount, maxAgeMs: this.#latency.maxAgeMs },
       latencyRecent: this.#latency.recentMedian(now, 1_000),
       rate: this.#rate.rate(now),
       payloadBytes: this.#payloadBytes,
       wireBytes: this.#wireBytes,
+      controlBytes: this.#controlBytes,
+      messagesOut: this.#messagesOut,
       reconnects: this.#reconnects,
       recoverMs: this.#recoverMs,
       recoveredAt: this.#recoveredAt,

@@ -130,19 +130,33 @@ export class TransportMetrics {
   }
 }
 
-const STORAGE_KEY = 'rt-metrics-overlay';
+const OPEN_KEY = 'rt-metrics-overlay';
+const PINNED_KEY = 'rt-metrics-overlay-pinned';
 
-function readStored(): boolean {
+function read(storage: () => Storage, key: string): string | null {
   try {
-    return localStorage.getItem(STORAGE_KEY) === 'open';
+    return storage().getItem(key);
   } catch {
-    return false; // storage disabled
+    return null; // storage disabled
   }
 }
 
-/** Whether the metrics overlay is shown; remembered in localStorage across reloads. */
+function write(storage: () => Storage, key: string, value: string): void {
+  try {
+    storage().setItem(key, value);
+  } catch {
+    // storage disabled: remembered for this page only
+  }
+}
+
+/**
+ * Whether the metrics overlay is shown. Shown or not is this tab's own (sessionStorage: it
+ * survives a reload, not a new tab); a new tab opens it only when the user pinned it
+ * (localStorage, shared by the browser's tabs).
+ */
 export class OverlayToggle {
-  #open = $state(readStored());
+  #pinned = $state(read(() => localStorage, PINNED_KEY) === 'true');
+  #open = $state(read(() => sessionStorage, OPEN_KEY) === null ? read(() => localStorage, PINNED_KEY) === 'true' : read(() => sessionStorage, OPEN_KEY) === 'open');
 
   get open(): boolean {
     return this.#open;
@@ -150,11 +164,16 @@ export class OverlayToggle {
 
   set open(value: boolean) {
     this.#open = value;
-    try {
-      localStorage.setItem(STORAGE_KEY, value ? 'open' : 'closed');
-    } catch {
-      // storage disabled: remembered for this page only
-    }
+    write(() => sessionStorage, OPEN_KEY, value ? 'open' : 'closed');
+  }
+
+  get pinned(): boolean {
+    return this.#pinned;
+  }
+
+  set pinned(value: boolean) {
+    this.#pinned = value;
+    write(() => localStorage, PINNED_KEY, String(value));
   }
 
   toggle(): void {

@@ -36,6 +36,8 @@ export interface ProbeTransportResult {
   delivered: number;
   lost: number;
   duplicates: number;
+  /** Latency samples (delivered with a clock offset): what the percentiles are over. */
+  samples: number;
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -61,6 +63,24 @@ export interface ProbeResult {
 export interface ProbeProgress {
   ws: number;
   sse: number;
+}
+
+/** The results table, as shown and as exported (CSV): one row per figure, a column per transport. */
+export const PROBE_ROWS: readonly { key: string; label: string; value: (r: ProbeTransportResult) => string }[] = [
+  { key: 'delivered', label: 'Delivered', value: (r) => `${r.delivered} / ${r.sent}` },
+  { key: 'lost', label: 'Lost', value: (r) => String(r.lost) },
+  { key: 'duplicates', label: 'Duplicates', value: (r) => String(r.duplicates) },
+  { key: 'samples', label: 'Latency samples', value: (r) => String(r.samples) },
+  { key: 'p50', label: 'Latency p50 (ms)', value: (r) => fixed(r.p50, 2) },
+  { key: 'p95', label: 'Latency p95 (ms)', value: (r) => fixed(r.p95, 2) },
+  { key: 'p99', label: 'Latency p99 (ms)', value: (r) => fixed(r.p99, 2) },
+  { key: 'wire-bytes', label: 'Wire B/msg (timed phase, framing incl.)', value: (r) => fixed(r.wireBytesPerMessage, 1) },
+  { key: 'payload-bytes', label: 'Payload B/msg', value: (r) => fixed(r.payloadBytesPerMessage, 1) },
+  { key: 'cpu', label: 'Server CPU ms / 1,000 msgs', value: (r) => fixed(r.cpuMsPer1000, 2) },
+];
+
+function fixed(value: number | null, digits: number): string {
+  return value === null || !Number.isFinite(value) ? '' : value.toFixed(digits);
 }
 
 /** After the answer, wait this long (plus any simulated delay) for messages still on their way. */
@@ -172,6 +192,7 @@ function summarize(
     delivered: seen.size,
     lost: Math.max(0, sent - seen.size),
     duplicates,
+    samples: latencies.length,
     p50,
     p95,
     p99,

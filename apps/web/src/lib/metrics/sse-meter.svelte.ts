@@ -121,7 +121,7 @@ export class SseMeterBinding {
         if (typeof fields.t === 'number' && typeof fields.serverTime === 'number') meter.clockSample(fields.t, fields.serverTime, at);
         return;
       case 'probe': {
-        const latency = meter.received(at, fields.sentAt);
+        const latency = meter.received(at, fields.sentAt, true);
         if (typeof fields.run === 'string' && typeof fields.n === 'number') this.#onProbe(fields as unknown as ProbeMessage, at, latency);
         return;
       }

@@ -7,14 +7,24 @@ describe('percentiles (nearest rank)', () => {
     expect(percentilesOf(values)).toEqual({ p50: 50, p95: 95, p99: 99, count: 100 });
     expect(percentile([7], 99)).toBe(7);
     expect(percentile([], 50)).toBeNull();
-    expect(percentilesOf([3, 1, 2])).toEqual({ p50: 2, p95: 3, p99: 3, count: 3 }); // sorts its input
+    expect(percentilesOf([5, 3, 1, 4, 2])).toEqual({ p50: 3, p95: null, p99: null, count: 5 }); // sorts its input
   });
 
-  it('keeps only the window: the last N samples, none older than the age limit', () => {
-    const w = new SampleWindow(3, 1000);
-    for (const [v, at] of [[100, 0], [1, 900], [2, 950], [3, 1000], [4, 1500]] as const) w.add(v, at);
-    expect(w.percentiles(1500)).toEqual({ p50: 3, p95: 4, p99: 4, count: 3 });
-    expect(w.percentiles(2600)).toEqual({ p50: null, p95: null, p99: null, count: 0 });
+  it('shows a percentile only from enough samples: p50 from 5, p95 from 20, p99 from 100', () => {
+    const of = (n: number) => percentilesOf(Array.from({ length: n }, (_, i) => i + 1));
+    expect(of(1)).toEqual({ p50: null, p95: null, p99: null, count: 1 }); // one sample is no median
+    expect(of(4).p50).toBeNull();
+    expect(of(19)).toMatchObject({ p50: 10, p95: null, p99: null });
+    expect(of(20)).toMatchObject({ p50: 10, p95: 19, p99: null });
+    expect(of(99).p99).toBeNull();
+    expect(of(100).p99).toBe(99);
+  });
+
+  it('keeps only the window: the last N samples, none older than the age limit, counting the probe ones', () => {
+    const w = new SampleWindow(5, 1000);
+    for (const [v, at, probe] of [[100, 0, false], [1, 900, true], [2, 950, false], [3, 1000, true], [4, 1500, false], [5, 1500, false], [6, 1500, true]] as const) w.add(v, at, probe);
+    expect(w.percentiles(1500)).toEqual({ p50: 4, p95: null, p99: null, count: 5, probeCount: 2 });
+    expect(w.percentiles(2600)).toEqual({ p50: null, p95: null, p99: null, count: 0, probeCount: 0 });
   });
 });
 

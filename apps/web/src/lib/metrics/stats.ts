@@ -15,9 +15,18 @@ export interface Percentiles {
   count: number;
 }
 
+/**
+ * Fewest samples a percentile is shown from: with fewer, the nearest-rank p95 or p99 is just the
+ * largest sample (p95 of 3 samples = p99 = max), which says nothing about a tail.
+ */
+export const MIN_SAMPLES = { p50: 5, p95: 20, p99: 100 } as const;
+
+/** Percentiles of `values`; each null unless there are at least `MIN_SAMPLES` of them. */
 export function percentilesOf(values: readonly number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), count: sorted.length };
+  const n = sorted.length;
+  const at = (p: 50 | 95 | 99) => (n >= MIN_SAMPLES[`p${p}`] ? percentile(sorted, p) : null);
+  return { p50: at(50), p95: at(95), p99: at(99), count: n };
 }
 
 /** One NTP-style exchange: offset = serverTime − (t + rtt/2), uncertainty ±rtt/2. */
@@ -61,35 +70,41 @@ export class ClockEstimator {
 
 /** Latency samples over a sliding window: the last `maxCount`, none older than `maxAgeMs`. */
 export class SampleWindow {
-  readonly #maxCount: number;
-  readonly #maxAgeMs: number;
+  readonly maxCount: number;
+  readonly maxAgeMs: number;
   #at: number[] = [];
   #values: number[] = [];
+  /** Which samples came from the head-to-head probe (the overlay says how many of the window). */
+  #probe: boolean[] = [];
 
   constructor(maxCount = 200, maxAgeMs = 60_000) {
-    this.#maxCount = maxCount;
-    this.#maxAgeMs = maxAgeMs;
+    this.maxCount = maxCount;
+    this.maxAgeMs = maxAgeMs;
   }
 
-  add(value: number, at: number): void {
+  add(value: number, at: number, probe = false): void {
     this.#at.push(at);
     this.#values.push(value);
+    this.#probe.push(probe);
     // Trim in chunks, not on every sample: a shift per message is O(n) at 1,000 messages a second.
-    if (this.#values.length > this.#maxCount * 2) this.#trim(at);
+    if (this.#values.length > this.maxCount * 2) this.#trim(at);
   }
 
   #trim(now: number): void {
-    let start = Math.max(0, this.#values.length - this.#maxCount);
-    while (start < this.#at.length && this.#at[start] < now - this.#maxAgeMs) start += 1;
+    let start = Math.max(0, this.#values.length - this.maxCount);
+    while (start < this.#at.length && this.#at[start] < now - this.maxAgeMs) start += 1;
     if (start > 0) {
       this.#at = this.#at.slice(start);
       this.#values = this.#values.slice(start);
+      this.#probe = this.#probe.slice(start);
     }
   }
 
-  percentiles(now: number): Percentiles {
+  percentiles(now: number): Percentiles & { probeCount: number } {
     this.#trim(now);
-    return percentilesOf(this.#values);
+    let probeCount = 0;
+    for (const p of this.#probe) if (p) probeCount += 1;
+    return { ...percentilesOf(this.#values), probeCount };
   }
 
   /** Median of the samples of the last `spanMs` (what a sparkline plots); null if none. */

@@ -8,8 +8,9 @@ import type { ProbeSink } from './probe.svelte';
  * Feeds the WebSocket's meter from the chat connection's signals:
  * - clock: `ping`/`pong` on the socket itself (a burst of 8 on open, then every 5 s; the chat's
  *   own 20 s heartbeat pongs count too);
- * - latency and rate: every `message` and `probe` frame (they carry `sentAt`), rate counts every
- *   frame but `pong`;
+ * - latency and rate: every `message` and `probe` frame (they carry `sentAt`; probe samples are
+ *   counted as such in the window), rate counts every frame but `pong` and the probe's CPU-phase
+ *   burst (`probe-cpu`), which is left out of every live figure;
  * - gaps and duplicates: per room `seq`, re-based on every `join` (to its `afterSeq`);
  * - replayed: `message` frames of a room between a re-join (`join` with `afterSeq`) and its `joined`.
  */
@@ -82,8 +83,12 @@ export class WsMeterBinding {
         meter.received(at);
         if (typeof data.room === 'string') this.#replaying.delete(data.room);
         return;
+      case 'probe-cpu':
+        // The probe's CPU phase: a burst sent as fast as the server can, to time its CPU. Its
+        // queueing latencies say nothing about delivery; kept out of the live figures.
+        return;
       case 'probe': {
-        const latency = meter.received(at, data.sentAt);
+        const latency = meter.received(at, data.sentAt, true);
         if (typeof data.run === 'string' && typeof data.n === 'number') this.#onProbe(data as unknown as ProbeMessage, at, latency);
         return;
       }

@@ -203,7 +203,7 @@ describe('session expiry on a private stream', () => {
       const priv = await fetch(`${short.url}/api/events?topics=notifications,blog:${blog}`, { headers: { cookie: user.cookie } });
       const pub = await fetch(`${short.url}/api/blogs/${blog}/stream`);
       const text = await readStream(priv, () => false, 5000);
-      expect(text.endsWith(': heartbeat\n\nevent: auth-expired\ndata: {}\n\n') || text.endsWith('retry: 3000\n\nevent: auth-expired\ndata: {}\n\n')).toBe(true);
+      expect(text.endsWith(': heartbeat\n\nevent: auth-expired\ndata: {}\n\n') || text.endsWith('retry: 1000\n\nevent: auth-expired\ndata: {}\n\n')).toBe(true);
       expect(Date.now() - started).toBeGreaterThan(900);
       const pubText = await readStream(pub, () => Date.now() - started > 2500, 4000);
       expect(pubText).toContain(': heartbeat');

@@ -14,7 +14,7 @@ describe('shutdown', () => {
     await server.close();
     expect(Date.now() - started).toBeLessThan(3000);
     expect(await ws.waitClosed()).toBe(1012);
-    expect(await ended).toMatch(/^retry: 3000\n\nevent: hello\ndata: \{[^\n]*\}\n\n$/); // ended cleanly, nothing half-written
+    expect(await ended).toMatch(/^retry: 1000\n\nevent: hello\ndata: \{[^\n]*\}\n\n$/); // ended cleanly, nothing half-written
     server.cleanup();
   });
 });

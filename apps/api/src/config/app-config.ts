@@ -179,7 +179,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     cookieSecure: nodeEnv === 'production',
     allowedOrigins,
     webDistDir: env.WEB_DIST_DIR ?? resolve(repoRoot, 'apps', 'web', 'dist'),
-    sseRetryMs: int('SSE_RETRY_MS', 3000, 100, 600_000),
+    sseRetryMs: int('SSE_RETRY_MS', 1000, 100, 600_000),
     sseHeartbeatMs: int('SSE_HEARTBEAT_MS', 15_000, 100, 600_000),
     sseMaxBufferedBytes: int('SSE_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     eventRetentionDays: int('EVENT_RETENTION_DAYS', 30, 1, 3650),

@@ -1,5 +1,6 @@
 import { api, type ChatMessage, type User } from './api';
 import { preciseNow } from './clock';
+import { RESTART_WINDOW_MS, restartDelay, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS } from './reconnect-policy';
 
 export type ChatStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
@@ -88,8 +89,8 @@ export interface ChatOptions {
 /** Same limit as the server: 1 to 4,000 characters after trimming. */
 export const MAX_TEXT_LENGTH = 4000;
 
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_CAP_MS = 10_000;
+const BACKOFF_BASE_MS = WS_BACKOFF_BASE_MS;
+const BACKOFF_CAP_MS = WS_BACKOFF_CAP_MS;
 /** A message the server fails on (`internal`) this many times in a row is shown as failed. */
 const MAX_SERVER_FAILURES = 5;
 /** After a refusal the outbox sends one message, then doubles what it pipelines with each ack, up to this. */
@@ -115,6 +116,8 @@ const MAX_ORPHAN_CHANGES_PER_ROOM = 200;
 const CLOSE_SESSION_EXPIRED = 4001;
 const CLOSE_SLOW_CONSUMER = 4008;
 const CLOSE_NO_PONG = 4000;
+/** The server instance is stopping (a deploy): reconnect soon, it or another will answer. */
+const CLOSE_SERVICE_RESTART = 1012;
 
 /** Frames whose errors are not worth a notice: they are background chatter, not user actions. */
 const QUIET_REFS = new Set(['typing', 'read', 'ping', 'leave']);
@@ -199,6 +202,11 @@ export class ChatConnection {
   /** The current socket has proved itself (a `joined` or a `pong` came back). */
   #healthy = false;
   #attempt = 0;
+  /**
+   * Until when (epoch ms) reconnects follow the deploy policy after a 1012: every 0.5–1 s, not
+   * the growing backoff, so the tab is live within about a second of the server answering.
+   */
+  #restartUntil: number | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -558,9 +566,28 @@ export class ChatConnection {
       this.#renewThenReconnect(this.#onSessionExpired, wasHealthy);
     } else if (code === CLOSE_SLOW_CONSUMER && wasHealthy) {
       this.#connect();
+    } else if (this.#restarting(code, wasHealthy)) {
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        if (!this.#closed) this.#connect();
+      }, restartDelay());
     } else {
       this.#scheduleReconnect();
     }
+  }
+
+  /**
+   * Whether this loss follows a deploy: a 1012 from a socket that was working starts a window
+   * (60 s) in which every failed try is retried on the deploy policy. A server that answers
+   * every new socket with 1012 gets the ordinary backoff once the window is over.
+   */
+  #restarting(code: number, wasHealthy: boolean): boolean {
+    const now = Date.now();
+    if (code === CLOSE_SERVICE_RESTART && wasHealthy) this.#restartUntil = now + RESTART_WINDOW_MS;
+    if (this.#restartUntil !== null && now < this.#restartUntil) return true;
+    this.#restartUntil = null;
+    return false;
   }
 
   #renewThenReconnect(renew: () => Promise<boolean>, immediately: boolean): void {
@@ -899,6 +926,7 @@ export class ChatConnection {
     // A working join proves the connection is healthy: the next drop starts the backoff over.
     this.#healthy = true;
     this.#attempt = 0;
+    this.#restartUntil = null;
     // An empty room has no message to learn a seq from; remember the server's position
     // so a re-join still sends `afterSeq` (0) rather than asking for the latest history again.
     if (this.#lastSeq[room] === undefined && typeof lastSeq === 'number') {

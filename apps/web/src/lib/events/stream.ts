@@ -1,6 +1,7 @@
 import { api, ApiError } from '../api';
 import { formatPosition, parsePosition, queryValue, type Position } from './position';
 import { preciseNow } from '../clock';
+import { RESTART_WINDOW_MS, restartDelay } from '../reconnect-policy';
 import { CONNECTION_EVENT_NAMES, EVENT_NAMES, type StreamSignal, type StreamStatus, type WireEvent } from './types';
 
 /** Failed connects in a row before falling back to polling. */
@@ -38,8 +39,9 @@ type Mode = 'idle' | 'stream' | 'poll' | 'auth';
  * with `CLOSED`) is retried with a short backoff; after 3 in a row it polls
  * `GET /api/events/poll` every 2 s instead (at once again while a call returns a full page of
  * 100) and tries the EventSource again every 15 s in the background, back to it as soon as one
- * opens. A drop after `open` is left to the browser, which reconnects by itself with
- * `Last-Event-ID`.
+ * opens. A drop after `open` (every stream ends on a deploy) is reconnected by us, not left to
+ * the browser's fixed `retry:` wait: in 0.5–1 s (src/lib/reconnect-policy.ts), from the position
+ * held, and at that pace for up to a minute while the server does not answer.
  *
  * It keeps the position in every topic (from each event's composite id), so a reopen by hand, a
  * poll or a resume after `auth-expired` continues exactly where the last event left off.
@@ -56,6 +58,11 @@ export class EventStream {
   #opened = false;
   #failures = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Until when (epoch ms) failed connects are retried on the deploy policy (every 0.5–1 s, not
+   * counted towards polling): set when an open stream ends, as every stream does on a deploy.
+   */
+  #restartUntil: number | null = null;
 
   /** Bumped whenever polling stops or restarts, so the answer of an older poll is dropped. */
   #pollToken = 0;
@@ -156,6 +163,7 @@ export class EventStream {
       if (source !== this.#source) return;
       this.#opened = true;
       this.#failures = 0;
+      this.#restartUntil = null;
       this.#signal({ type: 'open', at: preciseNow() });
       if (this.#mode === 'poll') this.#stopPolling();
       this.#mode = 'stream';
@@ -166,14 +174,27 @@ export class EventStream {
       const wasOpen = this.#opened;
       this.#opened = false;
       if (wasOpen) this.#signal({ type: 'drop', at: preciseNow() });
-      if (wasOpen && source.readyState === EventSource.CONNECTING) {
-        // A drop: the browser reconnects by itself with Last-Event-ID (after the server's `retry:`).
+      const now = Date.now();
+      if (wasOpen) {
+        // An open stream ended (a deploy drains every stream, a network drop looks the same).
+        // We reconnect ourselves rather than leave it to the browser's fixed `retry:` wait: in
+        // 0.5–1 s, spread so every tab does not come back in the same millisecond, from the
+        // position we hold (the query's lastEventId), and keep trying at that pace for a while.
+        this.#restartUntil = now + RESTART_WINDOW_MS;
+        this.#closeSource();
         this.#setStatus('connecting');
+        this.#scheduleReconnect(restartDelay());
         return;
       }
+      this.#closeSource();
+      if (this.#mode === 'stream' && this.#restartUntil !== null && now < this.#restartUntil) {
+        // Still coming back from a drop: the server may be restarting; not a sign SSE is blocked.
+        this.#scheduleReconnect(restartDelay());
+        return;
+      }
+      this.#restartUntil = null;
       // A failed connect, or the browser gave up (a non-200 answer, a wrong content type).
       this.#failures += 1;
-      this.#closeSource();
       if (this.#mode === 'poll') {
         this.#scheduleBackgroundRetry();
       } else if (this.#failures >= MAX_FAILED_CONNECTS) {

@@ -41,7 +41,7 @@ describe('register', () => {
   it.each([
     ['no body fields', {}],
     ['a short username', { username: 'ab', password: PASSWORD }],
-    ['upper case', { username: 'Alice2', password: PASSWORD }],
+    ['a character outside a-z, 0-9, _ and -', { username: 'alice.2', password: PASSWORD }],
     ['markup in the name', { username: '<script>', password: PASSWORD }],
     ['a number as username', { username: 12345, password: PASSWORD }],
     ['a short password', { username: 'shorty', password: 'short' }],
@@ -85,6 +85,24 @@ describe('login', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ user: { id: expect.any(Number), username: 'bob' }, expiresAt: expect.any(Number) });
     expect((await me(sessionCookie(res))).status).toBe(200);
+  });
+
+  it('takes a username in any case, and with stray spaces, as the same name ("BOB" is bob)', async () => {
+    for (const username of ['BOB', 'Bob', ' bob ']) {
+      const res = await postJson(server.url, '/api/auth/login', { username, password: PASSWORD });
+      expect(res.status, username).toBe(200);
+      expect(((await res.json()) as { user: { username: string } }).user.username).toBe('bob');
+    }
+    // Registering "BOB" is registering "bob": taken.
+    const again = await postJson(server.url, '/api/auth/register', { username: 'BOB', password: PASSWORD });
+    expect(again.status).toBe(409);
+    // A new mixed-case name is stored in lower case.
+    const carol = await postJson(server.url, '/api/auth/register', { username: 'Carol_X', password: PASSWORD });
+    expect(carol.status).toBe(201);
+    expect(((await carol.json()) as { user: { username: string } }).user.username).toBe('carol_x');
+    // Still refused: what is not a name in any case, and what is not a string.
+    expect((await postJson(server.url, '/api/auth/login', { username: 'B O B', password: PASSWORD })).status).toBe(400);
+    expect((await postJson(server.url, '/api/auth/login', { username: ['BOB'], password: PASSWORD })).status).toBe(400);
   });
 
   it.each([

@@ -196,8 +196,11 @@ describe('chat', () => {
         createdAt: expect.any(String),
         sentAt: expect.any(Number),
         read: false,
+        link: { room: 'general', seq: expect.any(Number) },
       });
-      await a.waitFor('ack', (d) => d.clientId === id);
+      const ack = await a.waitFor('ack', (d) => d.clientId === id);
+      // The link leads to the very message.
+      expect((event!.data as { link: { seq: number } }).link.seq).toBe(ack.seq);
       await new Promise((r) => setTimeout(r, 200));
       expect(bobStream.events).toHaveLength(1);
       expect(aliceStream.events).toHaveLength(0);

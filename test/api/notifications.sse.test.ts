@@ -67,7 +67,7 @@ describe('GET /api/notifications/stream', () => {
     expect(event).toEqual({
       id: '1',
       type: 'notification',
-      data: { topic: 'notifications', id: 1, kind: 'system', title: 'first', body: 'b', createdAt: expect.any(String), sentAt: expect.any(Number), read: false },
+      data: { topic: 'notifications', id: 1, kind: 'system', title: 'first', body: 'b', createdAt: expect.any(String), sentAt: expect.any(Number), read: false, link: null },
     });
     expect(sent.id).toBe(1);
   });

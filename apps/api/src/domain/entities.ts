@@ -70,6 +70,13 @@ export interface NotificationEntity {
   /** ISO-8601. */
   createdAt: string;
   read: boolean;
+  /** What it is about, to open: the chat message that mentioned the user. */
+  link: NotificationLink | null;
+}
+
+export interface NotificationLink {
+  room: string;
+  seq: number;
 }
 
 /** One entry of a durable SSE log (`user:<id>` or `blog:<id>`), as stored. */

@@ -42,6 +42,8 @@ export class NotificationDto {
   sentAt!: number;
   @ApiProperty()
   read!: boolean;
+  @ApiProperty({ nullable: true, description: 'What it is about, to open: `{room, seq}` of the chat message that mentioned you; null for others', example: { room: 'general', seq: 12 } })
+  link!: { room: string; seq: number } | null;
 }
 
 export class NotificationListDto {
@@ -54,5 +56,5 @@ export class NotificationListDto {
 }
 
 export function toNotificationDto(n: NotificationEntity, sentAt: number): NotificationDto {
-  return { id: n.seq, kind: n.kind, title: n.title, body: n.body, createdAt: n.createdAt, sentAt, read: n.read };
+  return { id: n.seq, kind: n.kind, title: n.title, body: n.body, createdAt: n.createdAt, sentAt, read: n.read, link: n.link };
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { NotificationEntity, NotificationKind, StreamEntry } from '../domain/entities.js';
+import type { NotificationEntity, NotificationKind, NotificationLink, StreamEntry } from '../domain/entities.js';
 import { DatabaseRepository } from './database.repository.js';
 import { exec, isoTime, many, one, sqlNow, type Unit } from './sql.js';
 import { StreamEventRepository } from './stream-event.repository.js';
@@ -12,6 +12,8 @@ interface NotificationRow {
   body: string;
   createdAt: Date;
   readAt: Date | null;
+  room: string | null;
+  roomSeq: number | null;
 }
 
 function toNotification(row: NotificationRow): NotificationEntity {
@@ -23,6 +25,7 @@ function toNotification(row: NotificationRow): NotificationEntity {
     body: row.body,
     createdAt: row.createdAt.toISOString(),
     read: row.readAt !== null,
+    link: row.room !== null && row.roomSeq !== null ? { room: row.room, seq: row.roomSeq } : null,
   };
 }
 
@@ -31,6 +34,8 @@ export interface NewNotification {
   kind: NotificationKind;
   title: string;
   body: string;
+  /** What it is about, to open (a mention: its message). */
+  link?: NotificationLink;
 }
 
 /** The `notifications` log of a user. */
@@ -38,7 +43,7 @@ export const userStream = (userId: number) => `user:${userId}`;
 
 /** The payload of a `notification` event (without `topic` and `sentAt`). */
 export function notificationPayload(n: NotificationEntity): Record<string, unknown> {
-  return { id: n.seq, kind: n.kind, title: n.title, body: n.body, createdAt: n.createdAt, read: n.read };
+  return { id: n.seq, kind: n.kind, title: n.title, body: n.body, createdAt: n.createdAt, read: n.read, link: n.link };
 }
 
 /**
@@ -67,15 +72,18 @@ export class NotificationRepository {
   *append(notification: NewNotification): Unit<{ notification: NotificationEntity; entry: StreamEntry }> {
     const seq = yield* this.nextSeq(notification.userId);
     const createdAt = sqlNow();
-    yield* exec(`INSERT INTO "Notification" ("userId", "seq", "kind", "title", "body", "createdAt") VALUES ($1, $2, $3, $4, $5, $6)`, [
-      notification.userId,
+    const { link, ...fields } = notification;
+    yield* exec(`INSERT INTO "Notification" ("userId", "seq", "kind", "title", "body", "createdAt", "room", "roomSeq") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+      fields.userId,
       seq,
-      notification.kind,
-      notification.title,
-      notification.body,
+      fields.kind,
+      fields.title,
+      fields.body,
       createdAt,
+      link?.room ?? null,
+      link?.seq ?? null,
     ]);
-    const stored: NotificationEntity = { ...notification, seq, createdAt: isoTime(createdAt), read: false };
+    const stored: NotificationEntity = { ...fields, seq, createdAt: isoTime(createdAt), read: false, link: link ?? null };
     const entry = yield* this.log.append(userStream(notification.userId), seq, 'notification', notificationPayload(stored));
     return { notification: stored, entry };
   }

@@ -194,6 +194,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
           kind: 'mention',
           title: `${author.username} mentioned you in #${room.name}`,
           body: text.length > 280 ? `${text.slice(0, 279)}…` : text,
+          link: { room: room.name, seq: outcome.message.seq },
         });
         entries.push(entry);
       }

@@ -74,6 +74,8 @@ export interface AppNotification {
   /** Server clock (epoch ms, fractional) when the event was built for sending. */
   sentAt: number;
   read: boolean;
+  /** What it is about, to open: the chat message that mentioned you (null for others; absent from older servers). */
+  link?: { room: string; seq: number } | null;
 }
 
 export interface NotificationPage {

@@ -34,10 +34,32 @@ export class RoomDirectory {
   /** Answers of older fetches that come back late must not replace a newer list. */
   #fetchId = 0;
   #closed = false;
+  /**
+   * Read positions other tabs of this browser (same user) reached, by room: unread counts are
+   * the browser's, not the tab's. Between two fetches the server's counts lag; this does not.
+   */
+  #sharedRead = $state.raw<Record<string, number>>({});
+  readonly #channel: BroadcastChannel | null;
 
   constructor(chat: ChatConnection, userId: number) {
     this.#chat = chat;
     this.#userId = userId;
+    this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`rt-read-${userId}`) : null;
+    this.#channel?.addEventListener('message', this.#onShared);
+  }
+
+  /** Another tab read up to `seq` in `room`. Anything malformed is ignored. */
+  #onShared = (event: MessageEvent<unknown>): void => {
+    const data = event.data as { room?: unknown; seq?: unknown } | null;
+    if (!data || typeof data.room !== 'string' || typeof data.seq !== 'number' || !Number.isSafeInteger(data.seq)) return;
+    if (data.seq <= (this.#sharedRead[data.room] ?? 0)) return;
+    this.#sharedRead = { ...this.#sharedRead, [data.room]: data.seq };
+  };
+
+  /** This tab shows `room` up to `seq`: tell the server (throttled by the connection) and the other tabs. */
+  markRead(room: string, seq: number): void {
+    this.#chat.markRead(room, seq);
+    this.#channel?.postMessage({ room, seq });
   }
 
   get active(): string {
@@ -70,6 +92,7 @@ export class RoomDirectory {
 
   close(): void {
     this.#closed = true;
+    this.#channel?.close();
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
@@ -82,14 +105,18 @@ export class RoomDirectory {
     void this.refresh();
   }
 
-  /** Create a room and open it. Throws `ApiError` (400 invalid name, 409 taken) with the server's message. */
-  async create(name: string): Promise<void> {
+  /**
+   * Create a room and open it; resolves with its name as the server stored it. Throws `ApiError`
+   * (400 invalid name, 409 taken) with the server's message.
+   */
+  async create(name: string): Promise<string> {
     const { room } = await api.createRoom(name);
-    if (this.#closed) return;
+    if (this.#closed) return room.name;
     if (!this.#rooms.some((r) => r.name === room.name)) {
       this.#rooms = [...this.#rooms, room].sort((a, b) => (a.name < b.name ? -1 : 1));
     }
     this.open(room.name);
+    return room.name;
   }
 
   async refresh(): Promise<void> {
@@ -113,7 +140,7 @@ export class RoomDirectory {
   #unread(room: Room): number {
     if (room.name === this.#active) return 0;
     const chat = this.#chat;
-    const read = chat.readSeq(room.name) ?? 0;
+    const read = Math.max(chat.readSeq(room.name) ?? 0, this.#sharedRead[room.name] ?? 0);
     let unread = room.unread;
     if (read > room.lastReadSeq) {
       unread -= chat.countFromOthers(room.name, this.#userId, room.lastReadSeq, Math.min(read, room.lastSeq));

@@ -1,22 +1,56 @@
 /**
- * Where the app is, from the URL's hash, so a view can be linked to and reloaded:
- * `#/` (or nothing) the chat, `#/blogs` the live blogs, `#/blogs/3` one blog.
+ * Where the app is, from the URL's hash, so a view can be linked to, reloaded and gone back to:
+ * `#/` (or nothing) the chat in its default room, `#/rooms/design` a room, `#/rooms/design/42`
+ * message 42 of it (shown and highlighted: where a mention notification leads), `#/blogs` the
+ * live blogs, `#/blogs/3` one blog.
  */
-export type Route = { view: 'chat' } | { view: 'blogs' } | { view: 'blog'; id: number };
+export type Route =
+  | { view: 'chat'; room: string | null; seq: number | null }
+  | { view: 'blogs' }
+  | { view: 'blog'; id: number };
+
+/** Room names as the server allows them (1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit). */
+const ROOM_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+function positiveInt(text: string | undefined): number | null {
+  const n = Number(text);
+  return text !== undefined && Number.isSafeInteger(n) && n > 0 ? n : null;
+}
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/\/+$/, '');
   const blog = /^\/blogs\/(\d+)$/.exec(path);
   if (blog) {
-    const id = Number(blog[1]);
-    if (Number.isSafeInteger(id) && id > 0) return { view: 'blog', id };
+    const id = positiveInt(blog[1]);
+    if (id !== null) return { view: 'blog', id };
   }
   if (path === '/blogs' || path.startsWith('/blogs/')) return { view: 'blogs' };
-  return { view: 'chat' };
+  const room = /^\/rooms\/([^/]+)(?:\/(\d+))?$/.exec(path);
+  if (room) {
+    let name: string;
+    try {
+      name = decodeURIComponent(room[1]!);
+    } catch {
+      name = '';
+    }
+    if (ROOM_NAME.test(name)) return { view: 'chat', room: name, seq: positiveInt(room[2]) };
+  }
+  return { view: 'chat', room: null, seq: null };
+}
+
+export function sameRoute(a: Route, b: Route): boolean {
+  if (a.view === 'chat' && b.view === 'chat') return a.room === b.room && a.seq === b.seq;
+  if (a.view === 'blog' && b.view === 'blog') return a.id === b.id;
+  return a.view === b.view;
 }
 
 export function blogHref(id: number): string {
   return `#/blogs/${id}`;
+}
+
+/** A room, or one of its messages. */
+export function roomHref(room: string, seq?: number | null): string {
+  return `#/rooms/${encodeURIComponent(room)}${seq ? `/${seq}` : ''}`;
 }
 
 export const BLOGS_HREF = '#/blogs';
@@ -34,9 +68,18 @@ export class Router {
     return this.#route;
   }
 
+  /** Navigate (a new history entry, so Back returns). */
   go(href: string): void {
     if (location.hash === href) return;
     location.hash = href;
+  }
+
+  /** Say where we are without a new history entry (the room a plain `#/` opened, say). */
+  replace(href: string): void {
+    if (location.hash === href) return;
+    history.replaceState(history.state, '', href);
+    const next = parseRoute(href);
+    if (!sameRoute(next, this.#route)) this.#route = next;
   }
 
   close(): void {
@@ -45,9 +88,8 @@ export class Router {
 
   #onHashChange = (): void => {
     const next = parseRoute(location.hash);
-    const current = this.#route;
     // Same route, same object: nothing that depends on it runs again.
-    if (next.view === current.view && (next.view !== 'blog' || (current.view === 'blog' && next.id === current.id))) return;
+    if (sameRoute(next, this.#route)) return;
     this.#route = next;
   };
 }

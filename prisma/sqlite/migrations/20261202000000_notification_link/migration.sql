@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Notification" ADD COLUMN "room" TEXT;
+ALTER TABLE "Notification" ADD COLUMN "roomSeq" INTEGER;

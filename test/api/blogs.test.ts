@@ -89,6 +89,31 @@ describe('live blogs', () => {
     expect(snapshot.lastEventId).toBe(2);
   });
 
+  it('tells the blog’s readers the follower count as it changes, once per change, and not after the end', async () => {
+    const blog = await json<{ id: number }>(await call('POST', '/api/blogs', author, { title: 'Counted' }));
+    const stream = new SseClient(`${server.url}/api/blogs/${blog.id}/stream?lastEventId=0`, undefined, ['update', 'blog-followers', 'blog-ended']);
+    try {
+      expect((await call('POST', `/api/blogs/${blog.id}/follow`, reader)).status).toBe(204);
+      expect((await call('POST', `/api/blogs/${blog.id}/follow`, reader)).status).toBe(204); // no change: no event
+      expect((await call('POST', `/api/blogs/${blog.id}/follow`, author)).status).toBe(204);
+      expect((await call('DELETE', `/api/blogs/${blog.id}/follow`, reader)).status).toBe(204);
+      expect((await call('DELETE', `/api/blogs/${blog.id}/follow`, reader)).status).toBe(204); // no change
+      expect((await call('POST', `/api/blogs/${blog.id}/end`, author)).status).toBe(200);
+      expect((await call('POST', `/api/blogs/${blog.id}/follow`, reader)).status).toBe(204); // ended: nothing follows
+      expect((await call('POST', `/api/blogs/99999/follow`, reader)).status).toBe(404);
+      await stream.waitForCount(4);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(stream.events.map((e) => [e.type, (e.data as { followers?: number }).followers])).toEqual([
+        ['blog-followers', 1],
+        ['blog-followers', 2],
+        ['blog-followers', 1],
+        ['blog-ended', undefined],
+      ]);
+    } finally {
+      stream.close();
+    }
+  });
+
   it('notifies followers of new updates, and stops after unfollow', async () => {
     const blog = await json<{ id: number }>(await call('POST', '/api/blogs', author, { title: 'Followed' }));
     expect((await call('POST', `/api/blogs/${blog.id}/follow`, reader)).status).toBe(204);

@@ -53,6 +53,7 @@ describe.runIf(browserAvailable)('rooms, edits, presence and typing in the brows
     const second = alice.locator('[data-testid="message"][data-seq="2"]');
     await second.hover();
     await second.getByTestId('message-delete').click();
+    await second.getByTestId('message-delete-confirm').click(); // a destructive action asks first
     await expect.poll(() => bob.locator('[data-testid="message"][data-seq="2"] [data-testid="message-deleted"]').count()).toBe(1);
     // Bob cannot edit alice's messages: no buttons on them.
     expect(await bob.locator('[data-testid="message"][data-seq="1"] [data-testid="message-edit"]').count()).toBe(0);

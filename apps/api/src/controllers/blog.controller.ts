@@ -49,7 +49,7 @@ export class BlogController {
   /** The blog's log as an event stream with plain ids. Public. */
   @Get(':id/stream')
   @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: 'text/event-stream of update, update-edited, update-deleted, blog-ended' })
+  @ApiOkResponse({ description: 'text/event-stream of update, update-edited, update-deleted, blog-followers, blog-ended' })
   async stream(@Param('id', id()) blogId: number, @Req() req: Request, @Res() res: Response): Promise<void> {
     const specs = await this.responder.resolve(`blog:${blogId}`, null);
     await this.responder.open(req, res, specs.map((s) => ({ ...s, stream: blogStream(blogId) })), false, null);

@@ -109,6 +109,17 @@ export class BlogRepository {
     return rows.map((row) => row.userId);
   }
 
+  /**
+   * Appends `blog-followers` with the count as it stands: the blog row is locked first (its
+   * counter bump), so a concurrent follow's count is read after it commits and the last event in
+   * the log carries the latest count.
+   */
+  async appendFollowers(tx: Tx, blogId: number): Promise<StreamEntry> {
+    const { lastSeq } = await tx.blog.update({ where: { id: blogId }, data: { lastSeq: { increment: 1 } }, select: { lastSeq: true } });
+    const followers = await tx.blogFollow.count({ where: { blogId } });
+    return this.log.append(tx, blogStream(blogId), lastSeq, 'blog-followers', { followers });
+  }
+
   /** Appends to the blog's log at the next position (counter on the blog row, see NotificationRepository.nextSeq). */
   *appendEvent(blogId: number, type: string, data: Record<string, unknown>): Unit<StreamEntry> {
     const row = yield* one<{ lastSeq: number }>(`UPDATE "Blog" SET "lastSeq" = "lastSeq" + 1 WHERE "id" = $1 RETURNING "lastSeq"`, [blogId]);

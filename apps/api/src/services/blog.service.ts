@@ -53,10 +53,17 @@ export class BlogService {
     return this.blogs.isFollowing(blogId, userId);
   }
 
+  /** Follows or unfollows; while the blog is live, its readers learn the new count (`blog-followers`). */
   async follow(user: UserEntity, blogId: number, on: boolean): Promise<void> {
-    await this.get(blogId);
+    const blog = await this.get(blogId);
+    // Already so: nothing to store or tell (a second click, a second tab).
+    if ((await this.blogs.isFollowing(blogId, user.id)) === on) return;
     if (on) await this.blogs.follow(blogId, user.id);
     else await this.blogs.unfollow(blogId, user.id);
+    // Nothing follows `blog-ended` on a blog's topic.
+    if (blog.endedAt) return;
+    const entry = await this.db.transaction((tx) => this.blogs.appendFollowers(tx, blogId));
+    await this.publish([entry]);
   }
 
   /** Posts an update: one transaction stores it, appends `update`, and notifies every follower. */

@@ -177,6 +177,12 @@ export class LiveBlog {
         if (typeof id === 'number') this.#delete(id);
         break;
       }
+      case 'blog-followers': {
+        const followers = (event.data as { followers?: unknown } | null)?.followers;
+        const blog = this.#blog;
+        if (blog && typeof followers === 'number' && Number.isSafeInteger(followers) && followers >= 0) this.#blog = { ...blog, followers };
+        break;
+      }
       case 'blog-ended': {
         const endedAt = (event.data as { endedAt?: unknown } | null)?.endedAt;
         const blog = this.#blog;

@@ -16,6 +16,7 @@ export const EVENT_NAMES = [
   'update',
   'update-edited',
   'update-deleted',
+  'blog-followers',
   'blog-ended',
   'reset',
   'auth-expired',

@@ -114,10 +114,11 @@ export class BlogRepository {
    * counter bump), so a concurrent follow's count is read after it commits and the last event in
    * the log carries the latest count.
    */
-  async appendFollowers(tx: Tx, blogId: number): Promise<StreamEntry> {
-    const { lastSeq } = await tx.blog.update({ where: { id: blogId }, data: { lastSeq: { increment: 1 } }, select: { lastSeq: true } });
-    const followers = await tx.blogFollow.count({ where: { blogId } });
-    return this.log.append(tx, blogStream(blogId), lastSeq, 'blog-followers', { followers });
+  *appendFollowers(blogId: number): Unit<StreamEntry> {
+    const row = yield* one<{ lastSeq: number }>(`UPDATE "Blog" SET "lastSeq" = "lastSeq" + 1 WHERE "id" = $1 RETURNING "lastSeq"`, [blogId]);
+    if (!row) throw new Error(`blog ${blogId} does not exist`);
+    const counted = yield* one<{ followers: number }>(`SELECT CAST(COUNT(*) AS INTEGER) AS "followers" FROM "BlogFollow" WHERE "blogId" = $1`, [blogId]);
+    return yield* this.log.append(blogStream(blogId), row.lastSeq, 'blog-followers', { followers: counted?.followers ?? 0 });
   }
 
   /** Appends to the blog's log at the next position (counter on the blog row, see NotificationRepository.nextSeq). */

@@ -62,7 +62,10 @@ export class BlogService {
     else await this.blogs.unfollow(blogId, user.id);
     // Nothing follows `blog-ended` on a blog's topic.
     if (blog.endedAt) return;
-    const entry = await this.db.transaction((tx) => this.blogs.appendFollowers(tx, blogId));
+    const { blogs } = this;
+    const entry = await this.db.write(function* () {
+      return yield* blogs.appendFollowers(blogId);
+    });
     await this.publish([entry]);
   }
 

@@ -178,10 +178,6 @@ export const METRIC_ROWS: readonly MetricRow[] = [
 
 const NAMES: Record<Transport, string> = { ws: 'WS', sse: 'SSE' };
 
-export function formatNumber(value: number | null, digits: number): string {
-  return value === null || !Number.isFinite(value) ? '—' : value.toFixed(digits);
-}
-
 /** The text of one value cell; "n/a" for a figure another tab measures. */
 export function cellText(row: MetricRow, s: MeterSnapshot, shared: boolean): string {
   if (shared && s.transport === 'sse' && row.leaderOnly) return row.metric === 'offset' ? (s.offsetNote ?? 'n/a') : 'n/a';
@@ -238,11 +234,6 @@ export function verdict(row: MetricRow, sse: MeterSnapshot, ws: MeterSnapshot, s
       break;
   }
   return { text, winner, because: because(row.metric, winner, sse, ws) };
-}
-
-/** Back-compat shorthand: the verdict's text. */
-export function aheadText(row: MetricRow, sse: MeterSnapshot, ws: MeterSnapshot, shared: boolean): string {
-  return verdict(row, sse, ws, shared).text;
 }
 
 /** Whether both latency windows are mostly probe messages (the same payloads at the same instants). */

@@ -117,9 +117,10 @@ describe('login', () => {
 });
 
 describe('authenticate (GET /api/auth/me)', () => {
-  let user: { id: number };
+  let user: { id: number; cookie: string };
   beforeAll(async () => {
-    user = (await signUp(server.url, 'carol')).user;
+    const carol = await signUp(server.url, 'carol');
+    user = { id: carol.user.id, cookie: carol.cookie };
   });
 
   const expectRefused = async (cookie?: string) => {
@@ -144,8 +145,10 @@ describe('authenticate (GET /api/auth/me)', () => {
   it('refuses a valid token for a user who does not exist', () =>
     expectRefused(`session=${jwt.sign({}, TEST_SECRET, { subject: '999999', expiresIn: 60 })}`));
   it('refuses a hostile subject', () => expectRefused(`session=${jwt.sign({}, TEST_SECRET, { subject: '1 OR 1=1', expiresIn: 60 })}`));
-  it('accepts a valid token', async () => {
-    const res = await me(`session=${jwt.sign({}, TEST_SECRET, { subject: String(user.id), expiresIn: 60 })}`);
+  it('refuses a well-signed token that names no session (revocable sessions: the key alone is not enough)', () =>
+    expectRefused(`session=${jwt.sign({ sid: 'made-up' }, TEST_SECRET, { subject: String(user.id), expiresIn: 60, jwtid: 'made-up' })}`));
+  it('accepts the token of a live session', async () => {
+    const res = await me(user.cookie);
     expect(res.status).toBe(200);
   });
 });

@@ -26,11 +26,10 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Runs nginx in the foreground with docs/nginx.conf pointed at `upstreams`, on a free port. */
-async function startNginx(upstreams: number[]): Promise<{ url: string; stop(): Promise<void> }> {
+/** Runs nginx in the foreground with docs/nginx.conf pointed at `upstreams`, on `port`. */
+async function startNginx(upstreams: number[], port: number): Promise<{ url: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'rt-nginx-'));
   for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub));
-  const port = await freePort();
   const sample = readFileSync(resolve(import.meta.dirname, '..', '..', 'docs', 'nginx.conf'), 'utf8');
   const site = sample
     .replace(/^\s*server 127\.0\.0\.1:\d+[^\n]*\n/gm, '')
@@ -93,9 +92,11 @@ describe.skipIf(!available)('behind nginx', () => {
 
   beforeAll(async () => {
     db = await testDatabase();
-    const env = { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(), SSE_RETRY_MS: '200', SHUTDOWN_GRACE_MS: '3000' };
+    // The instances are told the origin browsers see, the proxy's (PUBLIC_ORIGIN), as in production.
+    const port = await freePort();
+    const env = { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(), SSE_RETRY_MS: '200', SHUTDOWN_GRACE_MS: '3000', PUBLIC_ORIGIN: `http://127.0.0.1:${port}` };
     [a, b] = await Promise.all([startInstance('a', env), startInstance('b', env)]);
-    proxy = await startNginx([a.port, b.port]);
+    proxy = await startNginx([a.port, b.port], port);
     wsUrl = `${proxy.url.replace('http', 'ws')}/ws`;
     alice = await signUp(proxy.url, `alice${Date.now().toString(36)}`);
     bob = await signUp(proxy.url, `bob${Date.now().toString(36)}`);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TEST_SECRET } from './server.js';
+import { RELAXED_LIMITS_ENV, TEST_SECRET } from './server.js';
 
 const MAIN = resolve(import.meta.dirname, '..', '..', 'apps', 'api', 'dist', 'main.js');
 
@@ -41,6 +41,7 @@ export async function startInstance(name: string, env: Record<string, string>): 
       LOG_LEVEL: 'log',
       NO_COLOR: '1',
       INSTANCE_ID: name,
+      ...RELAXED_LIMITS_ENV,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
+import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { jsonShapeProblem } from './domain/json-guard.js';
@@ -33,6 +35,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   });
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(securityHeaders());
   app.useBodyParser('json', { limit: '64kb' });
   // Before validators and transformers walk the body recursively: no deep nesting, no
   // prototype-reaching keys (a 400 instead of a stack overflow or a silently ignored key).
@@ -45,7 +48,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     next();
   });
 
-  const origins = new OriginPolicy(config.allowedOrigins);
+  const origins = new OriginPolicy(config.publicOrigin, config.allowedOrigins, () => (app.getHttpServer().address() as AddressInfo | null)?.port);
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (UNSAFE_METHODS.has(req.method) && !origins.isAllowed(req.headers)) {
       res.status(403).json({ statusCode: 403, error: 'Forbidden', message: 'Cross-origin request refused' });
@@ -87,4 +90,39 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   const chat = app.get(ChatService);
   for (const room of DEFAULT_ROOMS) await chat.ensureRoom(room);
   return app;
+}
+
+/**
+ * Security headers on every HTTP response (helmet 8): a Content-Security-Policy the built web
+ * app runs under (its scripts, styles and fonts are files from this origin; it talks to `/api`,
+ * `/ws` and the event streams on the same origin), no framing by anyone (`frame-ancestors
+ * 'none'` and `X-Frame-Options: DENY`), `nosniff`, `Referrer-Policy: no-referrer`,
+ * `Cross-Origin-Opener-Policy: same-origin`. Swagger UI (`/api/docs`) ships inline `<style>`
+ * blocks and `data:` images, so its pages alone also allow inline styles.
+ */
+function securityHeaders(): (req: Request, res: Response, next: NextFunction) => void {
+  const directives = {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", 'data:'],
+    fontSrc: ["'self'"],
+    connectSrc: ["'self'"],
+    objectSrc: ["'none'"],
+    baseUri: ["'self'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+    upgradeInsecureRequests: null,
+  };
+  const options = (styleSrc: string[]) => ({
+    contentSecurityPolicy: { useDefaults: false, directives: { ...directives, styleSrc } },
+    crossOriginOpenerPolicy: { policy: 'same-origin' as const },
+    referrerPolicy: { policy: 'no-referrer' as const },
+    frameguard: { action: 'deny' as const },
+    // HSTS belongs to whoever terminates TLS (the proxy); on plain HTTP it would only mislead.
+    strictTransportSecurity: false,
+  });
+  const app = helmet(options(["'self'"]));
+  const docs = helmet(options(["'self'", "'unsafe-inline'"]));
+  return (req, res, next) => (req.path === '/api/docs' || req.path.startsWith('/api/docs/') ? docs : app)(req, res, next);
 }

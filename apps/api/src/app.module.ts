@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { ServeStaticModule } from '@nestjs/serve-static';
 import { TerminusModule } from '@nestjs/terminus';
+import { getOptionsToken, getStorageToken, ThrottlerStorageService } from '@nestjs/throttler';
 import { existsSync } from 'node:fs';
 import type { AppConfig } from './config/app-config.js';
 import { APP_CONFIG } from './config/tokens.js';
@@ -15,6 +16,7 @@ import { ProbeController } from './controllers/probe.controller.js';
 import { NotificationController } from './controllers/notification.controller.js';
 import { RoomController } from './controllers/room.controller.js';
 import { ChatGateway } from './gateways/chat.gateway.js';
+import { AuthThrottleGuard, authThrottlerOptions } from './middleware/auth-throttle.guard.js';
 import { AuthGuard } from './middleware/auth.guard.js';
 import { BlogRepository } from './repositories/blog.repository.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
@@ -27,9 +29,11 @@ import { InProcessPresenceRepository, PresenceRepository, RedisPresenceRepositor
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { RedisRepository } from './repositories/redis.repository.js';
 import { RoomRepository } from './repositories/room.repository.js';
+import { SessionRepository } from './repositories/session.repository.js';
 import { SseRepository } from './repositories/sse.repository.js';
 import { StreamEventRepository } from './repositories/stream-event.repository.js';
 import { TelemetryRepository } from './repositories/telemetry.repository.js';
+import { RedisThrottlerStorage } from './repositories/throttler-storage.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AuthService } from './services/auth.service.js';
@@ -54,11 +58,17 @@ const repositories = (config: AppConfig): Provider[] => [
   RateLimitRepository,
   ...(config.redisUrl ? [RedisRepository] : []),
   RoomRepository,
+  SessionRepository,
   SseRepository,
   StreamEventRepository,
   TelemetryRepository,
   UserRepository,
   WebSocketRepository,
+  // @nestjs/throttler's options and storage (in Redis with REDIS_URL), for AuthThrottleGuard.
+  { provide: getOptionsToken(), useValue: authThrottlerOptions(config) },
+  config.redisUrl
+    ? { provide: getStorageToken(), useFactory: (redis: RedisRepository) => new RedisThrottlerStorage(redis), inject: [RedisRepository] }
+    : { provide: getStorageToken(), useClass: ThrottlerStorageService },
 ];
 
 const services: Provider[] = [AuthService, BlogService, ChatService, EventStreamService, FanoutService, NotificationService, ProbeService, RetentionService];
@@ -74,7 +84,7 @@ export class AppModule {
         ...(serveWeb ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })] : []),
       ],
       controllers: [AuthController, BlogController, EventsController, HealthController, MetricsController, NetsimController, NotificationController, ProbeController, RoomController],
-      providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories(config), ...services, AuthGuard, EventStreamResponder, ChatGateway],
+      providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories(config), ...services, AuthGuard, AuthThrottleGuard, EventStreamResponder, ChatGateway],
     };
   }
 }

@@ -56,7 +56,8 @@ const SCRIPTS: Record<Exclude<SystemName, 'app-ws' | 'app-sse'>, string> = {
 };
 
 /**
- * The app's settings for the benchmark: production mode, logging off the hot path, no rate limit,
+ * The app's settings for the benchmark: production mode, logging off the hot path, no rate limits
+ * (the load generator signs up every user from one IP),
  * no protocol pings or SSE heartbeats during a run (they would add bytes to the byte counts), and
  * per-connection send buffers as unbounded as the baselines' (64 MiB instead of 1 MiB, so a
  * briefly slow load generator is not disconnected as a slow consumer mid-step).
@@ -71,8 +72,15 @@ function appEnv(port: number, dataDir: string): NodeJS.ProcessEnv {
     DATABASE_URL: '',
     JWT_SECRET: randomBytes(36).toString('base64url'),
     LOG_LEVEL: 'warn',
+    PUBLIC_ORIGIN: `http://127.0.0.1:${port}`,
     CHAT_RATE_BURST: '100000',
     CHAT_RATE_PER_SECOND: '100000',
+    WRITE_RATE_BURST: '100000',
+    WRITE_RATE_PER_SECOND: '100000',
+    CREATE_RATE_BURST: '100000',
+    CREATE_RATE_PER_MINUTE: '100000',
+    REGISTER_LIMIT_PER_IP: '100000',
+    LOGIN_LIMIT_PER_IP: '100000',
     CHAT_MAX_TEXT_CHARS: '20000',
     BLOG_MAX_UPDATE_CHARS: '20000',
     WS_PING_INTERVAL_MS: '600000',

@@ -64,6 +64,18 @@ describe('loadConfig', () => {
       INSTANCE_ID: 'web-1',
       INSTANCE_TTL_SECONDS: '30',
       SHUTDOWN_GRACE_MS: '2000',
+      PUBLIC_ORIGIN: 'https://chat.example',
+      AUTH_WINDOW_SECONDS: '60',
+      LOGIN_LIMIT_PER_ACCOUNT: '3',
+      LOGIN_LIMIT_PER_IP: '7',
+      REGISTER_LIMIT_PER_IP: '4',
+      PASSWORD_HASH_CONCURRENCY: '1',
+      PASSWORD_HASH_QUEUE: '5',
+      PASSWORD_MIN_LENGTH: '12',
+      WRITE_RATE_BURST: '6',
+      WRITE_RATE_PER_SECOND: '3',
+      CREATE_RATE_BURST: '2',
+      CREATE_RATE_PER_MINUTE: '1',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -92,6 +104,18 @@ describe('loadConfig', () => {
       chatRatePerSecond: 2,
       chatMaxTextChars: 20000,
       blogMaxUpdateChars: 500,
+      publicOrigin: 'https://chat.example',
+      authWindowSeconds: 60,
+      loginLimitPerAccount: 3,
+      loginLimitPerIp: 7,
+      registerLimitPerIp: 4,
+      passwordHashConcurrency: 1,
+      passwordHashQueue: 5,
+      passwordMinLength: 12,
+      writeRateBurst: 6,
+      writeRatePerSecond: 3,
+      createRateBurst: 2,
+      createRatePerMinute: 1,
     });
   });
 
@@ -113,7 +137,15 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toMatch(/DATABASE_URL must be file:path\/to\/app.db \(SQLite\) or postgresql/);
   });
 
-  it('requires JWT_SECRET in production', () => {
+  it('requires JWT_SECRET and PUBLIC_ORIGIN in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp() })).toThrow(/JWT_SECRET is required/);
+    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), JWT_SECRET: 's'.repeat(40) })).toThrow(/PUBLIC_ORIGIN is required/);
+  });
+
+  it('takes origins with their scheme, and nothing else', () => {
+    for (const bad of ['chat.example', 'ftp://chat.example', 'https://chat.example/app', 'https://chat.example:443/']) {
+      expect(() => loadConfig({ DATA_DIR: tmp(), PUBLIC_ORIGIN: bad }), bad).toThrow(/PUBLIC_ORIGIN/);
+    }
+    expect(loadConfig({ DATA_DIR: tmp() }).publicOrigin).toBe('');
   });
 });

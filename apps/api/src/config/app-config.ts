@@ -43,8 +43,35 @@ export interface AppConfig {
   readonly sessionTtlSeconds: number;
   /** `Secure` flag on the session cookie. */
   readonly cookieSecure: boolean;
-  /** Extra origins (scheme://host[:port]) allowed besides the app's own. */
+  /**
+   * The origin browsers load the app from (scheme://host[:port]). Empty: the loopback origins of
+   * the port the server listens on (http://localhost:PORT, http://127.0.0.1:PORT), for the quick start.
+   */
+  readonly publicOrigin: string;
+  /** Extra origins (scheme://host[:port]) allowed besides {@link publicOrigin}. */
   readonly allowedOrigins: readonly string[];
+  /** The window of the sign-in and sign-up limits, in seconds. */
+  readonly authWindowSeconds: number;
+  /** Sign-in attempts per account name per window, whatever the outcome. */
+  readonly loginLimitPerAccount: number;
+  /** Sign-in attempts per client IP per window. */
+  readonly loginLimitPerIp: number;
+  /** Sign-ups per client IP per window. */
+  readonly registerLimitPerIp: number;
+  /** Password hashes computed at once (each holds a libuv thread and 32 MiB). */
+  readonly passwordHashConcurrency: number;
+  /** Password hashes waiting their turn; beyond it sign-in and sign-up answer 503 with Retry-After. */
+  readonly passwordHashQueue: number;
+  /** Shortest password accepted at sign-up. */
+  readonly passwordMinLength: number;
+  /** Edits, deletes, blog updates and test notifications a user may make at once ... */
+  readonly writeRateBurst: number;
+  /** ... and then per second. */
+  readonly writeRatePerSecond: number;
+  /** Rooms and blogs a user may create at once ... */
+  readonly createRateBurst: number;
+  /** ... and then per minute. */
+  readonly createRatePerMinute: number;
   /** Built web app to serve; empty disables static serving. */
   readonly webDistDir: string;
   readonly sseRetryMs: number;
@@ -140,18 +167,25 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     problems.push(`INSTANCE_ID must be 1 to 64 letters, digits or _.-, got "${instanceId}"`);
   }
 
+  const origin = (name: string, value: string): void => {
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`${name} entry "${value}" must be an http: or https: origin`);
+      else if (url.origin !== value) problems.push(`${name} entry "${value}" must be a bare origin such as ${url.origin}`);
+    } catch {
+      problems.push(`${name} entry "${value}" is not a URL origin`);
+    }
+  };
+  const publicOrigin = (env.PUBLIC_ORIGIN ?? '').trim();
+  if (publicOrigin) origin('PUBLIC_ORIGIN', publicOrigin);
+  else if (nodeEnv === 'production' && overrides.publicOrigin === undefined) {
+    problems.push('PUBLIC_ORIGIN is required when NODE_ENV=production (the origin browsers load the app from, such as https://chat.example.com)');
+  }
   const allowedOrigins = (env.ALLOWED_ORIGINS ?? '')
     .split(',')
     .map((o) => o.trim())
     .filter(Boolean);
-  for (const origin of allowedOrigins) {
-    try {
-      const url = new URL(origin);
-      if (url.origin !== origin) problems.push(`ALLOWED_ORIGINS entry "${origin}" must be a bare origin such as ${url.origin}`);
-    } catch {
-      problems.push(`ALLOWED_ORIGINS entry "${origin}" is not a URL origin`);
-    }
-  }
+  for (const entry of allowedOrigins) origin('ALLOWED_ORIGINS', entry);
 
   let jwtSecret = env.JWT_SECRET ?? '';
   if (jwtSecret && jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
@@ -177,7 +211,19 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     jwtSecret,
     sessionTtlSeconds: int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600),
     cookieSecure: nodeEnv === 'production',
+    publicOrigin,
     allowedOrigins,
+    authWindowSeconds: int('AUTH_WINDOW_SECONDS', 900, 1, 86_400),
+    loginLimitPerAccount: int('LOGIN_LIMIT_PER_ACCOUNT', 10, 1, 1_000_000),
+    loginLimitPerIp: int('LOGIN_LIMIT_PER_IP', 50, 1, 1_000_000),
+    registerLimitPerIp: int('REGISTER_LIMIT_PER_IP', 10, 1, 1_000_000),
+    passwordHashConcurrency: int('PASSWORD_HASH_CONCURRENCY', 2, 1, 64),
+    passwordHashQueue: int('PASSWORD_HASH_QUEUE', 64, 0, 100_000),
+    passwordMinLength: int('PASSWORD_MIN_LENGTH', 10, 8, 128),
+    writeRateBurst: int('WRITE_RATE_BURST', 30, 1, 1_000_000),
+    writeRatePerSecond: int('WRITE_RATE_PER_SECOND', 2, 1, 1_000_000),
+    createRateBurst: int('CREATE_RATE_BURST', 5, 1, 1_000_000),
+    createRatePerMinute: int('CREATE_RATE_PER_MINUTE', 2, 1, 1_000_000),
     webDistDir: env.WEB_DIST_DIR ?? resolve(repoRoot, 'apps', 'web', 'dist'),
     sseRetryMs: int('SSE_RETRY_MS', 1000, 100, 600_000),
     sseHeartbeatMs: int('SSE_HEARTBEAT_MS', 15_000, 100, 600_000),

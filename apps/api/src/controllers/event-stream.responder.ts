@@ -18,7 +18,7 @@ export class EventStreamResponder {
     private readonly sse: SseRepository,
   ) {}
 
-  async open(req: Request, res: Response, topics: TopicSpec[], composite: boolean, session: { user: { id: number }; expiresAt: number } | null): Promise<void> {
+  async open(req: Request, res: Response, topics: TopicSpec[], composite: boolean, session: { user: { id: number }; expiresAt: number; sessionId: string } | null): Promise<void> {
     const header = req.headers['last-event-id'];
     const query = req.query.lastEventId;
     const raw = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined;
@@ -29,6 +29,7 @@ export class EventStreamResponder {
       composite,
       reset: plan.reset ? JSON.stringify({ topics: plan.reset }) : undefined,
       expiresAt: topics.some((t) => t.private) && session ? session.expiresAt : undefined,
+      sessionId: topics.some((t) => t.private) && session ? session.sessionId : undefined,
       resumed: position.kind !== 'none',
       userId: session?.user.id ?? null,
     });

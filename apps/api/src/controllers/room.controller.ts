@@ -26,7 +26,7 @@ export class RoomController {
   @ApiCreatedResponse({ type: RoomResponseDto })
   @ApiConflictResponse({ description: 'A room with that name exists' })
   async create(@CurrentUser() user: UserEntity, @Body() body: CreateRoomDto): Promise<RoomResponseDto> {
-    const room = await this.chat.createRoom(body.name);
+    const room = await this.chat.createRoom(body.name, user);
     return { room: toRoomDto(await this.chat.roomSummary(user.id, room.name)) };
   }
 

@@ -15,7 +15,9 @@ export type DomainErrorCode =
   | 'out_of_order'
   | 'not_found'
   | 'too_large'
-  | 'conflict';
+  | 'conflict'
+  /** The server is saturated (the password-hashing queue is full): retry after `retryAfterMs`. */
+  | 'busy';
 
 export class DomainError extends Error {
   override name = 'DomainError';

@@ -10,6 +10,8 @@ export type DomainEvent =
   | { type: 'chat.message.changed'; change: MessageChange }
   | { type: 'chat.presence.changed'; room: string; users: UserEntity[] }
   | { type: 'chat.typing'; room: string; user: UserEntity }
-  | { type: 'stream.appended'; entry: StreamEntry };
+  | { type: 'stream.appended'; entry: StreamEntry }
+  /** A session was revoked (signed out): every instance ends the connections it opened. */
+  | { type: 'auth.session.revoked'; sessionId: string };
 
 export type DomainEventType = DomainEvent['type'];

@@ -20,9 +20,14 @@ export class CredentialsDto {
   @Matches(USERNAME_PATTERN, { message: 'username must be 3 to 32 characters of a-z, 0-9, _ and -' })
   username!: string;
 
-  @ApiProperty({ example: 'correct horse battery', minLength: 8, maxLength: 128 })
+  /**
+   * Up to 128 characters. A new password (sign-up) must also pass the policy: at least
+   * PASSWORD_MIN_LENGTH (10) characters, not the username, not a common password. Sign-in
+   * checks only the length, so accounts made under an older policy can still sign in.
+   */
+  @ApiProperty({ example: 'correct horse battery', minLength: 1, maxLength: 128, description: 'Sign-up: at least 10 characters (PASSWORD_MIN_LENGTH), not the username, not a common password' })
   @IsString()
-  @Length(8, 128, { message: 'password must be 8 to 128 characters' })
+  @Length(1, 128, { message: 'password must be 1 to 128 characters' })
   password!: string;
 }
 

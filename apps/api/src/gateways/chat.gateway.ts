@@ -36,7 +36,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
       socket.close(WsCloseCode.internalError, 'unauthenticated');
       return;
     }
-    this.websockets.register(socket, request.user, request.sessionExpiresAt, request.socket);
+    this.websockets.register(socket, request.user, request.sessionExpiresAt, request.socket, request.sessionId);
   }
 
   async handleDisconnect(socket: WebSocket): Promise<void> {

@@ -11,10 +11,10 @@ import type { OriginPolicy } from '../middleware/origin-policy.js';
 import { isDatabaseUnavailable } from '../repositories/database.repository.js';
 
 /** The upgrade request after verification: the authenticated user rides along to the gateway. */
-export type VerifiedUpgrade = IncomingMessage & { user: UserEntity; sessionExpiresAt: number };
+export type VerifiedUpgrade = IncomingMessage & { user: UserEntity; sessionExpiresAt: number; sessionId: string };
 
 export interface RealtimeWsAdapterOptions {
-  authenticate(cookieHeader: string | undefined): Promise<{ user: UserEntity; expiresAt: number } | null>;
+  authenticate(cookieHeader: string | undefined): Promise<{ user: UserEntity; expiresAt: number; sessionId: string } | null>;
   perMessageDeflate: boolean;
   /** Called for every frame a client sends, valid or not (telemetry). */
   onFrame?: () => void;
@@ -81,7 +81,7 @@ export class RealtimeWsAdapter extends WsAdapter {
         this.options.authenticate(info.req.headers.cookie).then(
           (session) => {
             if (!session) return done(false, 401, 'Unauthorized');
-            Object.assign(info.req, { user: session.user, sessionExpiresAt: session.expiresAt });
+            Object.assign(info.req, { user: session.user, sessionExpiresAt: session.expiresAt, sessionId: session.sessionId });
             done(true);
           },
           // The database is unreachable: a retryable refusal, so the client backs off and retries.

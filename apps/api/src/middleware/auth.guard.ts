@@ -1,9 +1,9 @@
 import { createParamDecorator, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import type { UserEntity } from '../domain/entities.js';
-import { AuthService } from '../services/auth.service.js';
+import { AuthService, type AuthenticatedSession } from '../services/auth.service.js';
 
-type AuthedRequest = Request & { user?: UserEntity; sessionExpiresAt?: number };
+type AuthedRequest = Request & { user?: UserEntity; sessionExpiresAt?: number; session?: AuthenticatedSession };
 
 /** Lets a request through only with a valid session cookie (checked by AuthService.authenticate). */
 @Injectable()
@@ -16,6 +16,7 @@ export class AuthGuard implements CanActivate {
     if (!session) throw new UnauthorizedException('Sign in required');
     request.user = session.user;
     request.sessionExpiresAt = session.expiresAt;
+    request.session = session;
     return true;
   }
 }
@@ -32,4 +33,11 @@ export const SessionExpiresAt = createParamDecorator((_: unknown, context: Execu
   const expiresAt = context.switchToHttp().getRequest<AuthedRequest>().sessionExpiresAt;
   if (expiresAt === undefined) throw new UnauthorizedException('Sign in required');
   return expiresAt;
+});
+
+/** The session the AuthGuard let in: user, expiry and id. */
+export const CurrentSession = createParamDecorator((_: unknown, context: ExecutionContext): AuthenticatedSession => {
+  const session = context.switchToHttp().getRequest<AuthedRequest>().session;
+  if (!session) throw new UnauthorizedException('Sign in required');
+  return session;
 });

@@ -17,6 +17,7 @@ const STATUS: Record<DomainErrorCode, HttpStatus> = {
   out_of_order: HttpStatus.CONFLICT,
   too_large: HttpStatus.PAYLOAD_TOO_LARGE,
   conflict: HttpStatus.CONFLICT,
+  busy: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
 /**
@@ -35,6 +36,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof DomainError) {
       const status = STATUS[exception.code];
+      // rate_limited and busy say when to come back, in the standard header (whole seconds).
+      const retryAfterMs = exception.details.retryAfterMs;
+      if (typeof retryAfterMs === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
       res.status(status).json({ statusCode: status, error: reason(status), message: exception.message });
       return;
     }

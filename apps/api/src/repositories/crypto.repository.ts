@@ -1,13 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createSecretKey, randomBytes, scrypt, timingSafeEqual, type KeyObject, type ScryptOptions } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
+import { DomainError } from '../domain/errors.js';
 
 /** Claims we put in a session token. */
 export interface SessionClaims {
   /** User id, as a string (JWT convention). */
   sub: string;
+  /** The session's id (its row in the Session table). */
+  sid: string;
+  /** This token's id: the session's current one, until a renewal replaces it. */
+  jti: string;
   /** Issued-at and expiry, seconds since the epoch. */
   iat: number;
   exp: number;
@@ -26,12 +32,37 @@ function scryptAsync(password: string, salt: Buffer, keylen: number, options: Sc
 /** Password hashing and session tokens: every piece of cryptography the app uses, in one place. */
 @Injectable()
 export class CryptoRepository {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  /**
+   * Every scrypt runs through this line: at most PASSWORD_HASH_CONCURRENCY at once, so a flood of
+   * sign-ins holds that many of libuv's four threads (file reads, DNS and the rest keep the
+   * others) and that many 32 MiB work areas, and waits in line instead of piling up.
+   */
+  private readonly hashing: LimitFunction;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.hashing = pLimit(config.passwordHashConcurrency);
+  }
+
+  /** Hashes running and waiting (for tests and metrics). */
+  get hashQueue(): { active: number; pending: number } {
+    return { active: this.hashing.activeCount, pending: this.hashing.pendingCount };
+  }
+
+  /**
+   * Runs one scrypt in line. When PASSWORD_HASH_QUEUE are already waiting, refuses at once with
+   * `busy` (503 with Retry-After): a flood costs a queue entry, not memory and minutes of wait.
+   */
+  private scrypt(password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
+    if (this.hashing.pendingCount >= this.config.passwordHashQueue && this.hashing.activeCount >= this.hashing.concurrency) {
+      return Promise.reject(new DomainError('busy', 'Too many sign-ins at once; retry shortly', { retryAfterMs: 1000 }));
+    }
+    return this.hashing(() => scryptAsync(password, salt, keylen, options));
+  }
 
   /** Hash a password as `scrypt$N$r$p$salt$key` (base64url parts). */
   async hashPassword(password: string): Promise<string> {
     const salt = randomBytes(16);
-    const key = await scryptAsync(password, salt, KEY_LENGTH, SCRYPT);
+    const key = await this.scrypt(password, salt, KEY_LENGTH, SCRYPT);
     return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), key.toString('base64url')].join('$');
   }
 
@@ -40,7 +71,7 @@ export class CryptoRepository {
     const [scheme, n, r, p, salt, key] = stored.split('$');
     if (scheme !== 'scrypt' || !salt || !key) return false;
     const expected = Buffer.from(key, 'base64url');
-    const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, {
+    const actual = await this.scrypt(password, Buffer.from(salt, 'base64url'), expected.length, {
       N: Number(n),
       r: Number(r),
       p: Number(p),
@@ -60,12 +91,15 @@ export class CryptoRepository {
     return (this.secretKey ??= createSecretKey(Buffer.from(this.config.jwtSecret, 'utf8')));
   }
 
-  /** A signed HS256 session token for a user, and its expiry (epoch ms). */
-  signSession(userId: number): { token: string; expiresAt: number } {
-    const iat = Math.floor(Date.now() / 1000);
-    const exp = iat + this.config.sessionTtlSeconds;
-    const token = jwt.sign({ iat, exp }, this.key(), { algorithm: 'HS256', subject: String(userId) });
-    return { token, expiresAt: exp * 1000 };
+  /** When a session token issued now expires (epoch ms, whole seconds as in `exp`). */
+  sessionExpiry(): number {
+    return (Math.floor(Date.now() / 1000) + this.config.sessionTtlSeconds) * 1000;
+  }
+
+  /** A signed HS256 session token for a user's session, expiring at `expiresAt` (epoch ms). */
+  signSession(userId: number, sessionId: string, tokenId: string, expiresAt: number): string {
+    const exp = Math.floor(expiresAt / 1000);
+    return jwt.sign({ iat: Math.floor(Date.now() / 1000), exp, sid: sessionId }, this.key(), { algorithm: 'HS256', subject: String(userId), jwtid: tokenId });
   }
 
   /**
@@ -77,7 +111,9 @@ export class CryptoRepository {
     try {
       const claims = jwt.verify(token, this.key(), { algorithms: ['HS256'] });
       if (typeof claims !== 'object' || typeof claims.sub !== 'string' || typeof claims.exp !== 'number') return null;
-      return { sub: claims.sub, iat: claims.iat ?? 0, exp: claims.exp };
+      const { sid, jti } = claims as { sid?: unknown; jti?: unknown };
+      if (typeof sid !== 'string' || typeof jti !== 'string') return null;
+      return { sub: claims.sub, sid, jti, iat: claims.iat ?? 0, exp: claims.exp };
     } catch {
       return null;
     }

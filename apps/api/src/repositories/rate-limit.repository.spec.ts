@@ -21,3 +21,17 @@ describe('RateLimitRepository', () => {
     expect([1, 2, 3, 4].map(() => rl.take('a', 10_000).allowed)).toEqual([true, true, true, false]);
   });
 });
+
+describe('RateLimitRepository policies', () => {
+  const config = { chatRateBurst: 3, chatRatePerSecond: 2, writeRateBurst: 2, writeRatePerSecond: 1, createRateBurst: 1, createRatePerMinute: 2 } as AppConfig;
+  it('keeps each policy its own allowance for the same user', () => {
+    const rl = new RateLimitRepository(config);
+    expect([0, 0].map(() => rl.takeFrom('write', 'u', 0).allowed)).toEqual([true, true]);
+    expect(rl.takeFrom('write', 'u', 0)).toEqual({ allowed: false, retryAfterMs: 1000 });
+    expect(rl.take('u', 0).allowed).toBe(true);
+    expect(rl.takeFrom('create', 'u', 0).allowed).toBe(true);
+    // Two per minute: the next one in 30 s.
+    expect(rl.takeFrom('create', 'u', 0)).toEqual({ allowed: false, retryAfterMs: 30_000 });
+    expect(rl.takeFrom('create', 'u', 30_000).allowed).toBe(true);
+  });
+});

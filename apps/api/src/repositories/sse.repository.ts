@@ -46,6 +46,8 @@ export interface SseOpenOptions {
   reset?: string;
   /** For private streams: when the session expires (epoch ms), send `auth-expired` and end. */
   expiresAt?: number;
+  /** For private streams: the session; when it is revoked, send `auth-expired` and end. */
+  sessionId?: string;
   /** The client gave a position to resume from (telemetry). */
   resumed?: boolean;
   /** The signed-in reader, if any. */
@@ -69,6 +71,7 @@ class SseConnection {
   closed = false;
   connectionId = '';
   userId: number | null = null;
+  sessionId?: string;
   scheduler = new DeliveryScheduler();
   meter?: ConnectionMeter;
 
@@ -143,11 +146,7 @@ export class SseRepository {
   /** One heartbeat for every open stream (a timer per stream cost a Timeout and a closure each). */
   private heartbeat?: NodeJS.Timeout;
   /** Private streams whose session expires: told `auth-expired`, then ended. */
-  private readonly expiries = new ExpirySweep<SseConnection>((connection) => {
-    connection.expiry = undefined;
-    connection.write('event: auth-expired\ndata: {}\n\n');
-    this.remove(connection, 'session_expired');
-  });
+  private readonly expiries = new ExpirySweep<SseConnection>((connection) => this.expire(connection));
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -188,6 +187,7 @@ export class SseRepository {
     for (const t of options.topics) connection.positions.set(t.topic, t.start);
     connection.connectionId = `${this.instance}-s${++this.nextId}`;
     connection.userId = options.userId ?? null;
+    connection.sessionId = options.sessionId;
     if (connection.userId !== null) connection.scheduler = new DeliveryScheduler(this.netsim.for(connection.userId));
     this.connections.set(connection.connectionId, connection);
     const onClose = () => this.remove(connection);
@@ -243,6 +243,25 @@ export class SseRepository {
     const written = connection.write(chunk, payloadBytes === undefined);
     if (written && payloadBytes !== undefined) connection.meter?.sent(payloadBytes, false);
     return written;
+  }
+
+  /** A private stream whose session ended (expired or revoked): told `auth-expired`, then ended. */
+  private expire(connection: SseConnection): void {
+    connection.expiry = undefined;
+    connection.write('event: auth-expired\ndata: {}\n\n');
+    this.remove(connection, 'session_expired');
+  }
+
+  /** A session was revoked (signed out): its private streams end as if it had expired. Returns how many. */
+  endSession(sessionId: string): number {
+    let count = 0;
+    for (const connection of [...this.connections.values()]) {
+      if (connection.sessionId !== sessionId) continue;
+      if (connection.expiry !== undefined) this.expiries.remove(connection, connection.expiry);
+      this.expire(connection);
+      count++;
+    }
+    return count;
   }
 
   /** Ends every stream of a user, as a network failure would (the network simulation); returns how many. */

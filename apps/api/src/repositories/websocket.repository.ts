@@ -53,6 +53,8 @@ interface Connection {
   scheduler: DeliveryScheduler;
   /** The connection's group in the expiry sweep. */
   expiry?: number;
+  /** The session it was opened with: revoking it closes the socket. */
+  sessionId?: string;
   /** Counts what is written (set once the TCP socket is known). */
   meter?: ConnectionMeter;
   /** The last of the client's writes still running ({@link WebSocketRepository.inOrder}). */
@@ -87,13 +89,7 @@ export class WebSocketRepository implements OnModuleInit {
   private nextId = 0;
   private heartbeat?: NodeJS.Timeout;
   /** Closes sockets whose session has expired, with 4001 so the client renews it and reconnects. */
-  private readonly expiries = new ExpirySweep<WebSocket>((socket) => {
-    const connection = this.sockets.get(socket);
-    if (!connection) return;
-    connection.expiry = undefined;
-    connection.reason = 'session_expired';
-    socket.close(WsCloseCode.sessionExpired, 'session expired');
-  });
+  private readonly expiries = new ExpirySweep<WebSocket>((socket) => this.expire(socket));
   /** One `pong` listener for every socket (`this` is the socket), not a closure per connection. */
   private readonly markAlive: (this: WebSocket) => void;
 
@@ -161,7 +157,7 @@ export class WebSocketRepository implements OnModuleInit {
    * the socket is closed with 4001 so the client renews the session and reconnects.
    * @returns the connection's id.
    */
-  register(socket: WebSocket, user: UserEntity, expiresAt: number, tcp?: Socket): string {
+  register(socket: WebSocket, user: UserEntity, expiresAt: number, tcp?: Socket, sessionId?: string): string {
     const connection: Connection = {
       id: `${this.instance}-${++this.nextId}`,
       user,
@@ -169,6 +165,7 @@ export class WebSocketRepository implements OnModuleInit {
       alive: true,
       closing: false,
       scheduler: new DeliveryScheduler(this.netsim.for(user.id)),
+      sessionId,
     };
     // Counted from here: the 101 handshake is already written, so wire bytes exclude it.
     if (tcp) connection.meter = this.telemetry.opened(socket, 'ws', tcp, { id: connection.id, userId: user.id });
@@ -263,6 +260,27 @@ export class WebSocketRepository implements OnModuleInit {
     if (!subscription) return false;
     this.unsubscribe(subscription);
     return true;
+  }
+
+  /** Closes a socket whose session ended (expired or revoked) with 4001: the client renews and reconnects, or signs in. */
+  private expire(socket: WebSocket): void {
+    const connection = this.sockets.get(socket);
+    if (!connection) return;
+    connection.expiry = undefined;
+    connection.reason = 'session_expired';
+    socket.close(WsCloseCode.sessionExpired, 'session expired');
+  }
+
+  /** A session was revoked (signed out): its sockets close as if it had expired. Returns how many. */
+  endSession(sessionId: string): number {
+    let count = 0;
+    for (const [socket, connection] of this.sockets) {
+      if (connection.sessionId !== sessionId) continue;
+      if (connection.expiry !== undefined) this.expiries.remove(socket, connection.expiry);
+      this.expire(socket);
+      count++;
+    }
+    return count;
   }
 
   /** Forgets the socket; returns who it was and the rooms it had joined. */

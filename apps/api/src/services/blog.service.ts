@@ -7,6 +7,7 @@ import { BlogRepository, updatePayload } from '../repositories/blog.repository.j
 import { DatabaseRepository } from '../repositories/database.repository.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { NotificationRepository } from '../repositories/notification.repository.js';
+import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 
 export const SNAPSHOT_UPDATES = 50;
 
@@ -25,10 +26,12 @@ export class BlogService {
     private readonly blogs: BlogRepository,
     private readonly notifications: NotificationRepository,
     private readonly bus: EventBus,
+    private readonly rateLimit: RateLimitRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  create(owner: UserEntity, title: string): Promise<BlogEntity> {
+  async create(owner: UserEntity, title: string): Promise<BlogEntity> {
+    this.rateLimit.enforce('create', owner.id, 'new rooms and blogs');
     return this.blogs.create(owner.id, title);
   }
 
@@ -71,6 +74,7 @@ export class BlogService {
 
   /** Posts an update: one transaction stores it, appends `update`, and notifies every follower. */
   async post(user: UserEntity, blogId: number, body: string): Promise<BlogUpdateEntity> {
+    this.rateLimit.enforce('write', user.id, 'blog writes');
     const blog = await this.ownedOpenBlog(user, blogId);
     const text = this.checkBody(body);
     const { blogs, notifications } = this;
@@ -94,6 +98,7 @@ export class BlogService {
   }
 
   async edit(user: UserEntity, blogId: number, updateId: number, body: string): Promise<BlogUpdateEntity> {
+    this.rateLimit.enforce('write', user.id, 'blog writes');
     const blog = await this.ownedBlog(user, blogId);
     const text = this.checkBody(body);
     if (!(await this.blogs.findUpdate(blog.id, updateId))) throw new DomainError('not_found', `No update ${updateId} in blog ${blogId}`);
@@ -107,6 +112,7 @@ export class BlogService {
   }
 
   async deleteUpdate(user: UserEntity, blogId: number, updateId: number): Promise<void> {
+    this.rateLimit.enforce('write', user.id, 'blog writes');
     const blog = await this.ownedBlog(user, blogId);
     if (!(await this.blogs.findUpdate(blog.id, updateId))) throw new DomainError('not_found', `No update ${updateId} in blog ${blogId}`);
     const { blogs } = this;
@@ -118,6 +124,7 @@ export class BlogService {
   }
 
   async end(user: UserEntity, blogId: number): Promise<BlogEntity> {
+    this.rateLimit.enforce('write', user.id, 'blog writes');
     const blog = await this.ownedOpenBlog(user, blogId);
     const { blogs } = this;
     const entry = await this.db.write(function* () {

@@ -67,6 +67,10 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
         this.sse.deliver(entry.stream, sseFrame(entry, nowMs()));
         return;
       }
+      case 'auth.session.revoked':
+        this.websockets.endSession(event.sessionId);
+        this.sse.endSession(event.sessionId);
+        return;
       default: {
         const unhandled: never = event;
         throw new Error(`unhandled event ${JSON.stringify(unhandled)}`);

@@ -4,6 +4,7 @@ import { DomainError } from '../domain/errors.js';
 import { DatabaseRepository } from '../repositories/database.repository.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { NotificationRepository } from '../repositories/notification.repository.js';
+import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 
 export interface NotificationPage {
   items: NotificationEntity[];
@@ -17,6 +18,7 @@ export class NotificationService {
     private readonly db: DatabaseRepository,
     private readonly notifications: NotificationRepository,
     private readonly bus: EventBus,
+    private readonly rateLimit: RateLimitRepository,
   ) {}
 
   /**
@@ -35,6 +37,7 @@ export class NotificationService {
 
   /** A `system` notification to the user themself. */
   async sendTest(userId: number, title: string, body: string): Promise<NotificationEntity> {
+    this.rateLimit.enforce('write', userId, 'test notifications');
     const { notification, entry } = await this.db.write(() => this.notifications.append({ userId, kind: 'system', title, body }));
     await this.bus.publish({ type: 'stream.appended', entry });
     return notification;

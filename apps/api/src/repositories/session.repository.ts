@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import type { UserEntity } from '../domain/entities.js';
+import { DatabaseRepository } from './database.repository.js';
+
+/** A session row as authenticate() reads it: whose it is, which token is current, until when. */
+export interface SessionRecord {
+  id: string;
+  user: UserEntity;
+  tokenId: string;
+  expiresAt: number;
+}
+
+/** 16 random bytes, URL-safe: session and token ids (128 bits: not guessable, not enumerable). */
+const newId = (): string => randomBytes(16).toString('base64url');
+
+/** Revocable sessions (the Session model): created at sign-in, renewed in place, deleted at sign-out. */
+@Injectable()
+export class SessionRepository {
+  constructor(private readonly db: DatabaseRepository) {}
+
+  async create(userId: number, expiresAt: number): Promise<{ id: string; tokenId: string }> {
+    const row = { id: newId(), tokenId: newId() };
+    await this.db.client.session.create({ data: { ...row, userId, expiresAt: new Date(expiresAt) } });
+    return row;
+  }
+
+  /** The session with its user, or null when it was revoked (or never existed). */
+  async find(id: string): Promise<SessionRecord | null> {
+    const row = await this.db.client.session.findUnique({
+      where: { id },
+      select: { id: true, tokenId: true, expiresAt: true, user: { select: { id: true, username: true } } },
+    });
+    return row ? { id: row.id, user: row.user, tokenId: row.tokenId, expiresAt: row.expiresAt.getTime() } : null;
+  }
+
+  /**
+   * Replaces the session's current token, if it is still `tokenId` (a compare-and-set: of two
+   * renewals with the same token, one wins). Returns the new token id, or null.
+   */
+  async rotate(id: string, tokenId: string, expiresAt: number): Promise<string | null> {
+    const next = newId();
+    const { count } = await this.db.client.session.updateMany({ where: { id, tokenId }, data: { tokenId: next, expiresAt: new Date(expiresAt) } });
+    return count === 1 ? next : null;
+  }
+
+  /** Deletes the session; true if it existed. */
+  async delete(id: string): Promise<boolean> {
+    const { count } = await this.db.client.session.deleteMany({ where: { id } });
+    return count === 1;
+  }
+
+  /** Deletes sessions that expired before `now` (they can no longer authenticate anyway). */
+  async pruneExpired(now = Date.now()): Promise<number> {
+    const { count } = await this.db.client.session.deleteMany({ where: { expiresAt: { lt: new Date(now) } } });
+    return count;
+  }
+}

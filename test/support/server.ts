@@ -37,6 +37,9 @@ export const RELAXED_LIMITS = {
   writeRatePerSecond: 100_000,
   createRateBurst: 100_000,
   createRatePerMinute: 100_000,
+  wsMaxPerUser: 100_000,
+  sseMaxPerUser: 100_000,
+  sseMaxPerIp: 100_000,
 } satisfies Partial<AppConfig>;
 
 /** The same, as environment variables, for servers started as processes. */
@@ -48,6 +51,9 @@ export const RELAXED_LIMITS_ENV: Record<string, string> = {
   WRITE_RATE_PER_SECOND: '100000',
   CREATE_RATE_BURST: '100000',
   CREATE_RATE_PER_MINUTE: '100000',
+  WS_MAX_PER_USER: '100000',
+  SSE_MAX_PER_USER: '100000',
+  SSE_MAX_PER_IP: '100000',
 };
 
 /**

@@ -13,7 +13,9 @@ import { RealtimeWsAdapter } from './gateways/ws.adapter.js';
 import { HttpExceptionFilter } from './middleware/http-exception.filter.js';
 import { OriginPolicy, UNSAFE_METHODS } from './middleware/origin-policy.js';
 import { migrate } from './repositories/migrations.js';
+import { ConnectionLimitRepository } from './repositories/connection-limit.repository.js';
 import { TelemetryRepository } from './repositories/telemetry.repository.js';
+import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AuthService } from './services/auth.service.js';
 import { ChatService } from './services/chat.service.js';
 
@@ -62,9 +64,13 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
 
   const auth = app.get(AuthService);
   const telemetry = app.get(TelemetryRepository);
+  const websockets = app.get(WebSocketRepository);
+  const connectionLimits = app.get(ConnectionLimitRepository);
   app.useWebSocketAdapter(
     new RealtimeWsAdapter(app, {
       authenticate: (cookie) => auth.authenticateSession(cookie),
+      admit: (user) => connectionLimits.acquire(`ws:user:${user.id}`, config.wsMaxPerUser),
+      send: (socket, frame) => websockets.send(socket, frame),
       origins,
       perMessageDeflate: config.wsPerMessageDeflate,
       onFrame: () => telemetry.received('ws'),

@@ -19,6 +19,7 @@ import { ChatGateway } from './gateways/chat.gateway.js';
 import { AuthThrottleGuard, authThrottlerOptions } from './middleware/auth-throttle.guard.js';
 import { AuthGuard } from './middleware/auth.guard.js';
 import { BlogRepository } from './repositories/blog.repository.js';
+import { ConnectionLimitRepository, InProcessConnectionLimitRepository, RedisConnectionLimitRepository } from './repositories/connection-limit.repository.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { EventBus, InProcessEventBus, RedisEventBus } from './repositories/event-bus.repository.js';
@@ -48,6 +49,7 @@ import { RetentionService } from './services/retention.service.js';
 /** The repositories; with REDIS_URL, fan-out and presence go through Redis. */
 const repositories = (config: AppConfig): Provider[] => [
   BlogRepository,
+  { provide: ConnectionLimitRepository, useClass: config.redisUrl ? RedisConnectionLimitRepository : InProcessConnectionLimitRepository },
   CryptoRepository,
   DatabaseRepository,
   { provide: EventBus, useClass: config.redisUrl ? RedisEventBus : InProcessEventBus },

@@ -68,6 +68,12 @@ export interface AppConfig {
   readonly writeRateBurst: number;
   /** ... and then per second. */
   readonly writeRatePerSecond: number;
+  /** Open WebSockets per user (across instances with Redis); the next upgrade gets 429. */
+  readonly wsMaxPerUser: number;
+  /** Open private event streams per user; the next gets 429. */
+  readonly sseMaxPerUser: number;
+  /** Open signed-out event streams per client IP; the next gets 429. */
+  readonly sseMaxPerIp: number;
   /** Rooms and blogs a user may create at once ... */
   readonly createRateBurst: number;
   /** ... and then per minute. */
@@ -222,6 +228,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     passwordMinLength: int('PASSWORD_MIN_LENGTH', 10, 8, 128),
     writeRateBurst: int('WRITE_RATE_BURST', 30, 1, 1_000_000),
     writeRatePerSecond: int('WRITE_RATE_PER_SECOND', 2, 1, 1_000_000),
+    wsMaxPerUser: int('WS_MAX_PER_USER', 20, 1, 1_000_000),
+    sseMaxPerUser: int('SSE_MAX_PER_USER', 20, 1, 1_000_000),
+    sseMaxPerIp: int('SSE_MAX_PER_IP', 20, 1, 1_000_000),
     createRateBurst: int('CREATE_RATE_BURST', 5, 1, 1_000_000),
     createRatePerMinute: int('CREATE_RATE_PER_MINUTE', 2, 1, 1_000_000),
     webDistDir: env.WEB_DIST_DIR ?? resolve(repoRoot, 'apps', 'web', 'dist'),

@@ -50,11 +50,12 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   async join(@ConnectedSocket() socket: WebSocket, @MessageBody() data: JoinDto): Promise<void> {
     const { id, user } = this.connection(socket);
     const room = await this.chat.getRoom(data.room);
-    if (data.afterSeq !== undefined) this.telemetry.resumed('ws');
-    await this.websockets.join(socket, room.name, this.fanout.roomSources(room, data.afterSeq, data.afterRev), ({ lastSeq, lastRev }) =>
+    if (data.afterSeq !== undefined && !this.websockets.isJoined(socket, room.name)) this.telemetry.resumed('ws');
+    const first = await this.websockets.join(socket, room.name, this.fanout.roomSources(room, data.afterSeq, data.afterRev), ({ lastSeq, lastRev }) =>
       this.websockets.send(socket, frame('joined', { room: room.name, lastSeq, lastRev })),
     );
-    if (!this.websockets.isJoined(socket, room.name)) return; // left or closed meanwhile
+    // A repeated join was answered with the current position; presence already has this socket.
+    if (!first || !this.websockets.isJoined(socket, room.name)) return; // (or it left or closed meanwhile)
     const users = await this.chat.enter(user, room, id);
     this.websockets.send(socket, toPresenceFrame(room.name, users));
   }

@@ -1,8 +1,9 @@
-import { ArgumentsHost, BadRequestException, Catch, Logger, type ExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, BadRequestException, Catch, Injectable, Logger, type ExceptionFilter } from '@nestjs/common';
 import WebSocket from 'ws';
 import { DomainError } from '../domain/errors.js';
 import { isDatabaseUnavailable } from '../repositories/database.repository.js';
 import { toErrorFrame } from '../dtos/chat.dto.js';
+import { WebSocketRepository } from '../repositories/websocket.repository.js';
 import { frameRefs } from './ws.adapter.js';
 
 /**
@@ -10,8 +11,11 @@ import { frameRefs } from './ws.adapter.js';
  * open; unexpected errors are logged and reported as `internal` without details.
  */
 @Catch()
+@Injectable()
 export class WsErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('WsGateway');
+
+  constructor(private readonly websockets: WebSocketRepository) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ws = host.switchToWs();
@@ -42,6 +46,7 @@ export class WsErrorFilter implements ExceptionFilter {
       code = 'internal';
       message = 'Internal server error';
     }
-    if (socket.readyState === WebSocket.OPEN) socket.send(toErrorFrame({ ...details, code, message, ref }));
+    // Through the registry: an error frame counts against the send cap like any other reply.
+    if (socket.readyState === WebSocket.OPEN) this.websockets.send(socket, toErrorFrame({ ...details, code, message, ref }));
   }
 }

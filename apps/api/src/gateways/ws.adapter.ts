@@ -1,13 +1,15 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { EMPTY, type Observable } from 'rxjs';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { UserEntity } from '../domain/entities.js';
 import { jsonShapeProblem } from '../domain/json-guard.js';
 import { toErrorFrame } from '../dtos/chat.dto.js';
 import type { OriginPolicy } from '../middleware/origin-policy.js';
+import { CONNECTION_RETRY_AFTER_SECONDS } from '../repositories/connection-limit.repository.js';
 import { isDatabaseUnavailable } from '../repositories/database.repository.js';
 
 /** The upgrade request after verification: the authenticated user rides along to the gateway. */
@@ -20,6 +22,16 @@ export interface RealtimeWsAdapterOptions {
   onFrame?: () => void;
   origins: OriginPolicy;
   maxFrameBytes: number;
+  /**
+   * Every reply the adapter itself writes (handler results, error frames) goes through here: the
+   * registry's send, which counts it against the socket's send cap.
+   */
+  send(socket: WebSocket, frame: string): void;
+  /**
+   * Takes one of the user's connection slots before the upgrade completes; returns its release
+   * function, or null when the user is at the cap (the upgrade gets 429).
+   */
+  admit?(user: UserEntity): Promise<(() => void) | null>;
 }
 
 /** A socket's message handlers: its own bound callbacks, found through a shared event -> position map. */
@@ -64,7 +76,7 @@ export class RealtimeWsAdapter extends WsAdapter {
       // and the socket keeps working (every frame is its own subscription).
       adapter.handleFrame({ data: isBinary ? data : data.toString(), target: this }, table).subscribe({
         next: (response) => {
-          if (response != null && this.readyState === WebSocket.OPEN) this.send(JSON.stringify(response));
+          if (response != null && this.readyState === WebSocket.OPEN) adapter.options.send(this, JSON.stringify(response));
         },
         error: (err: unknown) => adapter.logger.error(err),
       });
@@ -76,11 +88,19 @@ export class RealtimeWsAdapter extends WsAdapter {
       ...options,
       maxPayload: this.options.maxFrameBytes,
       perMessageDeflate: this.options.perMessageDeflate,
-      verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+      // We speak no subprotocol: offered ones are not echoed back (ws would select the first).
+      handleProtocols: () => false,
+      // Pongs are replies like any other: the registry answers pings through its send cap.
+      autoPong: false,
+      verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void) => {
         if (!this.options.origins.isAllowed(info.req.headers)) return done(false, 403, 'Forbidden');
         this.options.authenticate(info.req.headers.cookie).then(
-          (session) => {
+          async (session) => {
             if (!session) return done(false, 401, 'Unauthorized');
+            const release = this.options.admit ? await this.options.admit(session.user) : null;
+            if (this.options.admit && !release) return done(false, 429, 'Too Many Requests', { 'Retry-After': String(CONNECTION_RETRY_AFTER_SECONDS) });
+            // The slot is held until the TCP connection closes, however the upgrade ends.
+            if (release) info.req.socket.once('close', release);
             Object.assign(info.req, { user: session.user, sessionExpiresAt: session.expiresAt, sessionId: session.sessionId });
             done(true);
           },
@@ -89,6 +109,31 @@ export class RealtimeWsAdapter extends WsAdapter {
         );
       },
     } as never);
+  }
+
+  /**
+   * An upgrade on a path no gateway serves gets a real `HTTP/1.1 404` (Nest's adapter destroys
+   * the TCP connection without a word), and a malformed request line a real 400.
+   */
+  protected override ensureHttpServerExists(port: number, httpServer?: Server): Server | undefined {
+    const server = super.ensureHttpServerExists(port, httpServer);
+    const target = this.httpServersRegistry.get(port) as Server;
+    const [nestListener] = target.listeners('upgrade').slice(-1) as ((req: IncomingMessage, socket: Duplex, head: Buffer) => void)[];
+    if (!nestListener || (nestListener as { wrapped?: boolean }).wrapped) return server;
+    target.off('upgrade', nestListener);
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      let pathname: string;
+      try {
+        pathname = new URL(req.url ?? '/', 'ws://localhost/').pathname;
+      } catch {
+        return refuse(socket, 400, 'Bad Request');
+      }
+      const servers = (this.wsServersRegistry.get(port) ?? []) as { path: string }[];
+      if (!servers.some((s) => s.path === pathname)) return refuse(socket, 404, 'Not Found');
+      nestListener(req, socket, head);
+    };
+    target.on('upgrade', Object.assign(listener, { wrapped: true }));
+    return server;
   }
 
   /**
@@ -128,7 +173,7 @@ export class RealtimeWsAdapter extends WsAdapter {
     const socket = buffer.target;
     this.options.onFrame?.();
     const reject = (code: string, message: string, ref: string | null = null) => {
-      socket.send(toErrorFrame({ code, message, ref }));
+      this.options.send(socket, toErrorFrame({ code, message, ref }));
       return EMPTY;
     };
     if (typeof buffer.data !== 'string') {
@@ -152,6 +197,11 @@ export class RealtimeWsAdapter extends WsAdapter {
     if (ref !== null) frameRefs.set(data, ref);
     return handlers.transform(handlers.callbacks[position]!(data, event));
   }
+}
+
+/** Answers an upgrade request with a plain HTTP status and closes the connection. */
+function refuse(socket: Duplex, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -52,7 +52,7 @@ describe('WebSocketRepository', () => {
     expect(socket.closed).toEqual({ code: WsCloseCode.slowConsumer, reason: 'too slow: reconnect and resume' });
   });
 
-  it('does not count a bounded replay against the cap, and waits for the socket to drain between pages', async () => {
+  it('waits for the socket to drain (to half the cap) between replay pages', async () => {
     vi.useFakeTimers();
     try {
       const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
@@ -62,7 +62,7 @@ describe('WebSocketRepository', () => {
       const item = (seq: number) => ({ seq, frame: `m${seq}` });
       const source = {
         initial: async () => {
-          socket.bufferedAmount = 5000; // the first page filled the socket
+          socket.bufferedAmount = 600; // the first page filled the socket past half the cap
           return { items: [item(1), item(2)], position: 2, more: true };
         },
         after: async (after: number) => {
@@ -81,6 +81,43 @@ describe('WebSocketRepository', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('counts a replay against the cap: a reader past it mid-replay is closed with 4008', async () => {
+    const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
+    const socket = new FakeSocket();
+    repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
+    socket.send = function (frame: string | Buffer) {
+      this.sent.push(String(frame));
+      this.bufferedAmount += 600;
+    };
+    const items = [1, 2, 3].map((seq) => ({ seq, frame: `m${seq}` }));
+    const source = { initial: async () => ({ items, position: 3 }), after: async () => [] };
+    await repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, () => {});
+    expect(socket.sent.slice(1)).toEqual(['m1', 'm2']); // the third found 1,200 bytes waiting
+    expect(socket.closed).toEqual({ code: WsCloseCode.slowConsumer, reason: 'too slow: reconnect and resume' });
+  });
+
+  it('answers a second join of the same room with the current position and no replay', async () => {
+    const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
+    const socket = new FakeSocket();
+    repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
+    let reads = 0;
+    const source = {
+      initial: async () => {
+        reads++;
+        return { items: [{ seq: 1, frame: 'm1' }], position: 1 };
+      },
+      after: async () => [],
+    };
+    const positions: unknown[] = [];
+    const first = repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, (p) => positions.push(p));
+    const second = repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, (p) => positions.push(p));
+    expect(await first).toBe(true);
+    expect(await second).toBe(false);
+    expect(reads).toBe(1);
+    expect(socket.sent.slice(1)).toEqual(['m1']);
+    expect(positions).toEqual([{ lastSeq: 1, lastRev: 0 }, { lastSeq: 1, lastRev: 0 }]);
   });
 
   it('closes with 4001 once the session has expired (within the one-second sweep), never before', () => {

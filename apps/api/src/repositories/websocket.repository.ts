@@ -34,6 +34,8 @@ export const WsCloseCode = {
 interface Subscription {
   socket: WebSocket;
   room: string;
+  /** Settles once the join's replay is done (a second join of the room waits for it). */
+  ready?: Promise<void>;
   /** The room's messages, by seq. */
   messages: GaplessCursor<SequencedFrame>;
   /** The room's edits and deletes, by rev (a sparse log). */
@@ -92,6 +94,8 @@ export class WebSocketRepository implements OnModuleInit {
   private readonly expiries = new ExpirySweep<WebSocket>((socket) => this.expire(socket));
   /** One `pong` listener for every socket (`this` is the socket), not a closure per connection. */
   private readonly markAlive: (this: WebSocket) => void;
+  /** One `ping` listener for every socket: the pong is a reply like any other, counted against the cap. */
+  private readonly answerPing: (this: WebSocket, data: Buffer) => void;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -102,6 +106,11 @@ export class WebSocketRepository implements OnModuleInit {
     this.markAlive = function (this: WebSocket) {
       const connection = sockets.get(this);
       if (connection) connection.alive = true;
+    };
+    const repository = this;
+    this.answerPing = function (this: WebSocket, data: Buffer) {
+      if (repository.overCap(this)) return;
+      if (this.readyState === WebSocket.OPEN) this.pong(data);
     };
   }
 
@@ -170,6 +179,7 @@ export class WebSocketRepository implements OnModuleInit {
     // Counted from here: the 101 handshake is already written, so wire bytes exclude it.
     if (tcp) connection.meter = this.telemetry.opened(socket, 'ws', tcp, { id: connection.id, userId: user.id });
     socket.on('pong', this.markAlive);
+    socket.on('ping', this.answerPing);
     this.sockets.set(socket, connection);
     connection.expiry = this.expiries.add(socket, expiresAt);
     this.write(socket, JSON.stringify({ event: 'hello', data: { connectionId: connection.id, serverTime: performance.timeOrigin + performance.now() } }));
@@ -210,25 +220,32 @@ export class WebSocketRepository implements OnModuleInit {
   /**
    * Subscribes the socket to a room's two logs: replays what the sources say (messages first,
    * then changes), calls `onJoined`, then sends live frames of both, each in order and once.
-   * Joining again restarts from the new sources.
+   * A join of a room the socket is already in replays nothing: once the first join's replay is
+   * done, `onJoined` gets the current position (so a flood of joins costs a frame each, not a
+   * replay each). Returns false for such a repeated join.
    */
   async join(
     socket: WebSocket,
     room: string,
     sources: { messages: CursorSource<SequencedFrame>; changes: CursorSource<SequencedFrame> },
     onJoined: (position: { lastSeq: number; lastRev: number }) => void,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const connection = this.sockets.get(socket);
-    if (!connection) return;
-    this.leave(socket, room);
+    if (!connection) return false;
+    const existing = connection.rooms.get(room);
+    if (existing) {
+      await existing.ready;
+      if (connection.rooms.get(room) === existing) onJoined({ lastSeq: existing.messages.current, lastRev: existing.changes.current });
+      return false;
+    }
     const onError = (err: unknown) => {
       this.logger.error(`room ${room}: cannot keep the reader in order; closing its socket`, err instanceof Error ? err.stack : String(err));
       socket.close(WsCloseCode.internalError, 'resume required');
     };
-    // Live frames count against the send-buffer cap. Replayed ones do not (a page is bounded),
-    // but the next page is read only once the socket has drained, so a long replay is paced by
-    // the reader instead of piling up in memory.
-    const deliver = (item: SequencedFrame, live: boolean) => (live ? this.send(socket, item.frame, connection) : this.write(socket, item.frame, true, connection));
+    // Every frame counts against the send-buffer cap, replayed or live, and the next replay page
+    // is read only once the socket has drained: a long replay is paced by the reader, and a
+    // reader that does not read is cut (4008) instead of piling pages up in memory.
+    const deliver = (item: SequencedFrame, live: boolean) => this.send(socket, item.frame, connection, !live);
     const paced = (source: CursorSource<SequencedFrame>): CursorSource<SequencedFrame> => ({
       initial: () => source.initial(),
       after: async (after, limit) => {
@@ -247,11 +264,16 @@ export class WebSocketRepository implements OnModuleInit {
     let members = this.rooms.get(room);
     if (!members) this.rooms.set(room, (members = new Set()));
     members.add(subscription);
-    await subscription.messages.start();
-    await subscription.changes.start();
+    const replay = (async () => {
+      await subscription.messages.start();
+      await subscription.changes.start();
+    })();
+    subscription.ready = replay.then(settle, settle);
+    await replay;
     if (connection.rooms.get(room) === subscription) {
       onJoined({ lastSeq: subscription.messages.current, lastRev: subscription.changes.current });
     }
+    return true;
   }
 
   /** Unsubscribes the socket from the room; true if it was subscribed. */
@@ -333,13 +355,22 @@ export class WebSocketRepository implements OnModuleInit {
    * out: such a reader is closed with 4008 and resumes from the log after reconnecting, rather
    * than growing the server's memory without bound.
    */
-  send(socket: WebSocket, frame: string | Buffer, connection = this.sockets.get(socket)): void {
-    if (socket.bufferedAmount > this.config.wsMaxBufferedBytes && socket.readyState === WebSocket.OPEN) {
+  send(socket: WebSocket, frame: string | Buffer, connection = this.sockets.get(socket), replayed = false): void {
+    if (this.overCap(socket)) return;
+    this.write(socket, frame, replayed, connection);
+  }
+
+  /**
+   * Whether the socket has more than the cap waiting to go out; if so it is closed as a slow
+   * consumer (once). Every reply passes here: broadcasts, replays, `joined`, error frames, pongs.
+   */
+  private overCap(socket: WebSocket): boolean {
+    if (socket.bufferedAmount <= this.config.wsMaxBufferedBytes) return false;
+    if (socket.readyState === WebSocket.OPEN && !this.sockets.get(socket)?.closing) {
       this.logger.warn(`closing a slow consumer (${socket.bufferedAmount} bytes waiting)`);
       this.closeSlow(socket);
-      return;
     }
-    this.write(socket, frame, false, connection);
+    return true;
   }
 
   /**

@@ -83,6 +83,30 @@ describe('WebSocketRepository', () => {
     }
   });
 
+  it('closes a replaying reader that does not drain within a ping interval with 4008', async () => {
+    vi.useFakeTimers();
+    try {
+      const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
+      const socket = new FakeSocket();
+      repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
+      const source = {
+        initial: async () => {
+          socket.bufferedAmount = 600; // past half the cap, and it never drains
+          return { items: [{ seq: 1, frame: 'm1' }], position: 1, more: true };
+        },
+        after: async () => [],
+      };
+      const joined = repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, () => {});
+      await vi.advanceTimersByTimeAsync(config.wsPingIntervalMs - 100);
+      expect(socket.closed).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(200);
+      await joined;
+      expect(socket.closed).toEqual({ code: WsCloseCode.slowConsumer, reason: 'too slow: reconnect and resume' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('counts a replay against the cap: a reader past it mid-replay is closed with 4008', async () => {
     const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
     const socket = new FakeSocket();

@@ -405,9 +405,19 @@ export class WebSocketRepository implements OnModuleInit {
     this.write(socket, frame);
   }
 
-  /** Resolves once the socket has at most half the cap waiting (or is closed). */
+  /**
+   * Resolves once the socket has at most half the cap waiting (or is closed). A reader that has
+   * not drained within a ping interval is closed as a slow consumer: otherwise a client that
+   * answers pings but never reads would hold a replay, and this poll, for ever.
+   */
   private async drained(socket: WebSocket): Promise<void> {
+    const giveUpAt = performance.now() + this.config.wsPingIntervalMs;
     while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > this.config.wsMaxBufferedBytes / 2) {
+      if (performance.now() > giveUpAt) {
+        this.logger.warn(`closing a slow consumer (not drained in ${this.config.wsPingIntervalMs} ms, ${socket.bufferedAmount} bytes waiting)`);
+        this.closeSlow(socket);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 10));
     }
   }

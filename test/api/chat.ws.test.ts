@@ -63,23 +63,29 @@ describe('chat', () => {
     const before = Date.now();
     a.send('message', { room: 'general', text: '  hello bob  ', clientId: id });
 
-    const atB = await b.waitFor('message', (d) => d.clientId === id);
-    const atA = await a.waitFor('message', (d) => d.clientId === id);
+    const ack = await a.waitFor('ack', (d) => d.clientId === id);
+    expect(ack).toEqual({ clientId: id, seq: (joinedA.lastSeq as number) + 1, room: 'general' });
+    const atB = await b.waitFor('message', (d) => d.seq === ack.seq);
+    const atA = await a.waitFor('message', (d) => d.seq === ack.seq);
     expect(atB).toEqual({
       room: 'general',
-      seq: (joinedA.lastSeq as number) + 1,
-      id: expect.any(Number),
+      seq: ack.seq,
       author: { id: alice.user.id, username: 'alice' },
       text: 'hello bob',
-      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      t: expect.any(Number),
       editedAt: null,
       deleted: false,
-      sentAt: expect.any(Number),
-      clientId: id,
     });
-    expect(atA).toEqual(atB); // one frame, built once, for every member
-    expect(atB.sentAt as number).toBeGreaterThanOrEqual(before - 1);
-    expect(await a.waitFor('ack', (d) => d.clientId === id)).toEqual({ clientId: id, seq: atB.seq, room: 'general' });
+    expect(atA).toEqual(atB);
+    // One frame, built once, for every member: the same text, with the room as its id (from
+    // `joining`), and nothing of the sender's own (its clientId goes in the ack only).
+    const roomId = (a.of('joining').find((d) => d.room === 'general')!.id as number);
+    const raw = `[${roomId},${ack.seq},${alice.user.id},"alice",${atB.t},"hello bob"]`;
+    expect(b.raw).toContain(raw);
+    expect(a.raw).toContain(raw);
+    expect(raw).not.toContain(id);
+    expect(atB.t as number).toBeGreaterThanOrEqual(before - 1);
+    expect(atB.t as number).toBeLessThanOrEqual(Date.now());
   });
 
   it('sends history on join: the latest messages, or exactly those after afterSeq', async () => {
@@ -152,8 +158,10 @@ describe('chat', () => {
     // Let anything in flight arrive, then check bob saw it once.
     const marker = clientId();
     a.send('message', { room: 'general', text: 'marker', clientId: marker });
-    await b.waitFor('message', (d) => d.clientId === marker);
-    expect(b.of('message').filter((d) => d.clientId === id)).toHaveLength(1);
+    const markerAck = await a.waitFor('ack', (d) => d.clientId === marker);
+    await b.waitFor('message', (d) => d.seq === markerAck.seq);
+    expect(b.of('message').filter((d) => d.seq === first.seq)).toEqual([expect.objectContaining({ text: 'once' })]);
+    expect(markerAck.seq).toBe((first.seq as number) + 1);
   });
 
   it('keeps one gapless order under concurrent senders, the same for every reader', async () => {
@@ -194,7 +202,7 @@ describe('chat', () => {
         title: 'alice mentioned you in #general',
         body: 'look @bob and @Bob and @alice and @nobody-here',
         createdAt: expect.any(String),
-        sentAt: expect.any(Number),
+        t: expect.any(Number),
         read: false,
         link: { room: 'general', seq: expect.any(Number) },
       });
@@ -253,8 +261,9 @@ describe('bad frames', () => {
     expect((error.message as string).length).toBeGreaterThan(0);
     // The same socket still works, and the reader got nothing but the valid message.
     const id = clientId();
-    client.send('message', { room: 'general', text: 'still here', clientId: id });
-    await reader.waitFor('message', (d) => d.clientId === id);
+    const text = `still here ${id}`;
+    client.send('message', { room: 'general', text, clientId: id });
+    await reader.waitFor('message', (d) => d.text === text);
     // (Presence frames from the joins above may still be arriving: they are not what we count.)
     expect(reader.frames.slice(readerFrames).map((f) => f.event).filter((e) => e !== 'presence')).toEqual(['message']);
   });

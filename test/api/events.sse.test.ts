@@ -53,7 +53,7 @@ describe('GET /api/events (one stream, many topics)', () => {
       ['notification', `notifications=1,blog:${blog}=0`],
       ['update', `notifications=1,blog:${blog}=1`],
     ]);
-    expect(stream.events[1]!.data).toMatchObject({ topic: `blog:${blog}`, body: 'u1', sentAt: expect.any(Number) });
+    expect(stream.events[1]!.data).toMatchObject({ topic: `blog:${blog}`, body: 'u1', t: expect.any(Number) });
 
     server.app.get(SseRepository).closeAll();
     await notify(user, 'n2');
@@ -114,15 +114,17 @@ describe('GET /api/events (one stream, many topics)', () => {
     await postUpdate(blog, 'plain');
     await notify(user, 'n');
     const single = await readStream(await fetch(`${server.url}/api/blogs/${blog}/stream?lastEventId=0`), (t) => t.includes('id: 1\n'));
-    expect(single).toMatch(new RegExp(`\nid: 1\ndata: \\{"topic":"blog:${blog}","id":\\d+,"body":"plain"`));
+    // The compact main events (docs/protocol.md): `[id, t, body]` and `[kind, t, title, body]`,
+    // without the topic on a single-topic stream, with it first on /api/events.
+    expect(single).toMatch(/\nid: 1\ndata: \[\d+,\d{13},"plain"\]\n\n/);
     const mine = await readStream(await fetch(`${server.url}/api/notifications/stream?lastEventId=0`, { headers: { cookie: user.cookie } }), (t) => t.includes('id: 1\n'));
-    expect(mine).toMatch(/\nid: 1\ndata: \{"topic":"notifications",/);
+    expect(mine).toMatch(/\nid: 1\ndata: \["system",\d{13},"n",/);
     const both = await readStream(
       await fetch(`${server.url}/api/events?topics=notifications,blog:${blog}&lastEventId=${encodeURIComponent(`notifications=0,blog:${blog}=0`)}`, { headers: { cookie: user.cookie } }),
       (t) => t.includes(`blog:${blog}=1\n`),
     );
-    expect(both).toContain(`id: notifications=1,blog:${blog}=0\nevent: notification\ndata: {"topic":"notifications",`);
-    expect(both).toContain(`id: notifications=1,blog:${blog}=1\nevent: update\ndata: {"topic":"blog:${blog}",`);
+    expect(both).toMatch(new RegExp(`id: notifications=1,blog:${blog}=0\nevent: notification\ndata: \\["notifications","system",\\d{13},"n",`));
+    expect(both).toMatch(new RegExp(`id: notifications=1,blog:${blog}=1\nevent: update\ndata: \\["blog:${blog}",\\d+,\\d{13},"plain"\\]\n\n`));
   });
 
   it('resets only the topics that need it on a multiplexed stream', async () => {

@@ -166,7 +166,8 @@ describe('network simulation', () => {
       const n = stream.events.filter((e) => e.event === 'notification');
       return n.length === 3 ? n : undefined;
     });
-    expect(held.map((e) => e.data.title)).toEqual(['held 0', 'held 1', 'held 2']);
+    // A notification's data is `[kind, t, title, body]` (docs/protocol.md).
+    expect(held.map((e) => (e.data as unknown as unknown[])[2])).toEqual(['held 0', 'held 1', 'held 2']);
     expect(held[0]!.at - started).toBeGreaterThanOrEqual(900);
     expect((await postJson(server.url, '/api/netsim/pause', { seconds: 31 }, { cookie: user.cookie })).status).toBe(400);
   });

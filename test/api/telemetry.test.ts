@@ -1,45 +1,11 @@
 import http from 'node:http';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SseRepository } from '../../apps/api/src/repositories/sse.repository.js';
 import type { TransportStats } from '../../apps/api/src/repositories/telemetry.repository.js';
 import { eventually, postJson, signUp, type SignedIn } from '../support/clients.js';
+import { countingProxy } from '../support/recording-proxy.js';
 import { startServer, type TestServer } from '../support/server.js';
-
-/** A TCP proxy on loopback that records every byte the server sends, per connection. */
-async function countingProxy(targetPort: number) {
-  const connections: Buffer[][] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const chunks: Buffer[] = [];
-    connections.push(chunks);
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    upstream.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));
-    upstream.pipe(client);
-    client.pipe(upstream);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    /** Bytes the server sent on connection `i` after its HTTP head (101 answer or response head). */
-    bodyBytes(i: number): number {
-      const all = Buffer.concat(connections[i]!);
-      return all.length - (all.indexOf('\r\n\r\n') + 4);
-    },
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 let server: TestServer;
 let user: SignedIn;
@@ -108,7 +74,7 @@ describe('wire bytes are measured at the socket', () => {
     });
     for (let i = 0; i < 3; i++) await postJson(server.url, '/api/notifications/test', { title: `t${i}` }, { cookie: user.cookie });
     const text = await body;
-    expect(text.match(/^id: \d+\ndata: \{"topic":"notifications"/gm)).toHaveLength(3);
+    expect(text.match(/^id: \d+\ndata: \["system",/gm)).toHaveLength(3);
     const after = await eventuallyAsync(async () => {
       const m = await metrics();
       return m.sse.connections === before.sse.connections ? m : undefined;

@@ -58,12 +58,46 @@ export interface Frame {
   data: Record<string, unknown>;
 }
 
-/** A real `ws` client that records every frame it receives. */
+/**
+ * A `message` frame (`[roomId, seq, authorId, author, t, text, editedAt?]`, docs/protocol.md) as
+ * the object the tests read: the room by name (learned from `joining`), the author as
+ * `{id, username}`, `deleted` when the text is "".
+ */
+export function decodeMessageFrame(frame: unknown[], roomNames: ReadonlyMap<number, string>): Frame {
+  const [roomId, seq, authorId, username, t, text, editedAt] = frame as [number, number, number, string, number, string, number | undefined];
+  return {
+    event: 'message',
+    data: {
+      room: roomNames.get(roomId) ?? `#${roomId}`,
+      seq,
+      author: { id: authorId, username },
+      text,
+      t,
+      editedAt: editedAt ?? null,
+      deleted: text === '',
+    },
+  };
+}
+
+/** A real `ws` client that records every frame it receives (`raw`: their text as it came). */
 export class WsClient {
   readonly frames: Frame[] = [];
+  readonly raw: string[] = [];
+  /** Room ids from `joining`, to read `message` frames by room name. */
+  readonly roomNames = new Map<number, string>();
   closeCode?: number;
   private constructor(readonly socket: WebSocket) {
-    socket.on('message', (raw) => this.frames.push(JSON.parse(String(raw)) as Frame));
+    socket.on('message', (raw) => {
+      const text = String(raw);
+      this.raw.push(text);
+      const parsed = JSON.parse(text) as Frame | unknown[];
+      if (Array.isArray(parsed)) {
+        this.frames.push(decodeMessageFrame(parsed, this.roomNames));
+        return;
+      }
+      if (parsed.event === 'joining') this.roomNames.set(parsed.data.id as number, parsed.data.room as string);
+      this.frames.push(parsed);
+    });
     socket.on('close', (code) => (this.closeCode = code));
   }
 
@@ -118,29 +152,64 @@ export interface SseEvent {
   data: Record<string, unknown>;
 }
 
-/** The real `eventsource` client with the session cookie; records every event. */
 /** The main event of each kind of topic, sent unnamed on single-topic streams. */
 const DEFAULT_EVENT: Record<string, string> = { blog: 'update', notifications: 'notification' };
+
+/** The topic of a single-topic stream's URL (`/api/blogs/3/stream`: `blog:3`); null for `/api/events`. */
+function streamTopic(url: string): string | null {
+  const path = new URL(url, 'http://x').pathname;
+  if (path.startsWith('/api/notifications/')) return 'notifications';
+  const blog = /^\/api\/blogs\/(\d+)\//.exec(path);
+  return blog ? `blog:${blog[1]}` : null;
+}
+
+/**
+ * An event's data as the tests read it: the compact `notification` and `update` arrays
+ * (docs/protocol.md, "Events") as objects, and `topic` on every event (a single-topic stream
+ * leaves it out of the data: it is the stream's own).
+ */
+export function decodeStreamData(type: string, data: unknown, id: string, topic: string | null): Record<string, unknown> {
+  if (Array.isArray(data)) {
+    const fields = topic === null ? data : [topic, ...data];
+    const own = String(fields[0]);
+    const seq = topic === null ? Number(new Map(id.split(',').map((p) => p.split('=') as [string, string])).get(own)) : Number(id);
+    if (type === 'notification') {
+      const [, kind, t, title, body] = fields as [string, string, number, string, string];
+      return { topic: own, id: seq, kind, t, title, body, createdAt: new Date(t).toISOString(), read: false };
+    }
+    const [, updateId, t, body] = fields as [string, number, number, string];
+    return { topic: own, id: updateId, t, body, createdAt: new Date(t).toISOString(), editedAt: null };
+  }
+  const object = data as Record<string, unknown>;
+  return topic === null || 'topic' in object ? object : { topic, ...object };
+}
+
+/** The real `eventsource` client with the session cookie; records every event (decoded, see decodeStreamData). */
 
 export class SseClient {
   readonly events: SseEvent[] = [];
   opens = 0;
   readonly es: EventSource;
 
+  /** Each event's data as it came, before decoding. */
+  readonly raw: string[] = [];
+
   constructor(url: string, cookie?: string, eventTypes: string[] = ['notification']) {
     this.es = new EventSource(url, {
       fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...(cookie ? { cookie } : {}) } }),
     });
+    const topic = streamTopic(url);
+    const record = (type: string, e: MessageEvent<string>) => {
+      this.raw.push(e.data);
+      this.events.push({ id: e.lastEventId, type, data: decodeStreamData(type, JSON.parse(e.data), e.lastEventId, topic) });
+    };
     this.es.addEventListener('open', () => this.opens++);
-    for (const type of eventTypes) {
-      this.es.addEventListener(type, (e) => this.events.push({ id: e.lastEventId, type, data: JSON.parse(e.data) as Record<string, unknown> }));
-    }
+    for (const type of eventTypes) this.es.addEventListener(type, (e) => record(type, e));
     // A single-topic stream sends its topic's main event unnamed (docs/protocol.md): recorded
     // under that name, when the caller listens for it.
     this.es.addEventListener('message', (e) => {
-      const data = JSON.parse(e.data) as Record<string, unknown>;
-      const type = DEFAULT_EVENT[String(data.topic).split(':')[0]!] ?? 'message';
-      if (eventTypes.includes(type)) this.events.push({ id: e.lastEventId, type, data });
+      const type = (topic && DEFAULT_EVENT[topic.split(':')[0]!]) ?? 'message';
+      if (eventTypes.includes(type)) record(type, e);
     });
   }
 

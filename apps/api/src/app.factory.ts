@@ -6,8 +6,10 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { EventStreamResponder } from './controllers/event-stream.responder.js';
 import { jsonShapeProblem } from './domain/json-guard.js';
 import { RealtimeWsAdapter } from './gateways/ws.adapter.js';
 import { HttpExceptionFilter } from './middleware/http-exception.filter.js';
@@ -20,6 +22,23 @@ import { AuthService } from './services/auth.service.js';
 import { ChatService } from './services/chat.service.js';
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/**
+ * Puts the SSE endpoints ahead of Express on the HTTP server: a stream keeps only Node's own
+ * request and response for its lifetime, not Express's and Nest's (see EventStreamResponder).
+ * Every other request goes to Express as before.
+ */
+function serveStreamsBelowExpress(app: INestApplication): void {
+  const server = app.getHttpServer() as Server;
+  const express = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  if (express.length === 0) throw new Error('the HTTP server has no request listener to put the event streams ahead of');
+  const streams = app.get(EventStreamResponder);
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (streams.serve(req, res)) return;
+    for (const listener of express) listener.call(server, req, res);
+  });
+}
 
 /** Rooms that exist on every installation. */
 export const DEFAULT_ROOMS = ['general'];
@@ -36,6 +55,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     bodyParser: false,
   });
   app.disable('x-powered-by');
+  serveStreamsBelowExpress(app);
   app.set('trust proxy', 'loopback');
   app.use(securityHeaders());
   app.useBodyParser('json', { limit: '64kb' });

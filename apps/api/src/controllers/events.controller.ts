@@ -18,10 +18,10 @@ export class EventsController {
   @ApiQuery({ name: 'topics', description: 'Comma-separated: notifications, blog:ID (up to 10)', example: 'notifications,blog:3' })
   @ApiQuery({ name: 'lastEventId', required: false, description: 'Resume position `topic=seq,...` (the Last-Event-ID header wins)' })
   @ApiOkResponse({ description: 'text/event-stream; see docs/protocol.md' })
-  async stream(@Query('topics') topics: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const session = await this.auth.authenticateSession(req.headers.cookie);
-    const specs = await this.responder.resolve(topics, session?.user ?? null);
-    await this.responder.open(req, res, specs, true, session);
+  stream(@Req() req: Request, @Res() res: Response): void {
+    // Served below Express (EventStreamResponder.serve, installed ahead of it); here for the
+    // OpenAPI document and any server that routes it through Nest all the same.
+    this.responder.serve(req, res);
   }
 
   @Get('poll')

@@ -4,9 +4,8 @@ import type { Request, Response } from 'express';
 import type { UserEntity } from '../domain/entities.js';
 import { ListNotificationsQueryDto, NotificationDto, NotificationListDto, TestNotificationDto, toNotificationDto } from '../dtos/notification.dto.js';
 import { nowMs } from '../dtos/sse-format.js';
-import { AuthGuard, CurrentSession, CurrentUser } from '../middleware/auth.guard.js';
-import { userStream } from '../repositories/notification.repository.js';
-import { SESSION_COOKIE, type AuthenticatedSession } from '../services/auth.service.js';
+import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
+import { SESSION_COOKIE } from '../services/auth.service.js';
 import { EventStreamResponder } from './event-stream.responder.js';
 import { NotificationService } from '../services/notification.service.js';
 
@@ -59,7 +58,8 @@ export class NotificationController {
   @ApiProduces('text/event-stream')
   @ApiQuery({ name: 'lastEventId', required: false, description: 'Resume after this id (the Last-Event-ID header wins)' })
   @ApiOkResponse({ description: 'An endless text/event-stream of `notification` and `notification-read` events' })
-  async stream(@CurrentSession() session: AuthenticatedSession, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.responder.open(req, res, [{ topic: 'notifications', stream: userStream(session.user.id), private: true }], false, session);
+  stream(@Req() req: Request, @Res() res: Response): void {
+    // Served below Express (EventStreamResponder.serve); here for the OpenAPI document.
+    this.responder.serve(req, res);
   }
 }

@@ -90,9 +90,17 @@ export function toMessageView(m: MessageEntity) {
   };
 }
 
-/** The `message` frame, built once per message and sent to every member. */
-export function toMessageFrame(m: MessageEntity, sentAt: number): string {
-  return frame('message', { ...toMessageView(m), sentAt });
+/**
+ * The `message` frame, built once per message and sent to every member (docs/protocol.md):
+ * `[roomId, seq, authorId, author, t, text]`, with `editedAt` appended for an edited message
+ * (history only; a live message is new). `t` is when it was stored and `editedAt` when it was
+ * last edited, both epoch ms; a deleted message has the text "" (a live text never is). The
+ * room is its id, the same for every recipient, rather than its name (up to 32 bytes) or a
+ * per-socket alias (which would make the frame differ per socket); `joining` gives the id.
+ */
+export function toMessageFrame(m: MessageEntity, roomId: number): string {
+  const head = `[${roomId},${m.seq},${m.author.id},${JSON.stringify(m.author.username)},${Date.parse(m.createdAt)},${JSON.stringify(m.deleted ? '' : m.text)}`;
+  return m.editedAt !== null && !m.deleted ? `${head},${Date.parse(m.editedAt)}]` : `${head}]`;
 }
 
 /** `message-edited` or `message-deleted`, built once per change. */

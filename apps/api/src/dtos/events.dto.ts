@@ -5,26 +5,6 @@ export function topicOf(stream: string): string {
   return stream.startsWith('user:') ? 'notifications' : stream;
 }
 
-/** An entry's data as sent: `{topic, ...payload, sentAt}`, as one JSON line. */
-export function eventData(entry: StreamEntry, sentAt: number): string {
-  const payload = JSON.stringify(entry.data);
-  const inner = payload.slice(1, -1);
-  return `{"topic":${JSON.stringify(topicOf(entry.stream))}${inner ? ',' + inner : ''},"sentAt":${sentAt}}`;
-}
-
-/**
- * The part of an SSE event after its `id:` line, built once per entry and shared by every
- * stream that carries it (each stream writes its own `id:` line before it, because a
- * multiplexed stream's id holds its position in every topic). JSON.stringify escapes CR and LF,
- * so the data is one line and cannot end the event early.
- */
-export function sseFrame(entry: StreamEntry, sentAt: number): { seq: number; body: string; plain: string; payloadBytes: number } {
-  const data = eventData(entry, sentAt);
-  const plain = `data: ${data}\n\n`;
-  const body = `event: ${entry.type}\n${plain}`;
-  return { seq: entry.seq, body, plain: entry.type === DEFAULT_EVENT[entry.stream.slice(0, entry.stream.indexOf(':'))] ? plain : body, payloadBytes: Buffer.byteLength(data) };
-}
-
 /**
  * The main event of each kind of log. A single-topic stream (`/api/blogs/:id/stream`,
  * `/api/notifications/stream`) sends it without an `event:` line, as SSE's default `message`
@@ -33,8 +13,66 @@ export function sseFrame(entry: StreamEntry, sentAt: number): { seq: number; bod
  */
 export const DEFAULT_EVENT: Readonly<Record<string, string>> = { blog: 'update', user: 'notification' };
 
+const text = (value: unknown): string => JSON.stringify(typeof value === 'string' ? value : '');
+const epochMs = (iso: unknown): number => (typeof iso === 'string' ? Date.parse(iso) : NaN) || 0;
+
+/**
+ * An entry's data as sent (docs/protocol.md, "Events"), as one JSON line. JSON.stringify escapes
+ * CR and LF, so no text can end the event early.
+ *
+ * The two main events are compact arrays around their text: `notification` is
+ * `[kind, t, title, body]` (its id is the event's position, so it is not repeated; a new one is
+ * unread), `update` is `[id, t, body]`; `t` is when it was stored, epoch ms. On the multiplexed
+ * stream (`composite`) the topic comes first, since that stream carries several; a single-topic
+ * stream's subscription already says it. Every other event is its stored object, with `topic`
+ * on the multiplexed stream only.
+ */
+export function eventData(entry: StreamEntry, composite: boolean): string {
+  const d = entry.data;
+  const topic = composite ? `${JSON.stringify(topicOf(entry.stream))},` : '';
+  switch (entry.type) {
+    case 'notification':
+      return `[${topic}${text(d.kind)},${epochMs(d.createdAt)},${text(d.title)},${text(d.body)}]`;
+    case 'update':
+      return `[${topic}${Number(d.id) || 0},${epochMs(d.createdAt)},${text(d.body)}]`;
+    default: {
+      const inner = JSON.stringify(d).slice(1, -1);
+      if (!composite) return `{${inner}}`;
+      return `{"topic":${JSON.stringify(topicOf(entry.stream))}${inner ? ',' + inner : ''}}`;
+    }
+  }
+}
+
+/**
+ * An entry as the two forms of SSE event, built once per entry and shared by every stream that
+ * carries it. `plain` is the whole event of a single-topic stream, `id:` line included (the id is
+ * the seq, the same for every reader); `body` is the multiplexed stream's event after its `id:`
+ * line (each stream writes its own, because a multiplexed stream's id holds its position in every
+ * topic). `*PayloadBytes` are the sizes of their data (telemetry).
+ */
+export interface SseEventText {
+  seq: number;
+  plain: string;
+  plainPayloadBytes: number;
+  body: string;
+  bodyPayloadBytes: number;
+}
+
+export function sseEvent(entry: StreamEntry): SseEventText {
+  const plainData = eventData(entry, false);
+  const bodyData = eventData(entry, true);
+  const unnamed = entry.type === DEFAULT_EVENT[entry.stream.slice(0, entry.stream.indexOf(':'))];
+  return {
+    seq: entry.seq,
+    plain: `id: ${entry.seq}\n${unnamed ? '' : `event: ${entry.type}\n`}data: ${plainData}\n\n`,
+    plainPayloadBytes: Buffer.byteLength(plainData),
+    body: `event: ${entry.type}\ndata: ${bodyData}\n\n`,
+    bodyPayloadBytes: Buffer.byteLength(bodyData),
+  };
+}
+
 export interface PolledEvent {
   id: string;
   event: string;
-  data: Record<string, unknown>;
+  data: unknown;
 }

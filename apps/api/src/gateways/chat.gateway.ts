@@ -51,7 +51,9 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     const { id, user } = this.connection(socket);
     const room = await this.chat.getRoom(data.room);
     if (data.afterSeq !== undefined && !this.websockets.isJoined(socket, room.name)) this.telemetry.resumed('ws');
-    const first = await this.websockets.join(socket, room.name, this.fanout.roomSources(room, data.afterSeq, data.afterRev), ({ lastSeq, lastRev }) =>
+    // Before any of the room's frames: `message` frames name the room by this id.
+    this.websockets.send(socket, frame('joining', { room: room.name, id: room.id }));
+    const first = await this.websockets.join(socket, room, this.fanout.roomSources(room, data.afterSeq, data.afterRev), ({ lastSeq, lastRev }) =>
       this.websockets.send(socket, frame('joined', { room: room.name, lastSeq, lastRev })),
     );
     // A repeated join was answered with the current position; presence already has this socket.

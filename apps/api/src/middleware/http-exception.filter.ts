@@ -20,45 +20,57 @@ const STATUS: Record<DomainErrorCode, HttpStatus> = {
   busy: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
+/** An error as the HTTP answer it becomes. */
+export interface HttpErrorAnswer {
+  status: number;
+  body: { statusCode: number; error: string; message: unknown };
+  headers: Record<string, string>;
+}
+
+const logger = new Logger('HTTP');
+
 /**
  * Every HTTP error leaves as `{statusCode, error, message}`: Nest's own exceptions as they are,
- * domain errors mapped to their status, anything else as a 500 that reveals nothing.
+ * domain errors mapped to their status, anything else as a 500 that reveals nothing. Shared by
+ * the filter and the event streams, which are served below Express.
  */
+export function toHttpError(exception: unknown): HttpErrorAnswer {
+  const answer = (status: number, message: unknown, headers: Record<string, string> = {}): HttpErrorAnswer => ({
+    status,
+    body: { statusCode: status, error: reason(status), message },
+    headers,
+  });
+  if (exception instanceof DomainError) {
+    // rate_limited and busy say when to come back, in the standard header (whole seconds).
+    const retryAfterMs = exception.details.retryAfterMs;
+    const headers: Record<string, string> = typeof retryAfterMs === 'number' ? { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } : {};
+    return answer(STATUS[exception.code], exception.message, headers);
+  }
+  if (exception instanceof HttpException) {
+    const body = exception.getResponse();
+    return answer(exception.getStatus(), typeof body === 'object' && body !== null && 'message' in body ? (body as { message: unknown }).message : exception.message);
+  }
+  if (isDatabaseUnavailable(exception)) {
+    // A transaction that did not commit rolled back whole; a retry with the same idempotency
+    // key (clientId) cannot store anything twice.
+    logger.warn(`database unavailable: ${exception instanceof Error ? exception.message.split('\n').at(-1) : String(exception)}`);
+    return answer(503, 'The database is unavailable; retry shortly', { 'Retry-After': '2' });
+  }
+  logger.error('unhandled error', exception instanceof Error ? exception.stack : String(exception));
+  return answer(500, 'Internal server error');
+}
+
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger('HTTP');
-
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) {
       res.end();
       return;
     }
-    if (exception instanceof DomainError) {
-      const status = STATUS[exception.code];
-      // rate_limited and busy say when to come back, in the standard header (whole seconds).
-      const retryAfterMs = exception.details.retryAfterMs;
-      if (typeof retryAfterMs === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
-      res.status(status).json({ statusCode: status, error: reason(status), message: exception.message });
-      return;
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const body = exception.getResponse();
-      const message = typeof body === 'object' && body !== null && 'message' in body ? (body as { message: unknown }).message : exception.message;
-      res.status(status).json({ statusCode: status, error: reason(status), message });
-      return;
-    }
-    if (isDatabaseUnavailable(exception)) {
-      // A transaction that did not commit rolled back whole; a retry with the same idempotency
-      // key (clientId) cannot store anything twice.
-      this.logger.warn(`database unavailable: ${exception instanceof Error ? exception.message.split('\n').at(-1) : String(exception)}`);
-      res.setHeader('Retry-After', '2');
-      res.status(503).json({ statusCode: 503, error: 'Service Unavailable', message: 'The database is unavailable; retry shortly' });
-      return;
-    }
-    this.logger.error('unhandled error', exception instanceof Error ? exception.stack : String(exception));
-    res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' });
+    const { status, body, headers } = toHttpError(exception);
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    res.status(status).json(body);
   }
 }
 

@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite } from '../domain/stream-position.js';
+import type { SseEventText } from '../dtos/events.dto.js';
 import { ExpirySweep } from './expiry-sweep.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
@@ -16,16 +18,45 @@ export const SSE_HEADERS = {
   Connection: 'keep-alive',
 } as const;
 
+/** `text` as one HTTP/1.1 chunk: size in hex, CRLF, the bytes, CRLF. */
+function chunk(text: string): Buffer {
+  const bytes = Buffer.byteLength(text);
+  return Buffer.from(`${bytes.toString(16)}\r\n${text}\r\n`);
+}
+
+/** The bytes of `chunk()` without its framing: a view, nothing copied. */
+function unchunked(buffer: Buffer): Buffer {
+  return buffer.subarray(buffer.indexOf(10) + 1, buffer.length - 2);
+}
+
 /**
- * A prepared event of one log: its seq, the SSE text after the `id:` line (`body` names the
- * event, for multiplexed streams; `plain` leaves the log's default event unnamed, for
- * single-topic streams), and its data's size. Both are built once per event.
+ * One event's bytes for every stream that carries it, built once. Streams write them straight
+ * to their TCP socket: a single-topic stream's whole event is one prebuilt HTTP chunk, the
+ * same for every reader; a multiplexed stream writes its own `id:` line (its position in every
+ * topic, which differs per stream by design) and then the shared rest.
  */
-export interface SseFrame {
-  seq: number;
-  body: string;
-  plain: string;
-  payloadBytes: number;
+export class SseFrame {
+  readonly seq: number;
+  /** The single-topic event as one chunk. */
+  readonly plain: Buffer;
+  /** The same without chunk framing, for a reader that speaks HTTP/1.0. */
+  readonly plainText: Buffer;
+  readonly plainPayloadBytes: number;
+  /** The multiplexed event after its `id:` line, and the CRLF that ends its chunk. */
+  readonly bodyTail: Buffer;
+  /** `bodyTail` without that CRLF. */
+  readonly body: Buffer;
+  readonly bodyPayloadBytes: number;
+
+  constructor(text: SseEventText) {
+    this.seq = text.seq;
+    this.plain = chunk(text.plain);
+    this.plainText = unchunked(this.plain);
+    this.plainPayloadBytes = text.plainPayloadBytes;
+    this.bodyTail = Buffer.from(`${text.body}\r\n`);
+    this.body = this.bodyTail.subarray(0, this.bodyTail.length - 2);
+    this.bodyPayloadBytes = text.bodyPayloadBytes;
+  }
 }
 
 /** One topic carried by a stream. */
@@ -35,7 +66,7 @@ export interface SseTopic {
   stream: string;
   /** The position to replay from. */
   start: number;
-  source: CursorSource<SseFrame>;
+  source: CursorSource<SseEventText>;
 }
 
 export interface SseOpenOptions {
@@ -62,7 +93,18 @@ interface Subscription {
   cursor: GaplessCursor<SseFrame>;
 }
 
-/** One open event stream: a response we keep writing to. */
+/** Deliveries of a reader nobody impairs (anonymous readers): never queues, so one serves all. */
+const UNIMPAIRED = new DeliveryScheduler();
+
+/** `: heartbeat`, prebuilt in both framings. */
+const HEARTBEAT = chunk(': heartbeat\n\n');
+const HEARTBEAT_TEXT = unchunked(HEARTBEAT);
+
+/**
+ * One open event stream. After the response head, everything is written straight to the TCP
+ * socket, in HTTP/1.1 chunks we frame ourselves (or unframed for an HTTP/1.0 reader), so a
+ * prebuilt event goes out as one write of shared bytes. The response object ends the body.
+ */
 class SseConnection {
   readonly subscriptions: Subscription[] = [];
   readonly positions = new Map<string, number>();
@@ -72,16 +114,18 @@ class SseConnection {
   connectionId = '';
   userId: number | null = null;
   sessionId?: string;
-  scheduler = new DeliveryScheduler();
+  scheduler = UNIMPAIRED;
   meter?: ConnectionMeter;
 
   constructor(
     private readonly res: ServerResponse,
+    private readonly socket: Socket,
+    /** The response is chunked (HTTP/1.1), so our writes must be chunks too. */
+    private readonly chunked: boolean,
     readonly order: string[],
     readonly composite: boolean,
     private readonly maxBuffered: number,
-    private readonly onSlow: () => void,
-    private readonly onSent: (payloadBytes: number, replayed: boolean) => void,
+    private readonly onSlow: (connection: SseConnection) => void,
   ) {}
 
   id(): string {
@@ -90,40 +134,92 @@ class SseConnection {
 
   event(topic: string, frame: SseFrame, replayed: boolean): void {
     this.positions.set(topic, frame.seq);
-    if (this.write(`id: ${this.id()}\n${this.composite ? frame.body : frame.plain}`)) this.onSent(frame.payloadBytes, replayed);
+    if (!this.writable()) return;
+    if (!this.composite) {
+      this.send(this.chunked ? frame.plain : frame.plainText);
+      this.meter?.sent(frame.plainPayloadBytes, replayed);
+      return;
+    }
+    // The one piece that differs per stream: a multiplexed stream's id is its own position in
+    // every topic it carries (ASCII: topic names and digits).
+    const idLine = `id: ${this.id()}\n`;
+    if (this.scheduler.idle()) this.writeComposite(idLine, frame);
+    else this.scheduler.run(() => this.writeComposite(idLine, frame));
+    this.meter?.sent(frame.bodyPayloadBytes, replayed);
+  }
+
+  /** The shared heartbeat. */
+  heartbeat(): void {
+    if (this.writable()) this.send(this.chunked ? HEARTBEAT : HEARTBEAT_TEXT, true);
+  }
+
+  /** Writes one-off text (retry, hello, reset, pong, probe) unless closed or too far behind. */
+  write(text: string, control = false): boolean {
+    if (!this.writable()) return false;
+    this.send(this.chunked ? chunk(text) : Buffer.from(text), control);
+    return true;
   }
 
   /**
-   * Writes unless closed. A reader that lets more than the cap pile up is ended instead: it
-   * reconnects with Last-Event-ID and the log fills the gap.
+   * Whether a write may go out. A reader that lets more than the cap pile up is ended instead:
+   * it reconnects with Last-Event-ID and the log fills the gap.
    */
-  write(chunk: string, control = false): boolean {
-    if (this.closed || this.res.writableEnded) return false;
-    if (this.res.writableLength > this.maxBuffered) {
-      this.onSlow();
+  private writable(): boolean {
+    if (this.closed || this.socket.destroyed) return false;
+    if (this.socket.writableLength > this.maxBuffered) {
+      this.onSlow(this);
       return false;
-    }
-    if (this.scheduler.idle()) this.emit(chunk, control);
-    else {
-      this.scheduler.run(() => {
-        if (!this.closed && !this.res.writableEnded) this.emit(chunk, control);
-      });
     }
     return true;
   }
 
-  /** A control chunk (no message: heartbeat, `retry:`, `hello`, `pong`) is measured as such on the socket. */
-  private emit(chunk: string, control: boolean): void {
-    if (control && this.meter) this.meter.control(() => this.res.write(chunk));
-    else this.res.write(chunk);
+  /** `control`: no message (heartbeat, `retry:`, `hello`, `pong`), measured as such on the socket. */
+  private send(bytes: Buffer, control = false): void {
+    if (this.scheduler.idle()) this.emit(bytes, control);
+    else {
+      this.scheduler.run(() => {
+        if (!this.closed && !this.socket.destroyed) this.emit(bytes, control);
+      });
+    }
+  }
+
+  private emit(bytes: Buffer, control: boolean): void {
+    if (control && this.meter) this.meter.control(() => this.socket.write(bytes));
+    else this.socket.write(bytes);
+  }
+
+  private writeComposite(idLine: string, frame: SseFrame): void {
+    if (this.closed || this.socket.destroyed) return;
+    const socket = this.socket;
+    socket.cork();
+    if (this.chunked) {
+      socket.write(`${(idLine.length + frame.body.length).toString(16)}\r\n${idLine}`, 'latin1');
+      socket.write(frame.bodyTail);
+    } else {
+      socket.write(idLine, 'latin1');
+      socket.write(frame.body);
+    }
+    socket.uncork();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.subscriptions) s.cursor.stop();
+    // Node writes the last chunk after ours (the same socket, in order).
     if (!this.res.writableEnded) this.res.end();
   }
+}
+
+/** A replay source whose events come as bytes, built once per event for this reader. */
+function prepared(source: CursorSource<SseEventText>): CursorSource<SseFrame> {
+  return {
+    initial: async () => {
+      const page = await source.initial();
+      return { ...page, items: page.items.map((t) => new SseFrame(t)) };
+    },
+    after: async (after, limit) => (await source.after(after, limit)).map((t) => new SseFrame(t)),
+  };
 }
 
 /**
@@ -146,13 +242,30 @@ export class SseRepository {
   /** One heartbeat for every open stream (a timer per stream cost a Timeout and a closure each). */
   private heartbeat?: NodeJS.Timeout;
   /** Private streams whose session expires: told `auth-expired`, then ended. */
+  /** Each open stream by its response, for the one shared `close` listener. */
+  private readonly byResponse = new WeakMap<ServerResponse, SseConnection>();
+  private readonly onResponseClose: (this: ServerResponse) => void;
+  private readonly onSlow = (connection: SseConnection): void => {
+    this.logger.warn('ending a slow SSE reader');
+    this.remove(connection, 'slow_consumer');
+  };
+  private get retryLine(): string {
+    return `retry: ${this.config.sseRetryMs}\n\n`;
+  }
   private readonly expiries = new ExpirySweep<SseConnection>((connection) => this.expire(connection));
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly telemetry: TelemetryRepository,
     private readonly netsim: NetsimRepository,
-  ) {}
+  ) {
+    const byResponse = this.byResponse;
+    const remove = (connection: SseConnection) => this.remove(connection);
+    this.onResponseClose = function (this: ServerResponse) {
+      const connection = byResponse.get(this);
+      if (connection) remove(connection);
+    };
+  }
 
   get connectionCount(): number {
     return this.connections.size;
@@ -173,16 +286,19 @@ export class SseRepository {
    * then live events, each once and in order per topic. Cleans up when the client goes away.
    */
   async open(req: IncomingMessage, res: ServerResponse, options: SseOpenOptions): Promise<void> {
+    res.writeHead(200, SSE_HEADERS);
+    res.flushHeaders();
+    const socket = res.socket;
+    if (!socket || socket.destroyed) return; // the client left before the stream started
+    socket.setNoDelay(true);
     const connection: SseConnection = new SseConnection(
       res,
+      socket,
+      res.chunkedEncoding,
       options.topics.map((t) => t.topic),
       options.composite,
       this.config.sseMaxBufferedBytes,
-      () => {
-        this.logger.warn('ending a slow SSE reader');
-        this.remove(connection, 'slow_consumer');
-      },
-      (payloadBytes, replayed) => connection.meter?.sent(payloadBytes, replayed),
+      this.onSlow,
     );
     for (const t of options.topics) connection.positions.set(t.topic, t.start);
     connection.connectionId = `${this.instance}-s${++this.nextId}`;
@@ -190,28 +306,24 @@ export class SseRepository {
     connection.sessionId = options.sessionId;
     if (connection.userId !== null) connection.scheduler = new DeliveryScheduler(this.netsim.for(connection.userId));
     this.connections.set(connection.connectionId, connection);
-    const onClose = () => this.remove(connection);
-    req.once('close', onClose);
-    res.once('close', onClose);
+    this.byResponse.set(res, connection);
+    res.once('close', this.onResponseClose);
 
-    res.writeHead(200, SSE_HEADERS);
-    res.flushHeaders();
-    res.socket?.setNoDelay(true);
     // Counted from here: the response head is already written, so wire bytes exclude it.
-    if (res.socket) connection.meter = this.telemetry.opened(connection, 'sse', res.socket, { id: connection.connectionId, userId: connection.userId });
+    connection.meter = this.telemetry.opened(connection, 'sse', socket, { id: connection.connectionId, userId: connection.userId });
     if (options.resumed) this.telemetry.resumed('sse');
-    connection.write(`retry: ${this.config.sseRetryMs}\n\n`, true);
+    connection.write(this.retryLine, true);
     // No id: line, so it does not move the browser's Last-Event-ID.
-    connection.write(`event: hello\ndata: ${JSON.stringify({ connectionId: connection.connectionId, serverTime: performance.timeOrigin + performance.now() })}\n\n`, true);
+    connection.write(`event: hello\ndata: {"connectionId":${JSON.stringify(connection.connectionId)},"serverTime":${performance.timeOrigin + performance.now()}}\n\n`, true);
     if (options.reset) connection.write(`id: ${connection.id()}\nevent: reset\ndata: ${options.reset}\n\n`);
     this.heartbeat ??= setInterval(() => {
-      for (const open of this.connections.values()) open.write(': heartbeat\n\n', true);
+      for (const open of this.connections.values()) open.heartbeat();
     }, this.config.sseHeartbeatMs).unref();
     if (options.expiresAt !== undefined) connection.expiry = this.expiries.add(connection, options.expiresAt);
 
     for (const topic of options.topics) {
       const cursor = new GaplessCursor<SseFrame>({
-        source: topic.source,
+        source: prepared(topic.source),
         deliver: (frame, live) => connection.event(topic.topic, frame, !live),
         onError: (err) => {
           this.logger.error(`${topic.stream}: cannot keep the stream in order; ending it`, err instanceof Error ? err.stack : String(err));
@@ -231,9 +343,17 @@ export class SseRepository {
     for (const s of connection.subscriptions) await s.cursor.start();
   }
 
-  /** Offers one prepared event to every stream that reads the log. */
-  deliver(stream: string, frame: SseFrame): void {
-    for (const sub of this.byStream.get(stream) ?? []) sub.cursor.offer(frame);
+  /** Whether any stream here reads the log (if none, there is no event to build). */
+  reads(stream: string): boolean {
+    return this.byStream.has(stream);
+  }
+
+  /** Builds the event's bytes once and offers them to every stream that reads the log. */
+  deliver(stream: string, text: SseEventText): void {
+    const readers = this.byStream.get(stream);
+    if (!readers) return;
+    const frame = new SseFrame(text);
+    for (const sub of readers) sub.cursor.offer(frame);
   }
 
   /** Writes an event without an id (pong, probe) to one of the user's streams; false if there is none. */

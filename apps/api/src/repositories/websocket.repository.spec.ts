@@ -4,11 +4,12 @@ import WebSocket from 'ws';
 import type { AppConfig } from '../config/app-config.js';
 import { NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository } from './telemetry.repository.js';
-import { WebSocketRepository, WsCloseCode } from './websocket.repository.js';
+import { WebSocketRepository, WsCloseCode, WsFrame } from './websocket.repository.js';
 
 /** Just enough of a ws socket: what the repository reads and calls. */
 class FakeSocket extends EventEmitter {
   readyState: number = WebSocket.OPEN;
+  extensions = '';
   bufferedAmount = 0;
   sent: string[] = [];
   closed?: { code: number; reason: string };
@@ -43,7 +44,7 @@ describe('WebSocketRepository', () => {
     const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
     const socket = new FakeSocket();
     repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000);
-    await repo.join(socket as unknown as WebSocket, 'r', { messages: noReplay, changes: noReplay }, () => {});
+    await repo.join(socket as unknown as WebSocket, { name: 'r', id: 1 }, { messages: noReplay, changes: noReplay }, () => {});
     repo.broadcastMessage('r', { seq: 1, frame: 'one' });
     socket.bufferedAmount = 1001;
     repo.broadcastMessage('r', { seq: 2, frame: 'two' });
@@ -70,7 +71,7 @@ describe('WebSocketRepository', () => {
           return after < 4 ? [item(after + 1), item(after + 2)] : [];
         },
       };
-      const joined = repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, () => {});
+      const joined = repo.join(socket as unknown as WebSocket, { name: 'r', id: 1 }, { messages: source, changes: noReplay }, () => {});
       await vi.advanceTimersByTimeAsync(50);
       expect(pages).toEqual([]); // still waiting for the drain
       socket.bufferedAmount = 0;
@@ -96,7 +97,7 @@ describe('WebSocketRepository', () => {
         },
         after: async () => [],
       };
-      const joined = repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, () => {});
+      const joined = repo.join(socket as unknown as WebSocket, { name: 'r', id: 1 }, { messages: source, changes: noReplay }, () => {});
       await vi.advanceTimersByTimeAsync(config.wsPingIntervalMs - 100);
       expect(socket.closed).toBeUndefined();
       await vi.advanceTimersByTimeAsync(200);
@@ -117,7 +118,7 @@ describe('WebSocketRepository', () => {
     };
     const items = [1, 2, 3].map((seq) => ({ seq, frame: `m${seq}` }));
     const source = { initial: async () => ({ items, position: 3 }), after: async () => [] };
-    await repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, () => {});
+    await repo.join(socket as unknown as WebSocket, { name: 'r', id: 1 }, { messages: source, changes: noReplay }, () => {});
     expect(socket.sent.slice(1)).toEqual(['m1', 'm2']); // the third found 1,200 bytes waiting
     expect(socket.closed).toEqual({ code: WsCloseCode.slowConsumer, reason: 'too slow: reconnect and resume' });
   });
@@ -135,13 +136,37 @@ describe('WebSocketRepository', () => {
       after: async () => [],
     };
     const positions: unknown[] = [];
-    const first = repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, (p) => positions.push(p));
-    const second = repo.join(socket as unknown as WebSocket, 'r', { messages: source, changes: noReplay }, (p) => positions.push(p));
+    const first = repo.join(socket as unknown as WebSocket, { name: 'r', id: 1 }, { messages: source, changes: noReplay }, (p) => positions.push(p));
+    const second = repo.join(socket as unknown as WebSocket, { name: 'r', id: 1 }, { messages: source, changes: noReplay }, (p) => positions.push(p));
     expect(await first).toBe(true);
     expect(await second).toBe(false);
     expect(reads).toBe(1);
     expect(socket.sent.slice(1)).toEqual(['m1']);
     expect(positions).toEqual([{ lastSeq: 1, lastRev: 0 }, { lastSeq: 1, lastRev: 0 }]);
+  });
+
+  it('writes a prebuilt frame as the same bytes to every socket, through ws where it compresses', async () => {
+    const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
+    const tcpWrites: Buffer[][] = [];
+    const sockets = [0, 1, 2].map((i) => {
+      const socket = new FakeSocket();
+      if (i === 2) socket.extensions = 'permessage-deflate';
+      const writes: Buffer[] = [];
+      tcpWrites.push(writes);
+      const tcp = { bytesWritten: 0, write: (b: Buffer) => writes.push(b) };
+      repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000, tcp as never);
+      return socket;
+    });
+    for (const socket of sockets) await repo.join(socket as unknown as WebSocket, { name: 'r', id: 1 }, { messages: noReplay, changes: noReplay }, () => {});
+    const frame = new WsFrame('[1,1,1,"u",0,"hi"]');
+    repo.broadcastMessage('r', { seq: 1, frame });
+    // RFC 6455: FIN + text opcode, unmasked, 7-bit length, then the payload.
+    expect(frame.wire).toEqual(Buffer.concat([Buffer.from([0x81, frame.payload.length]), Buffer.from('[1,1,1,"u",0,"hi"]')]));
+    expect(tcpWrites[0]).toEqual([frame.wire]);
+    expect(tcpWrites[1]![0]).toBe(tcpWrites[0]![0]); // the very same Buffer, not a copy
+    expect(tcpWrites[2]).toEqual([]); // permessage-deflate: ws frames (and compresses) it
+    expect(sockets[2]!.sent.at(-1)).toBe('[1,1,1,"u",0,"hi"]');
+    expect(sockets[0]!.sent.slice(1)).toEqual([]); // nothing of it through ws on the direct sockets
   });
 
   it('closes with 4001 once the session has expired (within the one-second sweep), never before', () => {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+import * as wsModule from 'ws';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { UserEntity } from '../domain/entities.js';
@@ -10,13 +11,36 @@ import { ExpirySweep } from './expiry-sweep.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
+/** ws's framing, to frame a message once (`Sender.frame`; @types/ws does not declare it). */
+const frameText = (wsModule as unknown as { Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] } }).Sender.frame;
+
+/** An unmasked, uncompressed, final text frame: what a server sends (RFC 6455 5.2). */
+const TEXT_FRAME_OPTIONS = { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false } as const;
+
 /**
- * A frame prepared once for every recipient, with its position in a room's log. Broadcasts pass
- * a Buffer, encoded once, so no recipient pays for UTF-8 encoding again.
+ * A text frame built once, at the byte level, for every recipient: `wire` is the whole RFC 6455
+ * frame (header and payload in one Buffer), written as-is to each socket that negotiated no
+ * extension; `payload` is its UTF-8 text, which goes through ws's own sender on a socket with
+ * permessage-deflate (ws compresses, and queues frames while it does, so bypassing it there could
+ * reorder them).
+ */
+export class WsFrame {
+  readonly payload: Buffer;
+  readonly wire: Buffer;
+
+  constructor(text: string) {
+    this.payload = Buffer.from(text);
+    this.wire = Buffer.concat(frameText(this.payload, TEXT_FRAME_OPTIONS));
+  }
+}
+
+/**
+ * A frame with its position in a room's log: a {@link WsFrame} for live broadcasts (built once
+ * for every recipient), a string for a replay (built for one reader).
  */
 export interface SequencedFrame {
   seq: number;
-  frame: string | Buffer;
+  frame: string | WsFrame;
 }
 
 /** Close codes we use (documented in docs/protocol.md). */
@@ -36,10 +60,18 @@ interface Subscription {
   room: string;
   /** Settles once the join's replay is done (a second join of the room waits for it). */
   ready?: Promise<void>;
+  /** The room's readers on this instance (the set this subscription is in). */
+  readers: RoomReaders;
   /** The room's messages, by seq. */
   messages: GaplessCursor<SequencedFrame>;
   /** The room's edits and deletes, by rev (a sparse log). */
   changes: GaplessCursor<SequencedFrame>;
+}
+
+/** The readers of one room on this instance, and the room's id (what `message` frames carry). */
+interface RoomReaders {
+  id: number;
+  members: Set<Subscription>;
 }
 
 interface Connection {
@@ -59,13 +91,19 @@ interface Connection {
   sessionId?: string;
   /** Counts what is written (set once the TCP socket is known). */
   meter?: ConnectionMeter;
+  /**
+   * The TCP socket, when prebuilt frames may be written to it directly: ws negotiated no
+   * extension, so its sender writes every frame synchronously, in call order, and ours
+   * interleave with its own (pings, close) exactly as if it had written them.
+   */
+  direct?: Socket;
   /** The last of the client's writes still running ({@link WebSocketRepository.inOrder}). */
   tail?: Promise<void>;
 }
 
 const settle = (): void => undefined;
 
-/** Options of every Buffer frame we send: text, not binary (allocated once). */
+/** Options of every Buffer we hand to ws: a text frame, not binary (allocated once). */
 const TEXT_FRAME = { binary: false } as const;
 
 /** The rooms of a connection that has joined none (most idle sockets): shared, never written to. */
@@ -82,7 +120,7 @@ const REPLAY_PAGE = 200;
 @Injectable()
 export class WebSocketRepository implements OnModuleInit {
   private readonly logger = new Logger('WebSocket');
-  private readonly rooms = new Map<string, Set<Subscription>>();
+  private readonly rooms = new Map<string, RoomReaders>();
   private readonly sockets = new Map<WebSocket, Connection>();
   /** Prefix of connection ids: the instance's name (INSTANCE_ID), so ids are unique across instances. */
   private get instance(): string {
@@ -153,7 +191,7 @@ export class WebSocketRepository implements OnModuleInit {
 
   /** The bus may have dropped events: every reader reads its room's logs past its position. */
   resync(): void {
-    for (const members of this.rooms.values()) {
+    for (const { members } of this.rooms.values()) {
       for (const subscription of members) {
         subscription.messages.catchUp();
         subscription.changes.catchUp();
@@ -177,12 +215,15 @@ export class WebSocketRepository implements OnModuleInit {
       sessionId,
     };
     // Counted from here: the 101 handshake is already written, so wire bytes exclude it.
-    if (tcp) connection.meter = this.telemetry.opened(socket, 'ws', tcp, { id: connection.id, userId: user.id });
+    if (tcp) {
+      connection.meter = this.telemetry.opened(socket, 'ws', tcp, { id: connection.id, userId: user.id });
+      if (socket.extensions === '') connection.direct = tcp;
+    }
     socket.on('pong', this.markAlive);
     socket.on('ping', this.answerPing);
     this.sockets.set(socket, connection);
     connection.expiry = this.expiries.add(socket, expiresAt);
-    this.write(socket, JSON.stringify({ event: 'hello', data: { connectionId: connection.id, serverTime: performance.timeOrigin + performance.now() } }));
+    this.write(socket, `{"event":"hello","data":{"connectionId":${JSON.stringify(connection.id)},"serverTime":${performance.timeOrigin + performance.now()}}}`, false, connection);
     return connection.id;
   }
 
@@ -226,7 +267,7 @@ export class WebSocketRepository implements OnModuleInit {
    */
   async join(
     socket: WebSocket,
-    room: string,
+    { name: room, id: roomId }: { name: string; id: number },
     sources: { messages: CursorSource<SequencedFrame>; changes: CursorSource<SequencedFrame> },
     onJoined: (position: { lastSeq: number; lastRev: number }) => void,
   ): Promise<boolean> {
@@ -253,17 +294,18 @@ export class WebSocketRepository implements OnModuleInit {
         return source.after(after, limit);
       },
     });
+    let readers = this.rooms.get(room);
+    if (!readers) this.rooms.set(room, (readers = { id: roomId, members: new Set() }));
     const subscription: Subscription = {
       socket,
       room,
+      readers,
       messages: new GaplessCursor({ source: paced(sources.messages), deliver, onError, pageSize: REPLAY_PAGE }),
       changes: new GaplessCursor({ source: paced(sources.changes), deliver, onError, pageSize: REPLAY_PAGE, sparse: true }),
     };
     if (connection.rooms === NO_ROOMS) connection.rooms = new Map();
     connection.rooms.set(room, subscription);
-    let members = this.rooms.get(room);
-    if (!members) this.rooms.set(room, (members = new Set()));
-    members.add(subscription);
+    readers.members.add(subscription);
     const replay = (async () => {
       await subscription.messages.start();
       await subscription.changes.start();
@@ -332,19 +374,31 @@ export class WebSocketRepository implements OnModuleInit {
     return count;
   }
 
+  /**
+   * The id of a room that has readers on this instance; undefined when it has none (then there
+   * is no frame to build).
+   */
+  roomId(room: string): number | undefined {
+    return this.rooms.get(room)?.id;
+  }
+
   /** Offers one prepared message frame to every reader of the room. */
   broadcastMessage(room: string, item: SequencedFrame): void {
-    for (const subscription of this.rooms.get(room) ?? []) subscription.messages.offer(item);
+    const readers = this.rooms.get(room);
+    if (readers) for (const subscription of readers.members) subscription.messages.offer(item);
   }
 
   /** Offers one prepared change frame (edit, delete) to every reader of the room. */
   broadcastChange(room: string, item: SequencedFrame): void {
-    for (const subscription of this.rooms.get(room) ?? []) subscription.changes.offer(item);
+    const readers = this.rooms.get(room);
+    if (readers) for (const subscription of readers.members) subscription.changes.offer(item);
   }
 
   /** Sends an unsequenced frame (presence, typing) to every socket in the room, except one user's. */
-  broadcastVolatile(room: string, frame: string | Buffer, exceptUserId?: number): void {
-    for (const subscription of this.rooms.get(room) ?? []) {
+  broadcastVolatile(room: string, frame: WsFrame, exceptUserId?: number): void {
+    const readers = this.rooms.get(room);
+    if (!readers) return;
+    for (const subscription of readers.members) {
       if (exceptUserId !== undefined && this.sockets.get(subscription.socket)?.user.id === exceptUserId) continue;
       this.send(subscription.socket, frame);
     }
@@ -355,7 +409,7 @@ export class WebSocketRepository implements OnModuleInit {
    * out: such a reader is closed with 4008 and resumes from the log after reconnecting, rather
    * than growing the server's memory without bound.
    */
-  send(socket: WebSocket, frame: string | Buffer, connection = this.sockets.get(socket), replayed = false): void {
+  send(socket: WebSocket, frame: string | WsFrame, connection = this.sockets.get(socket), replayed = false): void {
     if (this.overCap(socket)) return;
     this.write(socket, frame, replayed, connection);
   }
@@ -377,21 +431,23 @@ export class WebSocketRepository implements OnModuleInit {
    * The one write path, run once per recipient per frame: kept free of allocations and lookups
    * when the user's deliveries are not impaired (the benchmark measures it against raw `ws`).
    */
-  private write(socket: WebSocket, frame: string | Buffer, replayed = false, connection = this.sockets.get(socket)): void {
+  private write(socket: WebSocket, frame: string | WsFrame, replayed = false, connection = this.sockets.get(socket)): void {
     if (socket.readyState !== WebSocket.OPEN || connection?.closing) return;
     if (connection && !connection.scheduler.idle()) connection.scheduler.run(() => this.writeNow(socket, frame, replayed, connection));
     else this.writeNow(socket, frame, replayed, connection);
   }
 
-  private writeNow(socket: WebSocket, frame: string | Buffer, replayed: boolean, connection: Connection | undefined): void {
+  private writeNow(socket: WebSocket, frame: string | WsFrame, replayed: boolean, connection: Connection | undefined): void {
     if (socket.readyState !== WebSocket.OPEN) return;
     if (typeof frame === 'string') {
       socket.send(frame);
       connection?.meter?.sent(Buffer.byteLength(frame), replayed);
-    } else {
-      socket.send(frame, TEXT_FRAME);
-      connection?.meter?.sent(frame.length, replayed);
+      return;
     }
+    // The same bytes for every recipient: one write of the prebuilt frame, nothing allocated.
+    if (connection?.direct) connection.direct.write(frame.wire);
+    else socket.send(frame.payload, TEXT_FRAME);
+    connection?.meter?.sent(frame.payload.length, replayed);
   }
 
   /** An open socket of the user by its connection id. */
@@ -401,7 +457,7 @@ export class WebSocketRepository implements OnModuleInit {
   }
 
   /** Writes a frame outside any room log (the probe), through the same path as everything else. */
-  sendDirect(socket: WebSocket, frame: string | Buffer): void {
+  sendDirect(socket: WebSocket, frame: string | WsFrame): void {
     this.write(socket, frame);
   }
 
@@ -437,8 +493,8 @@ export class WebSocketRepository implements OnModuleInit {
     subscription.messages.stop();
     subscription.changes.stop();
     this.sockets.get(subscription.socket)?.rooms.delete(subscription.room);
-    const members = this.rooms.get(subscription.room);
-    members?.delete(subscription);
-    if (members?.size === 0) this.rooms.delete(subscription.room);
+    const { readers } = subscription;
+    readers.members.delete(subscription);
+    if (readers.members.size === 0 && this.rooms.get(subscription.room) === readers) this.rooms.delete(subscription.room);
   }
 }

@@ -3,8 +3,7 @@ import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite, TOPIC_PATTERN, type ParsedPosition } from '../domain/stream-position.js';
-import { eventData, sseFrame, type PolledEvent } from '../dtos/events.dto.js';
-import { nowMs } from '../dtos/sse-format.js';
+import { eventData, sseEvent, type PolledEvent, type SseEventText } from '../dtos/events.dto.js';
 import { BlogRepository, blogStream } from '../repositories/blog.repository.js';
 import { NotificationRepository, userStream } from '../repositories/notification.repository.js';
 import { StreamEventRepository } from '../repositories/stream-event.repository.js';
@@ -27,17 +26,6 @@ export interface StreamPlan {
   topics: TopicSpec[];
   starts: Map<string, number>;
   reset: Record<string, { lastId: number; reason: ResetReason }> | null;
-}
-
-/**
- * A prepared event of one log: its seq, the SSE text after the `id:` line (`body` with the
- * `event:` line, `plain` without it when the event is the log's default), and its data's size.
- */
-export interface StreamFrame {
-  seq: number;
-  body: string;
-  plain: string;
-  payloadBytes: number;
 }
 
 /** Which SSE topics exist, who may read them, and where a reader resumes (or must reset). */
@@ -108,11 +96,8 @@ export class EventStreamService {
   }
 
   /** The replay source of one topic, from `start`. */
-  source(spec: TopicSpec, start: number): CursorSource<StreamFrame> {
-    const after = async (from: number, limit: number) => {
-      const sentAt = nowMs();
-      return (await this.log.after(spec.stream, from, limit)).map((e) => sseFrame(e, sentAt));
-    };
+  source(spec: TopicSpec, start: number): CursorSource<SseEventText> {
+    const after = async (from: number, limit: number) => (await this.log.after(spec.stream, from, limit)).map(sseEvent);
     return {
       initial: async () => {
         const items = await after(start, PAGE);
@@ -131,13 +116,12 @@ export class EventStreamService {
     const positions = new Map(plan.starts);
     const events: PolledEvent[] = [];
     if (plan.reset) events.push({ id: formatComposite(order, positions), event: 'reset', data: { topics: plan.reset } });
-    const sentAt = nowMs();
     for (const spec of plan.topics) {
       const room = POLL_LIMIT - events.length;
       if (room <= 0) break;
       for (const entry of await this.log.after(spec.stream, positions.get(spec.topic)!, room)) {
         positions.set(spec.topic, entry.seq);
-        events.push({ id: formatComposite(order, positions), event: entry.type, data: JSON.parse(eventData(entry, sentAt)) as Record<string, unknown> });
+        events.push({ id: formatComposite(order, positions), event: entry.type, data: JSON.parse(eventData(entry, true)) as unknown });
       }
     }
     return { events, lastEventId: formatComposite(order, positions) };

@@ -3,21 +3,20 @@ import type { RoomEntity } from '../domain/entities.js';
 import type { DomainEvent } from '../domain/events.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
 import { toChangeFrame, toMessageFrame, toPresenceFrame, toTypingFrame } from '../dtos/chat.dto.js';
-import { sseFrame } from '../dtos/events.dto.js';
-import { nowMs } from '../dtos/sse-format.js';
+import { sseEvent } from '../dtos/events.dto.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { SseRepository } from '../repositories/sse.repository.js';
-import { WebSocketRepository, type SequencedFrame } from '../repositories/websocket.repository.js';
+import { WebSocketRepository, WsFrame, type SequencedFrame } from '../repositories/websocket.repository.js';
 import { ChatService } from './chat.service.js';
 
 const REPLAY_PAGE = 500;
 
 /**
  * The one place where domain events become wire traffic: chat messages become WebSocket frames
- * for the room's readers, notifications become SSE events for the user's streams. Each frame is
- * built once per event and the same string is written to every recipient. It also builds the
- * replay sources, so a replayed event is byte-for-byte the frame a live one would have been
- * (apart from `sentAt`).
+ * for the room's readers, log entries become SSE events for their streams. Each frame is built
+ * once per event, at the byte level (a whole WebSocket frame, a whole SSE event), and the same
+ * bytes are written to every recipient. It also builds the replay sources, so a replayed
+ * message is byte-for-byte the frame the live one was.
  */
 @Injectable()
 export class FanoutService implements OnModuleInit, OnModuleDestroy {
@@ -48,23 +47,28 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
     switch (event.type) {
       case 'chat.message.created': {
         const { message } = event;
-        this.websockets.broadcastMessage(message.room, { seq: message.seq, frame: Buffer.from(toMessageFrame(message, nowMs())) });
+        const roomId = this.websockets.roomId(message.room);
+        if (roomId === undefined) return; // no reader here: no frame to build
+        this.websockets.broadcastMessage(message.room, { seq: message.seq, frame: new WsFrame(toMessageFrame(message, roomId)) });
         return;
       }
       case 'chat.message.changed': {
         const { change } = event;
-        this.websockets.broadcastChange(change.room, { seq: change.rev, frame: Buffer.from(toChangeFrame(change)) });
+        if (this.websockets.roomId(change.room) === undefined) return;
+        this.websockets.broadcastChange(change.room, { seq: change.rev, frame: new WsFrame(toChangeFrame(change)) });
         return;
       }
       case 'chat.presence.changed':
-        this.websockets.broadcastVolatile(event.room, Buffer.from(toPresenceFrame(event.room, event.users)));
+        if (this.websockets.roomId(event.room) === undefined) return;
+        this.websockets.broadcastVolatile(event.room, new WsFrame(toPresenceFrame(event.room, event.users)));
         return;
       case 'chat.typing':
-        this.websockets.broadcastVolatile(event.room, Buffer.from(toTypingFrame(event.room, event.user)), event.user.id);
+        if (this.websockets.roomId(event.room) === undefined) return;
+        this.websockets.broadcastVolatile(event.room, new WsFrame(toTypingFrame(event.room, event.user)), event.user.id);
         return;
       case 'stream.appended': {
         const { entry } = event;
-        this.sse.deliver(entry.stream, sseFrame(entry, nowMs()));
+        if (this.sse.reads(entry.stream)) this.sse.deliver(entry.stream, sseEvent(entry));
         return;
       }
       case 'auth.session.revoked':
@@ -108,17 +112,15 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
         // is clamped to the end, so the reader still gets everything that comes next.
         const from = afterSeq === undefined ? undefined : Math.min(afterSeq, room.lastSeq);
         const { items, position } = await this.chat.history(room, from, REPLAY_PAGE);
-        const sentAt = nowMs();
         return {
-          items: items.map((m) => ({ seq: m.seq, frame: toMessageFrame(m, sentAt) })),
+          items: items.map((m) => ({ seq: m.seq, frame: toMessageFrame(m, room.id) })),
           position,
           more: from !== undefined && items.length === REPLAY_PAGE,
         };
       },
       after: async (after, limit) => {
         const items = await this.chat.messagesAfter(room, after, limit);
-        const sentAt = nowMs();
-        return items.map((m) => ({ seq: m.seq, frame: toMessageFrame(m, sentAt) }));
+        return items.map((m) => ({ seq: m.seq, frame: toMessageFrame(m, room.id) }));
       },
     };
   }

@@ -199,7 +199,7 @@ export class SseClient {
       fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...(cookie ? { cookie } : {}) } }),
     });
     const topic = streamTopic(url);
-    const record = (type: string, e: MessageEvent<string>) => {
+    const record = (type: string, e: { data: string; lastEventId: string }) => {
       this.raw.push(e.data);
       this.events.push({ id: e.lastEventId, type, data: decodeStreamData(type, JSON.parse(e.data), e.lastEventId, topic) });
     };

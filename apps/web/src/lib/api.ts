@@ -6,13 +6,13 @@ export interface User {
   username: string;
 }
 
-/** A stored chat message, as carried by the WebSocket `message` frame. */
+/** A stored chat message, from the WebSocket `message` frame (read by wire.ts) or a history page. */
 export interface ChatMessage {
   room: string;
   /** The room's sequence number: 1, 2, 3, ... with no gaps. */
   seq: number;
-  /** The message's global id. */
-  id: number;
+  /** The message's global id (history pages only). */
+  id?: number;
   author: User;
   text: string;
   /** When the message was stored (ISO-8601). */
@@ -21,8 +21,9 @@ export interface ChatMessage {
   editedAt: string | null;
   /** A deleted message keeps its `seq` (the sequence stays gapless) with `text: ""`. */
   deleted: boolean;
-  /** Server clock (epoch ms, fractional) when the frame was built for sending. */
-  sentAt: number;
+  /** When it was stored, epoch ms on the server's clock (frames only: `createdAt` as a number). */
+  t?: number;
+  /** The author's own id for the message (history pages only: frames carry it in the sender's ack). */
   clientId?: string | null;
 }
 

@@ -1,6 +1,7 @@
 import { api, type ChatMessage, type User } from './api';
 import { preciseNow } from './clock';
 import { RESTART_WINDOW_MS, restartDelay, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS } from './reconnect-policy';
+import { ChatFrameReader } from './wire';
 
 export type ChatStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
@@ -180,6 +181,8 @@ export class ChatConnection {
   readonly #url: string;
   readonly #onSessionExpired: (() => Promise<boolean>) | undefined;
   #socket: WebSocket | null = null;
+  /** Reads the socket's frames (wire.ts), with the room ids learned from `joining`. */
+  readonly #frames = new ChatFrameReader();
   /** Rooms the user asked to join; re-joined on every new socket. */
   readonly #rooms = new Set<string>();
   /** Rooms whose `joined` arrived on the current socket: sending to them is allowed. */
@@ -817,21 +820,14 @@ export class ChatConnection {
   }
 
   #onFrame(raw: string, at: number): void {
-    let frame: unknown;
-    try {
-      frame = JSON.parse(raw);
-    } catch {
-      return;
-    }
-    if (!frame || typeof frame !== 'object') return;
-    const { event, data } = frame as { event?: unknown; data?: unknown };
-    if (typeof event !== 'string' || !data || typeof data !== 'object') return;
-    const payload = data as Record<string, unknown>;
+    const frame = this.#frames.read(raw);
+    if (!frame) return;
+    const { event, data: payload } = frame;
     if (this.#observers.size) this.#emit({ type: 'frame', at, event, data: payload });
 
     switch (event) {
       case 'message':
-        this.#onMessage(data as ChatMessage);
+        this.#onMessage(payload as unknown as ChatMessage);
         break;
       case 'ack':
         this.#onAck(payload);

@@ -1,4 +1,5 @@
 import { api, ApiError } from '../api';
+import { readStreamData } from '../wire';
 import { formatPosition, parsePosition, queryValue, type Position } from './position';
 import { preciseNow } from '../clock';
 import { RESTART_WINDOW_MS, restartDelay } from '../reconnect-policy';
@@ -208,7 +209,7 @@ export class EventStream {
       source.addEventListener(name, (event: MessageEvent<string>) => {
         if (source !== this.#source) return;
         const at = preciseNow();
-        const data = parseData(event.data);
+        const data = readEvent(name, event.lastEventId, parseData(event.data));
         this.#signal({ type: 'event', at, id: event.lastEventId, event: name, data });
         this.#receive({ id: event.lastEventId, event: name, data });
       });
@@ -291,7 +292,7 @@ export class EventStream {
     const events = Array.isArray(answer?.events) ? answer.events : [];
     for (const event of events) {
       if (typeof event?.id !== 'string' || typeof event.event !== 'string') continue;
-      this.#receive({ id: event.id, event: event.event, data: event.data });
+      this.#receive({ id: event.id, event: event.event, data: readEvent(event.event, event.id, event.data) });
       // An `auth-expired` (or a handler that restarted the stream) ends this page.
       if (token !== this.#pollToken || this.#mode !== 'poll') return;
     }
@@ -350,6 +351,11 @@ export class EventStream {
     this.#closeSource();
     this.#stopPolling();
   }
+}
+
+/** A topic event's data as the app reads it (wire.ts), its notification id from the event's id. */
+function readEvent(event: string, id: string, data: unknown): unknown {
+  return readStreamData(event, data, (topic) => parsePosition(id).get(topic));
 }
 
 /** An event's data as JSON, or null when it is not JSON. */

@@ -29,7 +29,9 @@ function storedAt(data: unknown): number | null {
  *
  * - clock: `POST /api/metrics/connections/:id/ping`, answered by `event: pong` on the stream
  *   itself (a burst of 8 when it opens, then every 5 s);
- * - latency and rate: every event as the EventSource delivers it (polled ones are not SSE);
+ * - latency and rate: every event as the EventSource delivers it (polled ones are not SSE); the
+ *   latency of `notification` and `update` from their `t` (stored), for events stored after the
+ *   stream opened;
  * - gaps and duplicates: per topic, from each event's composite id, re-based when the hub reopens
  *   the stream (its start positions) and on `reset`;
  * - replayed (approximate): after a reconnect, the events before the first live one. An event is
@@ -46,6 +48,8 @@ export class SseMeterBinding {
   #pingId = 0;
   /** Set after a reconnect until the first live event. */
   #replay: { openedAt: number; lastAt: number } | null = null;
+  /** When the current EventSource opened (our clock); null while none is open. */
+  #openedAt: number | null = null;
 
   constructor(hub: EventHub, meter: TransportMeter, onProbe: ProbeSink) {
     this.#meter = meter;
@@ -54,7 +58,8 @@ export class SseMeterBinding {
     this.#stop = hub.observe(this.#onSignal);
     // The stream may have opened before the meter existed (it does not wait for sign-in).
     if (hub.isLeader && hub.connectionId) {
-      meter.opened(preciseNow());
+      this.#openedAt = preciseNow();
+      meter.opened(this.#openedAt);
       meter.connectionId = hub.connectionId;
       this.#pings.start();
     } else if (hub.isLeader) {
@@ -89,10 +94,12 @@ export class SseMeterBinding {
         else if (signal.status === 'connecting') meter.state = meter.dropped ? 'reconnecting' : 'connecting';
         break;
       case 'open':
+        this.#openedAt = signal.at;
         this.#replay = meter.opened(signal.at) ? { openedAt: signal.at, lastAt: signal.at } : null;
         break;
       case 'drop':
         meter.disconnected(signal.at);
+        this.#openedAt = null;
         this.#replay = null;
         this.#pings.stop();
         break;
@@ -138,7 +145,12 @@ export class SseMeterBinding {
         break;
     }
 
-    meter.received(at, fields.sentAt);
+    // Latency from `t`, when the event was stored: only for events stored after the stream
+    // opened (anything older is a replay, whose latency says nothing about delivery).
+    const t = typeof fields.t === 'number' ? fields.t : undefined;
+    const offset = meter.clock?.offsetMs;
+    const live = t !== undefined && offset !== undefined && this.#openedAt !== null && t >= this.#openedAt + offset;
+    meter.received(at, live ? t : undefined);
     const position = parsePosition(id);
     const topic = typeof fields.topic === 'string' ? fields.topic : position.size === 1 ? [...position.keys()][0] : undefined;
     const seq = topic === undefined ? undefined : position.get(topic);

@@ -8,9 +8,11 @@ import type { ProbeSink } from './probe.svelte';
  * Feeds the WebSocket's meter from the chat connection's signals:
  * - clock: `ping`/`pong` on the socket itself (a burst of 8 on open, then every 5 s; the chat's
  *   own 20 s heartbeat pongs count too);
- * - latency and rate: every `message` and `probe` frame (they carry `sentAt`; probe samples are
- *   counted as such in the window), rate counts every frame but `pong` and the probe's CPU-phase
- *   burst (`probe-cpu`), which is left out of every live figure;
+ * - latency and rate: every live `message` (from `t`, when it was stored) and every `probe` frame
+ *   (`sentAt`; probe samples are counted as such in the window); a room's history, from its
+ *   `join` to its `joined`, counts for the rate but not the latency (it was stored long before);
+ *   rate counts every frame but `pong` and the probe's CPU-phase burst (`probe-cpu`), which is
+ *   left out of every live figure;
  * - gaps and duplicates: per room `seq`, re-based on every `join` (to its `afterSeq`);
  * - replayed: `message` frames of a room between a re-join (`join` with `afterSeq`) and its `joined`.
  */
@@ -22,6 +24,8 @@ export class WsMeterBinding {
   readonly #stop: () => void;
   /** Rooms re-joined on this socket whose `joined` has not come yet. */
   readonly #replaying = new Set<string>();
+  /** Rooms joined on this socket whose `joined` has not come yet: their messages are history. */
+  readonly #loading = new Set<string>();
 
   constructor(chat: ChatConnection, meter: TransportMeter, onProbe: ProbeSink) {
     this.#chat = chat;
@@ -49,10 +53,12 @@ export class WsMeterBinding {
       case 'close':
         meter.disconnected(signal.at);
         this.#replaying.clear();
+        this.#loading.clear();
         this.#pings.stop();
         break;
       case 'join':
         meter.rebase(signal.room, signal.afterSeq);
+        this.#loading.add(signal.room);
         if (signal.afterSeq !== undefined) this.#replaying.add(signal.room);
         else this.#replaying.delete(signal.room);
         break;
@@ -72,8 +78,8 @@ export class WsMeterBinding {
         meter.connectionId = typeof data.connectionId === 'string' ? data.connectionId : null;
         return;
       case 'message': {
-        meter.received(at, data.sentAt);
         const { room, seq } = data;
+        meter.received(at, typeof room === 'string' && this.#loading.has(room) ? undefined : data.t);
         if (typeof room !== 'string' || typeof seq !== 'number') return;
         meter.sequence(room, seq);
         if (this.#replaying.has(room)) meter.countReplayed();
@@ -81,7 +87,10 @@ export class WsMeterBinding {
       }
       case 'joined':
         meter.received(at);
-        if (typeof data.room === 'string') this.#replaying.delete(data.room);
+        if (typeof data.room === 'string') {
+          this.#replaying.delete(data.room);
+          this.#loading.delete(data.room);
+        }
         return;
       case 'probe-cpu':
         // The probe's CPU phase: a burst sent as fast as the server can, to time its CPU. Its

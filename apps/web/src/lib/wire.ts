@@ -1,0 +1,84 @@
+// The server's frames and events as the app reads them: the one place where wire formats
+// (docs/protocol.md) become the objects the rest of the app uses. The busiest ones are compact
+// JSON arrays; everything else is `{event, data}` (WebSocket) or an object (SSE).
+
+/** A WebSocket frame: its event and data (a `message` frame as a ChatMessage-shaped object). */
+export interface ChatFrame {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Reads the chat socket's frames. A `message` is `[roomId, seq, authorId, author, t, text]`
+ * (plus `editedAt` when edited): the room by id, which the `joining` frame of each join maps to
+ * its name before any of the room's messages; `t` and `editedAt` are epoch ms; a deleted message
+ * has the text "". Keeps the room ids it has learned (they never change).
+ */
+export class ChatFrameReader {
+  readonly #rooms = new Map<number, string>();
+
+  /** One frame's text as {event, data}; null for anything that is not a frame we can read. */
+  read(raw: string): ChatFrame | null {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(raw);
+    } catch {
+      return null;
+    }
+    if (Array.isArray(frame)) return this.#message(frame);
+    if (!isRecord(frame)) return null;
+    const { event, data } = frame;
+    if (typeof event !== 'string' || !isRecord(data)) return null;
+    if (event === 'joining' && typeof data.id === 'number' && typeof data.room === 'string') this.#rooms.set(data.id, data.room);
+    return { event, data };
+  }
+
+  #message(fields: unknown[]): ChatFrame | null {
+    const [roomId, seq, authorId, username, t, text, editedAt] = fields;
+    if (typeof roomId !== 'number' || typeof seq !== 'number' || typeof authorId !== 'number' || typeof username !== 'string') return null;
+    if (typeof t !== 'number' || typeof text !== 'string') return null;
+    const room = this.#rooms.get(roomId);
+    if (room === undefined) return null;
+    return {
+      event: 'message',
+      data: {
+        room,
+        seq,
+        author: { id: authorId, username },
+        text,
+        createdAt: iso(t),
+        editedAt: typeof editedAt === 'number' ? iso(editedAt) : null,
+        deleted: text === '',
+        t,
+      },
+    };
+  }
+}
+
+/**
+ * An SSE event's data as the app reads it. The two main events are compact arrays:
+ * `notification` `[kind, t, title, body]` (its id is the event's position, `seq`) and `update`
+ * `[id, t, body]`, each with the topic first on `/api/events`. They become the objects of the
+ * REST API (`Notification`, `BlogUpdate`) with `topic` and `t` (stored, epoch ms). Any other
+ * event's data is an object already and is returned as it is.
+ *
+ * `position` gives the event's position in a topic (from its id), for the notification's id.
+ */
+export function readStreamData(event: string, data: unknown, position: (topic: string) => number | undefined): unknown {
+  if (!Array.isArray(data) || typeof data[0] !== 'string') return data;
+  const [topic, ...rest] = data as [string, ...unknown[]];
+  if (event === 'notification') {
+    const [kind, t, title, body] = rest;
+    if (typeof t !== 'number') return null;
+    return { topic, id: position(topic) ?? 0, kind, title, body, createdAt: iso(t), read: false, t };
+  }
+  if (event === 'update') {
+    const [id, t, body] = rest;
+    if (typeof t !== 'number') return null;
+    return { topic, id, body, createdAt: iso(t), editedAt: null, t };
+  }
+  return data;
+}

@@ -86,6 +86,41 @@ describe('GET /api/events (one stream, many topics)', () => {
     expect(await status('topics=blog:999999')).toBe(404);
   });
 
+  it('answers the stream paths below Express as Express routed them, and leaves the rest to it', async () => {
+    const blog = await newBlog();
+    const head = async (path: string, init: RequestInit = {}) => {
+      const controller = new AbortController();
+      const res = await fetch(`${server.url}${path}`, { ...init, signal: controller.signal });
+      const answer = { status: res.status, type: res.headers.get('content-type'), body: res.status === 200 ? null : ((await res.json()) as unknown) };
+      controller.abort();
+      return answer;
+    };
+    const stream = { status: 200, type: 'text/event-stream; charset=utf-8', body: null };
+    // Express matches case-insensitively, with or without a trailing slash.
+    expect(await head(`/api/blogs/${blog}/stream/`)).toEqual(stream);
+    expect(await head(`/API/Blogs/${blog}/Stream`)).toEqual(stream);
+    expect(await head(`/api/events/?topics=blog:${blog}`)).toEqual(stream);
+    expect(await head('/api/blogs/%31/stream')).toEqual(stream); // `:id` is decoded (blog 1 exists by now)
+    // Nest's ParseIntPipe said this for `:id`, with a 404; a huge number is no topic (400), a
+    // broken escape cannot be decoded (400).
+    const notFound = { statusCode: 404, error: 'Not Found', message: 'Validation failed (numeric string is expected)' };
+    expect(await head('/api/blogs/abc/stream')).toEqual({ status: 404, type: 'application/json; charset=utf-8', body: notFound });
+    expect(await head('/api/blogs/1.5/stream')).toEqual({ status: 404, type: 'application/json; charset=utf-8', body: notFound });
+    expect(await head(`/api/blogs/${'9'.repeat(400)}/stream`)).toMatchObject({ status: 400, body: { error: 'Bad Request' } });
+    expect(await head('/api/blogs/%E0%A4%A/stream')).toMatchObject({ status: 400, body: { message: "Failed to decode param '%E0%A4%A'" } });
+    // A query parameter given twice is refused, as Express's parser made it an array.
+    expect(await head(`/api/events?topics=blog:${blog}&topics=blog:${blog}`)).toEqual({
+      status: 400,
+      type: 'application/json; charset=utf-8',
+      body: { statusCode: 400, error: 'Bad Request', message: 'topics is required, for example topics=notifications,blog:3' },
+    });
+    expect(await head('/api/notifications/stream')).toMatchObject({ status: 401, body: { statusCode: 401, error: 'Unauthorized', message: 'Sign in required' } });
+    // Other methods and paths are Express's, as before.
+    expect((await head(`/api/events?topics=blog:${blog}`, { method: 'POST' })).status).toBe(404);
+    expect((await head(`/api/events/poll?topics=blog:${blog}`)).status).toBe(200);
+    expect((await head(`/api/blogs/${blog}/streams`)).status).toBe(404);
+  });
+
   it('serves public topics without a session', async () => {
     const blog = await newBlog();
     const stream = open(`/api/blogs/${blog}/stream`);

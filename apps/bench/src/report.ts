@@ -113,6 +113,17 @@ export function verdicts(r: Results): Verdict[] {
     }),
   );
 
+  check(
+    `Connection setup CPU (opening ${most} connections, handshake to hello): at most 2x the raw baseline of the same transport`,
+    (['app-ws', 'app-sse'] as SystemName[]).flatMap((s) => {
+      const p = r.idle.find((i) => i.system === s && i.connections === most);
+      const raw = r.idle.find((i) => i.system === RAW[TRANSPORT[s]] && i.connections === most);
+      if (p?.setupCpuMicrosPerConnection === undefined || raw?.setupCpuMicrosPerConnection === undefined) return [];
+      const ratio = p.setupCpuMicrosPerConnection / raw.setupCpuMicrosPerConnection;
+      return [{ figure: `${s} ${p.setupCpuMicrosPerConnection.toFixed(0)} µs vs ${raw.setupCpuMicrosPerConnection.toFixed(0)} µs = ${x(ratio)}`, ok: ratio <= 2 }];
+    }),
+  );
+
   const at100 = (s: SystemName) => r.sweep.find((p) => p.system === s && p.payloadBytes === 100);
   const appWs = at100('app-ws');
   check(
@@ -183,8 +194,17 @@ function fanoutSection(r: Results): string {
 function idleSection(r: Results): string {
   const rawOf = (p: IdlePoint) => r.idle.find((i) => i.system === RAW[TRANSPORT[p.system]] && i.connections === p.connections);
   return table(
-    ['system', 'connections', 'heap per connection (KiB)', 'x raw, same transport', 'RSS per connection (KiB)', 'server RSS (MiB)'],
-    r.idle.map((p) => [p.system, p.connections, kib(p.heapPerConnection), x(p.heapPerConnection / (rawOf(p)?.heapPerConnection ?? NaN)), rssKib(p.rssPerConnection), (p.rss / 2 ** 20).toFixed(0)]),
+    ['system', 'connections', 'heap per connection (KiB)', 'x raw, same transport', 'RSS per connection (KiB)', 'server RSS (MiB)', 'setup CPU per connection (µs)', 'x raw'],
+    r.idle.map((p) => [
+      p.system,
+      p.connections,
+      kib(p.heapPerConnection),
+      x(p.heapPerConnection / (rawOf(p)?.heapPerConnection ?? NaN)),
+      rssKib(p.rssPerConnection),
+      (p.rss / 2 ** 20).toFixed(0),
+      p.setupCpuMicrosPerConnection?.toFixed(0) ?? '-',
+      x((p.setupCpuMicrosPerConnection ?? NaN) / (rawOf(p)?.setupCpuMicrosPerConnection ?? NaN)),
+    ]),
   );
 }
 

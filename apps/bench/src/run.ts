@@ -4,7 +4,7 @@
  * fanout.svg}. `--smoke` runs every scenario with tiny numbers (the test suite uses it to keep the
  * benchmark working; it checks delivery, never timing).
  *
- *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat,store,multi] [--profile DIR]
+ *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat,store,multi] [--idle-sizes 1000,10000] [--profile DIR]
  *   node apps/bench/dist/run.js --render DIR   (rewrite DIR's README.md and fanout.svg from its results.json)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
       scenarios: { type: 'string' },
       profile: { type: 'string' },
       render: { type: 'string' },
+      'idle-sizes': { type: 'string' },
     },
   });
   if (values.render) {
@@ -92,6 +93,8 @@ async function main(): Promise<void> {
     console.log(report.summary);
     return;
   }
+  const idleSizes = values['idle-sizes']?.split(',').map(Number);
+  if (idleSizes?.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--idle-sizes wants positive integers, got ${values['idle-sizes']}`);
   const systems = (values.systems ? values.systems.split(',') : [...SYSTEMS]) as SystemName[];
   for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`unknown system ${s} (one of ${SYSTEMS.join(', ')})`);
   const scenarios = (values.scenarios ? values.scenarios.split(',') : [...SCENARIOS]) as Scenario[];
@@ -101,6 +104,8 @@ async function main(): Promise<void> {
   const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
   const settings: Settings = {
     ...(values.smoke ? SMOKE : FULL),
+    // --idle-sizes 1000,10000: a short, targeted idle run (connections held at each step).
+    ...(idleSizes ? { idleSizes } : {}),
     log,
     // --profile DIR: every server writes a V8 CPU profile there when it stops (open in Chrome DevTools or speedscope).
     serverNodeArgs: values.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(values.profile)] : [],

@@ -104,6 +104,8 @@ export interface IdlePoint {
   heapPerConnection: number;
   rss: number;
   heapUsed: number;
+  /** Server CPU spent opening the connections of this step (handshake, auth, registry, hello), per connection, µs. */
+  setupCpuMicrosPerConnection: number;
 }
 
 export async function idle(system: SystemName, s: Settings): Promise<IdlePoint[]> {
@@ -118,7 +120,10 @@ export async function idle(system: SystemName, s: Settings): Promise<IdlePoint[]
       const points: IdlePoint[] = [];
       let open = 0;
       for (const size of s.idleSizes) {
+        // CPU around the opening only (no GC requested in these two samples).
+        const cpuBefore = (await server.stats(false)).cpuMicros;
         await load.send({ cmd: 'open', target, count: size - open, role: 'idle', concurrency: 100 });
+        const setupCpuMicrosPerConnection = ((await server.stats(false)).cpuMicros - cpuBefore) / (size - open);
         open = size;
         await new Promise((r) => setTimeout(r, 500));
         const samples = [];
@@ -132,8 +137,9 @@ export async function idle(system: SystemName, s: Settings): Promise<IdlePoint[]
           heapUsed,
           rssPerConnection: (rss - base.rss) / size,
           heapPerConnection: (heapUsed - base.heapUsed - base.external) / size,
+          setupCpuMicrosPerConnection,
         });
-        s.log(`idle ${system} ${size}: ${(points.at(-1)!.rssPerConnection / 1024).toFixed(1)} KiB RSS, ${(points.at(-1)!.heapPerConnection / 1024).toFixed(1)} KiB heap per connection`);
+        s.log(`idle ${system} ${size}: ${(points.at(-1)!.rssPerConnection / 1024).toFixed(1)} KiB RSS, ${(points.at(-1)!.heapPerConnection / 1024).toFixed(1)} KiB heap, ${setupCpuMicrosPerConnection.toFixed(0)} µs setup CPU per connection`);
       }
       await load.send({ cmd: 'close' });
       return points;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import type { Request } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -86,7 +86,7 @@ export class EventStreamResponder {
     try {
       id = decodeURIComponent(rawId);
     } catch {
-      id = rawId;
+      throw new BadRequestException(`Failed to decode param '${rawId.slice(0, 64)}'`); // as Express said
     }
     if (!INTEGER.test(id)) throw new NotFoundException('Validation failed (numeric string is expected)');
     await this.open(req, res, query, await this.streams.resolveTopics(`blog:${Number.parseInt(id, 10)}`, null), false, null);
@@ -106,7 +106,7 @@ export class EventStreamResponder {
     const raw = typeof header === 'string' ? header : single(query, 'lastEventId');
     const position = parsePosition(raw, composite);
     const plan = await this.streams.plan(topics, position);
-    await this.sse.open(req, res, {
+    await this.sse.open(res, {
       topics: topics.map((t) => ({ topic: t.topic, stream: t.stream, start: plan.starts.get(t.topic)!, source: this.streams.source(t, plan.starts.get(t.topic)!) })),
       composite,
       reset: plan.reset ? JSON.stringify({ topics: plan.reset }) : undefined,

@@ -40,6 +40,6 @@ export function parsePosition(raw: string | undefined, composite: boolean): Pars
 }
 
 /** The id of an event on a multiplexed stream: every topic's position, in the stream's topic order. */
-export function formatComposite(topics: readonly string[], positions: ReadonlyMap<string, number>): string {
-  return topics.map((t) => `${t}=${positions.get(t) ?? 0}`).join(',');
+export function formatComposite(topics: readonly string[], positions: ReadonlyMap<string, number> | readonly number[]): string {
+  return topics.map((t, i) => `${t}=${(Array.isArray(positions) ? (positions as readonly number[])[i] : (positions as ReadonlyMap<string, number>).get(t)) ?? 0}`).join(',');
 }

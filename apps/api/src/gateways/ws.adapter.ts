@@ -102,7 +102,15 @@ export class RealtimeWsAdapter extends WsAdapter {
             // The slot is held until the TCP connection closes, however the upgrade ends.
             if (release) info.req.socket.once('close', release);
             Object.assign(info.req, { user: session.user, sessionExpiresAt: session.expiresAt, sessionId: session.sessionId });
-            done(true);
+            // ws answers 101 and the gateway writes `hello` synchronously inside done(true):
+            // corked, both leave in one write (one syscall per connection, not two).
+            const tcp = info.req.socket;
+            tcp.cork();
+            try {
+              done(true);
+            } finally {
+              tcp.uncork();
+            }
           },
           // The database is unreachable: a retryable refusal, so the client backs off and retries.
           (err: unknown) => (isDatabaseUnavailable(err) ? done(false, 503, 'Service Unavailable') : done(false, 500, 'Internal Server Error')),

@@ -15,12 +15,23 @@ export interface Impairment {
 @Injectable()
 export class NetsimRepository {
   private readonly byUser = new Map<number, Impairment>();
+  private readonly schedulers = new Map<number, DeliveryScheduler>();
 
   /** The user's impairment object (created inert); connections keep the reference. */
   for(userId: number): Impairment {
     let impairment = this.byUser.get(userId);
     if (!impairment) this.byUser.set(userId, (impairment = { delayMs: 0, jitterMs: 0, pausedUntil: 0 }));
     return impairment;
+  }
+
+  /**
+   * The one scheduler of all the user's connections (one queue keeps their deliveries in the
+   * order they were asked for): a connection holds a reference, not a scheduler of its own.
+   */
+  scheduler(userId: number): DeliveryScheduler {
+    let scheduler = this.schedulers.get(userId);
+    if (!scheduler) this.schedulers.set(userId, (scheduler = new DeliveryScheduler(this.for(userId))));
+    return scheduler;
   }
 
   impair(userId: number, delayMs: number, jitterMs: number): void {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { AppConfig } from '../config/app-config.js';
 import { SseRepository } from './sse.repository.js';
@@ -43,7 +43,7 @@ describe('SseRepository', () => {
   it('ends a stream whose unsent buffer passes the cap, and forgets it', async () => {
     const repo = new SseRepository(config, new TelemetryRepository(), new NetsimRepository());
     const res = new FakeResponse();
-    await repo.open(new EventEmitter() as IncomingMessage, res as unknown as ServerResponse, {
+    await repo.open(res as unknown as ServerResponse, {
       topics: [{ topic: 'blog:1', stream: 'blog:1', start: 0, source }],
       composite: false,
     });
@@ -65,7 +65,7 @@ describe('SseRepository', () => {
     const open = async (composite: boolean, chunked = true) => {
       const res = new FakeResponse();
       res.chunkedEncoding = chunked;
-      await repo.open(new EventEmitter() as IncomingMessage, res as unknown as ServerResponse, {
+      await repo.open(res as unknown as ServerResponse, {
         topics: composite ? [{ topic: 'notifications', stream: 'user:1', start: 4, source }, { topic: 'blog:1', stream: 'blog:1', start: 0, source }] : [{ topic: 'blog:1', stream: 'blog:1', start: 0, source }],
         composite,
       });

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
@@ -89,8 +89,9 @@ export interface SseOpenOptions {
 interface Subscription {
   connection: SseConnection;
   stream: string;
-  topic: string;
-  cursor: GaplessCursor<SseFrame>;
+  /** The topic's place in the stream's `order` (and `positions`). */
+  index: number;
+  cursor: GaplessCursor<SseFrame | SseEventText>;
 }
 
 /** Deliveries of a reader nobody impairs (anonymous readers): never queues, so one serves all. */
@@ -106,8 +107,9 @@ const HEARTBEAT_TEXT = unchunked(HEARTBEAT);
  * prebuilt event goes out as one write of shared bytes. The response object ends the body.
  */
 class SseConnection {
-  readonly subscriptions: Subscription[] = [];
-  readonly positions = new Map<string, number>();
+  subscriptions: Subscription[] = [];
+  /** The position in each topic, in `order`'s order. */
+  readonly positions: number[];
   /** The stream's group in the session-expiry sweep (private streams). */
   expiry?: number;
   closed = false;
@@ -126,14 +128,19 @@ class SseConnection {
     readonly composite: boolean,
     private readonly maxBuffered: number,
     private readonly onSlow: (connection: SseConnection) => void,
-  ) {}
-
-  id(): string {
-    return this.composite ? formatComposite(this.order, this.positions) : String(this.positions.get(this.order[0]!) ?? 0);
+    starts: number[],
+  ) {
+    this.positions = starts;
   }
 
-  event(topic: string, frame: SseFrame, replayed: boolean): void {
-    this.positions.set(topic, frame.seq);
+  id(): string {
+    return this.composite ? formatComposite(this.order, this.positions) : String(this.positions[0] ?? 0);
+  }
+
+  /** An event of the topic at `index`: prebuilt (live, shared) or as text (replayed to this stream alone). */
+  event(index: number, item: SseFrame | SseEventText, replayed: boolean): void {
+    const frame = item instanceof SseFrame ? item : new SseFrame(item);
+    this.positions[index] = frame.seq;
     if (!this.writable()) return;
     if (!this.composite) {
       this.send(this.chunked ? frame.plain : frame.plainText);
@@ -211,17 +218,6 @@ class SseConnection {
   }
 }
 
-/** A replay source whose events come as bytes, built once per event for this reader. */
-function prepared(source: CursorSource<SseEventText>): CursorSource<SseFrame> {
-  return {
-    initial: async () => {
-      const page = await source.initial();
-      return { ...page, items: page.items.map((t) => new SseFrame(t)) };
-    },
-    after: async (after, limit) => (await source.after(after, limit)).map((t) => new SseFrame(t)),
-  };
-}
-
 /**
  * The registry of open SSE streams, by log. Everything the server writes to an event stream goes
  * through here. Written by hand rather than with `@Sse()`: we need our own ids and database
@@ -285,12 +281,26 @@ export class SseRepository {
    * Starts an event stream on `res`: headers, `retry:`, the `reset` if any, each topic's replay,
    * then live events, each once and in order per topic. Cleans up when the client goes away.
    */
-  async open(req: IncomingMessage, res: ServerResponse, options: SseOpenOptions): Promise<void> {
-    res.writeHead(200, SSE_HEADERS);
-    res.flushHeaders();
+  async open(res: ServerResponse, options: SseOpenOptions): Promise<void> {
     const socket = res.socket;
     if (!socket || socket.destroyed) return; // the client left before the stream started
     socket.setNoDelay(true);
+    // The head, `retry:`, `hello` and any `reset` leave in one write.
+    let connection: SseConnection | undefined;
+    socket.cork();
+    try {
+      connection = this.start(res, socket, options);
+    } finally {
+      socket.uncork();
+    }
+    // Each topic's replay, then live events (a cursor that fails ends the stream itself).
+    if (connection) for (const s of connection.subscriptions) await s.cursor.start();
+  }
+
+  /** Registers the stream and writes its beginning; undefined if the client has already left. */
+  private start(res: ServerResponse, socket: Socket, options: SseOpenOptions): SseConnection | undefined {
+    res.writeHead(200, SSE_HEADERS);
+    res.flushHeaders();
     const connection: SseConnection = new SseConnection(
       res,
       socket,
@@ -299,15 +309,15 @@ export class SseRepository {
       options.composite,
       this.config.sseMaxBufferedBytes,
       this.onSlow,
+      options.topics.map((t) => t.start),
     );
-    for (const t of options.topics) connection.positions.set(t.topic, t.start);
     connection.connectionId = `${this.instance}-s${++this.nextId}`;
     connection.userId = options.userId ?? null;
     connection.sessionId = options.sessionId;
-    if (connection.userId !== null) connection.scheduler = new DeliveryScheduler(this.netsim.for(connection.userId));
+    if (connection.userId !== null) connection.scheduler = this.netsim.scheduler(connection.userId);
     this.connections.set(connection.connectionId, connection);
     this.byResponse.set(res, connection);
-    res.once('close', this.onResponseClose);
+    res.on('close', this.onResponseClose); // emitted once; `once` would wrap it per stream
 
     // Counted from here: the response head is already written, so wire bytes exclude it.
     connection.meter = this.telemetry.opened(connection, 'sse', socket, { id: connection.connectionId, userId: connection.userId });
@@ -321,26 +331,27 @@ export class SseRepository {
     }, this.config.sseHeartbeatMs).unref();
     if (options.expiresAt !== undefined) connection.expiry = this.expiries.add(connection, options.expiresAt);
 
-    for (const topic of options.topics) {
-      const cursor = new GaplessCursor<SseFrame>({
-        source: prepared(topic.source),
-        deliver: (frame, live) => connection.event(topic.topic, frame, !live),
+    connection.subscriptions = options.topics.map((topic, index): Subscription => {
+      const { stream } = topic;
+      const cursor = new GaplessCursor<SseFrame | SseEventText>({
+        source: topic.source,
+        deliver: (item, live) => connection.event(index, item, !live),
         onError: (err) => {
-          this.logger.error(`${topic.stream}: cannot keep the stream in order; ending it`, err instanceof Error ? err.stack : String(err));
+          this.logger.error(`${stream}: cannot keep the stream in order; ending it`, err instanceof Error ? err.stack : String(err));
           this.remove(connection, 'error');
         },
       });
-      const subscription: Subscription = { connection, stream: topic.stream, topic: topic.topic, cursor };
-      connection.subscriptions.push(subscription);
-      let set = this.byStream.get(topic.stream);
-      if (!set) this.byStream.set(topic.stream, (set = new Set()));
+      const subscription: Subscription = { connection, stream, index, cursor };
+      let set = this.byStream.get(stream);
+      if (!set) this.byStream.set(stream, (set = new Set()));
       set.add(subscription);
-    }
+      return subscription;
+    });
     if (connection.closed) {
       this.remove(connection); // the client left while we were setting up
-      return;
+      return undefined;
     }
-    for (const s of connection.subscriptions) await s.cursor.start();
+    return connection;
   }
 
   /** Whether any stream here reads the log (if none, there is no event to build). */

@@ -123,6 +123,11 @@ export class TelemetryRepository implements OnModuleDestroy {
 
   // Label children resolved once: no label hashing when wire bytes are sampled.
   private readonly wire = Object.fromEntries(TRANSPORTS.map((t) => [t, this.wireBytesOut.labels(t)])) as Record<Transport, Counter.Internal>;
+  // The same for what every connect and disconnect counts (a connection storm is many of them).
+  private readonly opens = Object.fromEntries(TRANSPORTS.map((t) => [t, { connects: this.connects.labels(t), connections: this.connections.labels(t) }])) as Record<
+    Transport,
+    { connects: Counter.Internal; connections: ReturnType<Gauge["labels"]> }
+  >;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -156,8 +161,8 @@ export class TelemetryRepository implements OnModuleDestroy {
     const meter = new ConnectionMeter(owner.id, owner.userId, transport, socket, this.totals[transport]);
     this.tracked.set(key, meter);
     this.byId.set(owner.id, key);
-    this.connects.inc({ transport });
-    this.connections.inc({ transport });
+    this.opens[transport].connects.inc();
+    this.opens[transport].connections.inc();
     return meter;
   }
 
@@ -168,7 +173,7 @@ export class TelemetryRepository implements OnModuleDestroy {
     this.sample(t);
     this.tracked.delete(key);
     this.byId.delete(t.id);
-    this.connections.dec({ transport: t.transport });
+    this.opens[t.transport].connections.dec();
     this.disconnects.inc({ transport: t.transport, reason });
     if (reason === 'slow_consumer') this.slowCloses.inc({ transport: t.transport });
   }

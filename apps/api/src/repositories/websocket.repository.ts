@@ -211,7 +211,7 @@ export class WebSocketRepository implements OnModuleInit {
       rooms: NO_ROOMS,
       alive: true,
       closing: false,
-      scheduler: new DeliveryScheduler(this.netsim.for(user.id)),
+      scheduler: this.netsim.scheduler(user.id),
       sessionId,
     };
     // Counted from here: the 101 handshake is already written, so wire bytes exclude it.

@@ -57,8 +57,8 @@ export const frameRefs = new WeakMap<object, string>();
  *   which cost about 5 KiB of heap per idle connection (see bench/results).
  */
 export class RealtimeWsAdapter extends WsAdapter {
-  /** Handler lists seen (one per gateway), each as event -> position in the list. */
-  private readonly handlerPositions = new Map<string, Map<string, number>>();
+  /** Per handler list seen (one per gateway): event -> position in the list, and the shared transform. */
+  private readonly handlerPositions = new Map<string, Pick<HandlerTable, 'positions' | 'transform'>>();
   private readonly tables = new WeakMap<WebSocket, HandlerTable>();
   /** The one `message` listener of every socket (`this` is the socket). */
   private readonly onMessage: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void;
@@ -150,7 +150,9 @@ export class RealtimeWsAdapter extends WsAdapter {
    * level, not as errors anyone could use to flood the log.
    */
   override bindErrorHandler(server: WebSocketServer): WebSocketServer {
-    server.on('connection', (socket: WebSocket) => socket.on('error', (err) => this.logger.debug(`client socket error: ${err.message}`)));
+    // One listener for every socket, not a closure per socket.
+    const onError = (err: Error) => this.logger.debug(`client socket error: ${err.message}`);
+    server.on('connection', (socket: WebSocket) => socket.on('error', onError));
     server.on('error', (err: Error) => this.logger.error(err));
     return server;
   }
@@ -162,10 +164,12 @@ export class RealtimeWsAdapter extends WsAdapter {
   ): void {
     // Nest hands every socket its own handlers (each bound to the socket). Only the bound
     // callbacks are kept, in an array; the event -> position map and the listener are shared.
+    // Nest's `transform` is a new closure per socket that does the same for every one: the
+    // first is kept for all of the gateway's sockets.
     const key = handlers.map((h) => h.message as string).join('\0');
-    let positions = this.handlerPositions.get(key);
-    if (!positions) this.handlerPositions.set(key, (positions = new Map(handlers.map((h, i) => [h.message as string, i]))));
-    this.tables.set(client, { positions, callbacks: handlers.map((h) => h.callback), transform });
+    let shared = this.handlerPositions.get(key);
+    if (!shared) this.handlerPositions.set(key, (shared = { positions: new Map(handlers.map((h, i) => [h.message as string, i])), transform }));
+    this.tables.set(client, { positions: shared.positions, callbacks: handlers.map((h) => h.callback), transform: shared.transform });
     client.on('message', this.onMessage);
   }
 

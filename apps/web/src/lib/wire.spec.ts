@@ -14,6 +14,15 @@ describe('ChatFrameReader', () => {
     expect(reader.read('[3,8,2,"bob",1795356000120,""]')?.data).toMatchObject({ text: '', deleted: true });
   });
 
+  it('gives our own message the clientId of its ack when the ack came first, and only that one', () => {
+    const reader = new ChatFrameReader();
+    reader.read('{"event":"joining","data":{"room":"general","id":3}}');
+    reader.read('{"event":"ack","data":{"clientId":"c-1","seq":43,"room":"general"}}');
+    expect(reader.read('[3,42,2,"bob",1795356000120,"before"]')?.data.clientId).toBeUndefined();
+    expect(reader.read('[3,43,1,"me",1795356000120,"mine"]')?.data.clientId).toBe('c-1');
+    expect(reader.read('[3,43,1,"me",1795356000120,"mine"]')?.data.clientId).toBeUndefined(); // once
+  });
+
   it('drops what it cannot read: bad JSON, a room it was not told of, wrong types', () => {
     const reader = new ChatFrameReader();
     expect(reader.read('not json')).toBeNull();

@@ -11,14 +11,24 @@ export interface ChatFrame {
 const isRecord = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** Acks remembered until their message frame comes (a message that never comes is forgotten past this many). */
+const MAX_ACKS_WAITING = 1000;
+
 /**
  * Reads the chat socket's frames. A `message` is `[roomId, seq, authorId, author, t, text]`
  * (plus `editedAt` when edited): the room by id, which the `joining` frame of each join maps to
  * its name before any of the room's messages; `t` and `editedAt` are epoch ms; a deleted message
  * has the text "". Keeps the room ids it has learned (they never change).
+ *
+ * The frame does not carry the author's `clientId` (only the author's `ack` does): a message
+ * whose `ack` came first is given the `clientId` of that ack, so our own message is recognised
+ * in whichever order the two arrive, also when it comes in a re-join's history on a new socket
+ * (the acks are kept across sockets, bounded).
  */
 export class ChatFrameReader {
   readonly #rooms = new Map<number, string>();
+  /** `room\nseq` -> clientId, from acks whose message frame has not come yet. */
+  readonly #acks = new Map<string, string>();
 
   /** One frame's text as {event, data}; null for anything that is not a frame we can read. */
   read(raw: string): ChatFrame | null {
@@ -33,6 +43,10 @@ export class ChatFrameReader {
     const { event, data } = frame;
     if (typeof event !== 'string' || !isRecord(data)) return null;
     if (event === 'joining' && typeof data.id === 'number' && typeof data.room === 'string') this.#rooms.set(data.id, data.room);
+    if (event === 'ack' && typeof data.clientId === 'string' && typeof data.seq === 'number' && typeof data.room === 'string') {
+      if (this.#acks.size >= MAX_ACKS_WAITING) this.#acks.delete(this.#acks.keys().next().value!);
+      this.#acks.set(`${data.room}\n${data.seq}`, data.clientId);
+    }
     return { event, data };
   }
 
@@ -42,6 +56,9 @@ export class ChatFrameReader {
     if (typeof t !== 'number' || typeof text !== 'string') return null;
     const room = this.#rooms.get(roomId);
     if (room === undefined) return null;
+    const key = `${room}\n${seq}`;
+    const clientId = this.#acks.get(key);
+    if (clientId !== undefined) this.#acks.delete(key);
     return {
       event: 'message',
       data: {
@@ -53,6 +70,7 @@ export class ChatFrameReader {
         editedAt: typeof editedAt === 'number' ? iso(editedAt) : null,
         deleted: text === '',
         t,
+        ...(clientId === undefined ? {} : { clientId }),
       },
     };
   }

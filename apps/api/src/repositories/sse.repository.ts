@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
-import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
+import { GaplessCursor, type CursorOptions, type CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite } from '../domain/stream-position.js';
 import type { SseEventText } from '../dtos/events.dto.js';
 import { ExpirySweep } from './expiry-sweep.js';
@@ -85,13 +85,31 @@ export interface SseOpenOptions {
   userId?: number | null;
 }
 
-/** A stream's reading of one log; the same object sits in the log's set of readers. */
-interface Subscription {
-  connection: SseConnection;
-  stream: string;
-  /** The topic's place in the stream's `order` (and `positions`). */
-  index: number;
-  cursor: GaplessCursor<SseFrame | SseEventText>;
+/**
+ * A stream's reading of one log; the same object sits in the log's set of readers, and is its
+ * cursor's options (source, deliver, onError as methods: no closures per stream and topic).
+ */
+class Subscription implements CursorOptions<SseFrame | SseEventText> {
+  readonly cursor: GaplessCursor<SseFrame | SseEventText>;
+
+  constructor(
+    readonly connection: SseConnection,
+    readonly stream: string,
+    /** The topic's place in the stream's `order` (and `positions`). */
+    readonly index: number,
+    readonly source: CursorSource<SseFrame | SseEventText>,
+    private readonly failed: (subscription: Subscription, err: unknown) => void,
+  ) {
+    this.cursor = new GaplessCursor(this);
+  }
+
+  deliver(item: SseFrame | SseEventText, live: boolean): void {
+    this.connection.event(this.index, item, !live);
+  }
+
+  onError(err: unknown): void {
+    this.failed(this, err);
+  }
 }
 
 /** Deliveries of a reader nobody impairs (anonymous readers): never queues, so one serves all. */
@@ -241,6 +259,10 @@ export class SseRepository {
   /** Each open stream by its response, for the one shared `close` listener. */
   private readonly byResponse = new WeakMap<ServerResponse, SseConnection>();
   private readonly onResponseClose: (this: ServerResponse) => void;
+  private readonly onCursorError = (subscription: Subscription, err: unknown): void => {
+    this.logger.error(`${subscription.stream}: cannot keep the stream in order; ending it`, err instanceof Error ? err.stack : String(err));
+    this.remove(subscription.connection, 'error');
+  };
   private readonly onSlow = (connection: SseConnection): void => {
     this.logger.warn('ending a slow SSE reader');
     this.remove(connection, 'slow_consumer');
@@ -331,17 +353,8 @@ export class SseRepository {
     }, this.config.sseHeartbeatMs).unref();
     if (options.expiresAt !== undefined) connection.expiry = this.expiries.add(connection, options.expiresAt);
 
-    connection.subscriptions = options.topics.map((topic, index): Subscription => {
-      const { stream } = topic;
-      const cursor = new GaplessCursor<SseFrame | SseEventText>({
-        source: topic.source,
-        deliver: (item, live) => connection.event(index, item, !live),
-        onError: (err) => {
-          this.logger.error(`${stream}: cannot keep the stream in order; ending it`, err instanceof Error ? err.stack : String(err));
-          this.remove(connection, 'error');
-        },
-      });
-      const subscription: Subscription = { connection, stream, index, cursor };
+    connection.subscriptions = options.topics.map(({ stream, source }, index) => {
+      const subscription = new Subscription(connection, stream, index, source, this.onCursorError);
       let set = this.byStream.get(stream);
       if (!set) this.byStream.set(stream, (set = new Set()));
       set.add(subscription);

@@ -30,6 +30,27 @@ export interface StreamPlan {
   reset: Record<string, { lastId: number; reason: ResetReason }> | null;
 }
 
+/**
+ * One topic's replay from its log, from `start`. A small object with methods rather than a pair
+ * of closures: every open stream holds one per topic for its whole life.
+ */
+class LogSource implements CursorSource<SseEventText> {
+  constructor(
+    private readonly log: StreamEventRepository,
+    private readonly stream: string,
+    private readonly start: number,
+  ) {}
+
+  async initial() {
+    const items = await this.after(this.start, PAGE);
+    return { items, position: items.at(-1)?.seq ?? this.start, more: items.length === PAGE };
+  }
+
+  async after(from: number, limit: number): Promise<SseEventText[]> {
+    return (await this.log.after(this.stream, from, limit)).map(sseEvent);
+  }
+}
+
 /** Which SSE topics exist, who may read them, and where a reader resumes (or must reset). */
 @Injectable()
 export class EventStreamService {
@@ -101,14 +122,7 @@ export class EventStreamService {
 
   /** The replay source of one topic, from `start`. */
   source(spec: TopicSpec, start: number): CursorSource<SseEventText> {
-    const after = async (from: number, limit: number) => (await this.log.after(spec.stream, from, limit)).map(sseEvent);
-    return {
-      initial: async () => {
-        const items = await after(start, PAGE);
-        return { items, position: items.at(-1)?.seq ?? start, more: items.length === PAGE };
-      },
-      after,
-    };
+    return new LogSource(this.log, spec.stream, start);
   }
 
   /**

@@ -174,8 +174,9 @@ export function decodeStreamData(type: string, data: unknown, id: string, topic:
     const own = String(fields[0]);
     const seq = topic === null ? Number(new Map(id.split(',').map((p) => p.split('=') as [string, string])).get(own)) : Number(id);
     if (type === 'notification') {
-      const [, kind, t, title, body] = fields as [string, string, number, string, string];
-      return { topic: own, id: seq, kind, t, title, body, createdAt: new Date(t).toISOString(), read: false };
+      const [, kind, t, title, body, room, roomSeq] = fields as [string, string, number, string, string, string?, number?];
+      const link = room === undefined ? null : { room, seq: roomSeq };
+      return { topic: own, id: seq, kind, t, title, body, createdAt: new Date(t).toISOString(), read: false, link };
     }
     const [, updateId, t, body] = fields as [string, number, number, string];
     return { topic: own, id: updateId, t, body, createdAt: new Date(t).toISOString(), editedAt: null };

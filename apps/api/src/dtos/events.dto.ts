@@ -21,8 +21,8 @@ const epochMs = (iso: unknown): number => (typeof iso === 'string' ? Date.parse(
  * CR and LF, so no text can end the event early.
  *
  * The two main events are compact arrays around their text: `notification` is
- * `[kind, t, title, body]` (its id is the event's position, so it is not repeated; a new one is
- * unread), `update` is `[id, t, body]`; `t` is when it was stored, epoch ms. On the multiplexed
+ * `[kind, t, title, body]`, plus `room, seq` when it links to a chat message (its id is the
+ * event's position, so it is not repeated; a new one is unread), `update` is `[id, t, body]`; `t` is when it was stored, epoch ms. On the multiplexed
  * stream (`composite`) the topic comes first, since that stream carries several; a single-topic
  * stream's subscription already says it. Every other event is its stored object, with `topic`
  * on the multiplexed stream only.
@@ -31,8 +31,11 @@ export function eventData(entry: StreamEntry, composite: boolean): string {
   const d = entry.data;
   const topic = composite ? `${JSON.stringify(topicOf(entry.stream))},` : '';
   switch (entry.type) {
-    case 'notification':
-      return `[${topic}${text(d.kind)},${epochMs(d.createdAt)},${text(d.title)},${text(d.body)}]`;
+    case 'notification': {
+      const link = d.link as { room?: unknown; seq?: unknown } | null | undefined;
+      const about = link && typeof link.room === 'string' && typeof link.seq === 'number' ? `,${JSON.stringify(link.room)},${link.seq}` : '';
+      return `[${topic}${text(d.kind)},${epochMs(d.createdAt)},${text(d.title)},${text(d.body)}${about}]`;
+    }
     case 'update':
       return `[${topic}${Number(d.id) || 0},${epochMs(d.createdAt)},${text(d.body)}]`;
     default: {

@@ -47,7 +47,12 @@ describe('readStreamData', () => {
       body: 'hey',
       createdAt: '2026-11-22T14:00:00.123Z',
       read: false,
+      link: null,
       t: 1795356000123,
+    });
+    expect(readStreamData('notification', ['notifications', 'mention', 1795356000123, 'bob mentioned you', 'hey', 'general', 42], at({ notifications: 13 }))).toMatchObject({
+      id: 13,
+      link: { room: 'general', seq: 42 },
     });
     expect(readStreamData('update', ['blog:3', 40, 1795356000123, 'We are live'], at({}))).toEqual({
       topic: 'blog:3',

@@ -78,7 +78,8 @@ export class ChatFrameReader {
 
 /**
  * An SSE event's data as the app reads it. The two main events are compact arrays:
- * `notification` `[kind, t, title, body]` (its id is the event's position, `seq`) and `update`
+ * `notification` `[kind, t, title, body]`, plus `room, seq` when it links to a chat message (its
+ * id is the event's position, `seq`), and `update`
  * `[id, t, body]`, each with the topic first on `/api/events`. They become the objects of the
  * REST API (`Notification`, `BlogUpdate`) with `topic` and `t` (stored, epoch ms). Any other
  * event's data is an object already and is returned as it is.
@@ -89,9 +90,10 @@ export function readStreamData(event: string, data: unknown, position: (topic: s
   if (!Array.isArray(data) || typeof data[0] !== 'string') return data;
   const [topic, ...rest] = data as [string, ...unknown[]];
   if (event === 'notification') {
-    const [kind, t, title, body] = rest;
+    const [kind, t, title, body, room, seq] = rest;
     if (typeof t !== 'number') return null;
-    return { topic, id: position(topic) ?? 0, kind, title, body, createdAt: iso(t), read: false, t };
+    const link = typeof room === 'string' && typeof seq === 'number' ? { room, seq } : null;
+    return { topic, id: position(topic) ?? 0, kind, title, body, createdAt: iso(t), read: false, link, t };
   }
   if (event === 'update') {
     const [id, t, body] = rest;

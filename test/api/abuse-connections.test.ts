@@ -116,7 +116,9 @@ describe('join amplification (defect 1), server in its own process', () => {
     const received = sockets.map((socket) => {
       const counts = { message: 0, joined: 0, close: 0 };
       socket.on('message', (raw) => {
-        const event = (JSON.parse(String(raw)) as { event: keyof typeof counts }).event;
+        // A `message` frame is an array (docs/protocol.md); every other frame an object.
+        const frame = JSON.parse(String(raw)) as { event: keyof typeof counts } | unknown[];
+        const event = Array.isArray(frame) ? 'message' : frame.event;
         if (event in counts) counts[event]++;
       });
       socket.on('close', (code) => (counts.close = code));

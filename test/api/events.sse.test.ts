@@ -96,6 +96,11 @@ describe('GET /api/events (one stream, many topics)', () => {
       return answer;
     };
     const stream = { status: 200, type: 'text/event-stream; charset=utf-8', body: null };
+    // The security headers every Express response has, on a stream served below it too.
+    const secured = await fetch(`${server.url}/api/blogs/${blog}/stream`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+    expect(secured?.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(secured?.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    await secured?.body?.cancel();
     // Express matches case-insensitively, with or without a trailing slash.
     expect(await head(`/api/blogs/${blog}/stream/`)).toEqual(stream);
     expect(await head(`/API/Blogs/${blog}/Stream`)).toEqual(stream);

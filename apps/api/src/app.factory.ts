@@ -34,8 +34,16 @@ function serveStreamsBelowExpress(app: INestApplication): void {
   if (express.length === 0) throw new Error('the HTTP server has no request listener to put the event streams ahead of');
   const streams = app.get(EventStreamResponder);
   server.removeAllListeners('request');
+  // The same security headers as every Express response (helmet sets them synchronously, before
+  // the stream's head is written on a later tick).
+  const headers = securityHeaders();
+  // (It reads Express's `req.path`; a stream's path is never the docs'.)
+  const security = (req: IncomingMessage, res: ServerResponse, next: () => void) => headers(Object.assign(req, { path: '/api/events' }) as unknown as Request, res as Response, next);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (streams.serve(req, res)) return;
+    if (streams.serve(req, res)) {
+      security(req, res, () => undefined);
+      return;
+    }
     for (const listener of express) listener.call(server, req, res);
   });
 }

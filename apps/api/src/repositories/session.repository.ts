@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { UserEntity } from '../domain/entities.js';
 import { DatabaseRepository } from './database.repository.js';
+import { isoTime, one } from './sql.js';
 
 /** A session row as authenticate() reads it: whose it is, which token is current, until when. */
 export interface SessionRecord {
@@ -25,13 +26,19 @@ export class SessionRepository {
     return row;
   }
 
-  /** The session with its user, or null when it was revoked (or never existed). */
+  /**
+   * The session with its user, or null when it was revoked (or never existed). Every request,
+   * upgrade and stream asks this, so it is a prepared statement (one join), not an ORM query:
+   * a reconnect storm pays microseconds per connection for it, not a millisecond.
+   */
   async find(id: string): Promise<SessionRecord | null> {
-    const row = await this.db.client.session.findUnique({
-      where: { id },
-      select: { id: true, tokenId: true, expiresAt: true, user: { select: { id: true, username: true } } },
-    });
-    return row ? { id: row.id, user: row.user, tokenId: row.tokenId, expiresAt: row.expiresAt.getTime() } : null;
+    const row = await this.db.read(
+      one<{ id: string; tokenId: string; expiresAt: unknown; userId: number; username: string }>(
+        `SELECT s."id", s."tokenId", s."expiresAt", u."id" AS "userId", u."username" FROM "Session" s JOIN "User" u ON u."id" = s."userId" WHERE s."id" = $1`,
+        [id],
+      ),
+    );
+    return row ? { id: row.id, user: { id: row.userId, username: row.username }, tokenId: row.tokenId, expiresAt: Date.parse(isoTime(row.expiresAt)) } : null;
   }
 
   /**

@@ -39,7 +39,7 @@ export type UnitFactory = () => Unit<unknown>;
  */
 export class SqliteEngine implements SqlEngine {
   readonly provider = 'sqlite';
-  private readonly statements = new Map<string, { statement: BetterSqlite3.Statement; order: number[] }>();
+  private readonly statements = new Map<string, { statement: BetterSqlite3.Statement; order: number[] | null }>();
 
   /** Transaction control, prepared once: `exec` would parse the SQL again every time. */
   private readonly control: Record<'begin' | 'savepoint' | 'release' | 'rollbackTo' | 'commit' | 'rollback', BetterSqlite3.Statement>;
@@ -55,8 +55,11 @@ export class SqliteEngine implements SqlEngine {
     };
   }
 
-  /** The statement with `$N` turned into anonymous `?`, and which parameter each `?` takes. */
-  private prepared(sql: string): { statement: BetterSqlite3.Statement; order: number[] } {
+  /**
+   * The statement with `$N` turned into anonymous `?`, and which parameter each `?` takes (null
+   * when that is simply `$1, $2, ...` in order, as in most statements: no reordering per call).
+   */
+  private prepared(sql: string): { statement: BetterSqlite3.Statement; order: number[] | null } {
     let prepared = this.statements.get(sql);
     if (!prepared) {
       const order: number[] = [];
@@ -68,7 +71,8 @@ export class SqliteEngine implements SqlEngine {
       );
       // Prisma's adapter turns safe integers on for the connection; our columns fit in a double.
       statement.safeIntegers(false);
-      this.statements.set(sql, (prepared = { statement, order }));
+      const inOrder = order.every((n, i) => n === i);
+      this.statements.set(sql, (prepared = { statement, order: inOrder ? null : order }));
     }
     return prepared;
   }
@@ -76,7 +80,7 @@ export class SqliteEngine implements SqlEngine {
   private execute(query: Query): unknown {
     if (query.mode === 'bulk') return this.drive(query.op.one(query.args));
     const { statement, order } = this.prepared(query.sql);
-    const params = order.map((i) => query.params[i]);
+    const params = (order ? order.map((i) => query.params[i]) : query.params) as unknown[];
     switch (query.mode) {
       case 'get':
         return statement.get(...params);
@@ -171,7 +175,8 @@ export class PostgresEngine implements SqlEngine {
   }
 
   private async drive<T>(client: pg.PoolClient, unit: Unit<T>, resume?: unknown): Promise<T> {
-    let step = resume === undefined ? unit.next() : unit.next(resume);
+    // A fresh generator ignores what next() is given; a paused one gets its bulk answer.
+    let step = unit.next(resume);
     while (!step.done) step = unit.next(await this.execute(client, step.value));
     return step.value;
   }
@@ -236,7 +241,11 @@ export class PostgresEngine implements SqlEngine {
       else waiting.push({ unit, index, query: step.value as BulkQuery });
     }
     const byOp = new Map<BulkQuery['op'], typeof waiting>();
-    for (const w of waiting) byOp.set(w.query.op, [...(byOp.get(w.query.op) ?? []), w]);
+    for (const w of waiting) {
+      const group = byOp.get(w.query.op);
+      if (group) group.push(w);
+      else byOp.set(w.query.op, [w]);
+    }
     const answers = new Map<number, unknown>();
     for (const [op, group] of byOp) {
       const results = await op.many((q) => this.execute(client, q), group.map((w) => w.query.args));

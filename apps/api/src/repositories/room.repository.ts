@@ -284,10 +284,6 @@ export class RoomRepository {
     return { ok: true, change: { room: room.name, rev, seq, kind: change.kind, text: change.kind === 'edited' ? change.text : '', at: isoTime(at) } };
   }
 
-  findByClientId(authorId: number, clientId: string): Promise<MessageEntity | null> {
-    return this.db.read(messageByClientId(authorId, clientId)).then((m) => m ?? null);
-  }
-
   /** Messages with `seq > afterSeq`, oldest first, at most `limit` (replay: prepared statement). */
   messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageEntity[]> {
     return this.db.read(many<MessageSqlRow>(`${MESSAGE_SQL} WHERE m."roomId" = $1 AND m."seq" > $2 ORDER BY m."seq" ASC LIMIT $3`, [roomId, afterSeq, limit])).then((rows) => rows.map(fromSql));

@@ -10,11 +10,12 @@ import type { LoadCommand, LoadReply, StepResult, Target } from './protocol.js';
 import { summarize } from './stats.js';
 import { closeStorePublishers, openStorePublishers, runStoreStep } from './store.js';
 
-const MARK = '@@';
+/** Starts every payload's stamp. Not '@', which would make each chat message a mention (an extra lookup the other systems do not do). */
+const MARK = '~~';
 
 const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
-/** `@@<send time µs>;<publisher>;` padded with `x` to exactly `bytes` (at least the header). */
+/** `~~<send time µs>;<publisher>;` padded with `x` to exactly `bytes` (at least the header). */
 export function makePayload(bytes: number, publisher: number): string {
   const head = `${MARK}${nowMicros()};${publisher};`;
   return head.length >= bytes ? head : head + 'x'.repeat(bytes - head.length);

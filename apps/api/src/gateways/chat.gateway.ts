@@ -1,16 +1,16 @@
-import { UseFilters } from '@nestjs/common';
+import { Logger, UseFilters } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, type OnGatewayConnection, type OnGatewayDisconnect } from '@nestjs/websockets';
 import type WebSocket from 'ws';
 import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import { SendOrderGate } from '../domain/send-order.js';
-import { EditDto, frame, JoinDto, MessageRefDto, PingDto, PostMessageDto, RoomFrameDto, toPresenceFrame } from '../dtos/chat.dto.js';
+import { EditDto, frame, JoinDto, MessageRefDto, PingDto, postMessageProblem, RoomFrameDto, toPresenceFrame, type PostMessage } from '../dtos/chat.dto.js';
 import { nowMs } from '../dtos/sse-format.js';
 import { TelemetryRepository } from '../repositories/telemetry.repository.js';
 import { WebSocketRepository, WsCloseCode } from '../repositories/websocket.repository.js';
 import { ChatService } from '../services/chat.service.js';
 import { FanoutService } from '../services/fanout.service.js';
-import { WsErrorFilter } from './ws-error.filter.js';
+import { wsErrorFrame, WsErrorFilter } from './ws-error.filter.js';
 import type { VerifiedUpgrade } from './ws.adapter.js';
 
 /**
@@ -23,6 +23,7 @@ import type { VerifiedUpgrade } from './ws.adapter.js';
 export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   /** A refused message holds back the later ones of its connection and room (docs/protocol.md, `out_of_order`). */
   private readonly sendOrder = new SendOrderGate<WebSocket>();
+  private readonly logger = new Logger('WsGateway');
 
   constructor(
     private readonly chat: ChatService,
@@ -72,16 +73,31 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
 
   /**
    * `message {room, text, clientId, first?}`: stored, broadcast to the room, then acked to the
-   * sender. The gate runs inside the connection's write queue, so it sees each earlier message's
+   * sender. A connection's messages are pipelined into the group commit in the order they came;
+   * the send-order gate is asked inside each one's unit, so it sees every earlier message's
    * outcome before deciding on the next.
    */
   @SubscribeMessage('message')
-  async message(@ConnectedSocket() socket: WebSocket, @MessageBody() data: PostMessageDto): Promise<void> {
+  async message(@ConnectedSocket() socket: WebSocket, @MessageBody() raw: Record<string, unknown>): Promise<void> {
+    // Validated here, not by the ValidationPipe (it skips a plain-object parameter): see postMessageProblem.
+    const problem = postMessageProblem(raw);
+    if (problem) throw new DomainError('invalid', problem);
+    const data = raw as unknown as PostMessage;
     const user = this.member(socket, data.room);
-    const { message } = await this.websockets.inOrder(socket, () =>
-      this.sendOrder.admit(socket, data.room, data.clientId, data.first === true, () => this.chat.post(user, data.room, data.text, data.clientId)),
-    );
-    this.websockets.send(socket, frame('ack', { clientId: message.clientId, seq: message.seq, room: message.room }));
+    let answer: string;
+    try {
+      const { message } = await this.websockets.inOrder(socket, (queued) => {
+        const ticket = this.sendOrder.ticket(socket, data.room, data.clientId, data.first === true);
+        const stored = this.chat.post(user, data.room, data.text, data.clientId, ticket);
+        queued(); // the message has its place in the group commit: the next one may queue behind it
+        return stored;
+      });
+      answer = frame('ack', { clientId: message.clientId, seq: message.seq, room: message.room });
+    } catch (err) {
+      // Answered here, not by the filter (a few turns later), so acks and refusals keep send order.
+      answer = wsErrorFrame(err, data, this.logger);
+    }
+    this.websockets.send(socket, answer);
   }
 
   /** `edit {room, seq, text}` */

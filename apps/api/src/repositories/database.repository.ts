@@ -77,10 +77,15 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
   /**
    * Runs a unit of writes in the next group commit: it commits, or fails and leaves no trace,
    * on its own. `make` builds the unit (it may be called again if the batch has to be retried).
+   * `failed` is told synchronously, in commit order, if it fails (GroupCommitWriter.write).
    */
-  write<T>(make: () => Unit<T>): Promise<T> {
-    if (!this.writer) return Promise.reject(new Error('the database is not open yet'));
-    return this.writer.write(make);
+  write<T>(make: () => Unit<T>, failed?: (error: unknown) => void): Promise<T> {
+    if (!this.writer) {
+      const error = new Error('the database is not open yet');
+      failed?.(error);
+      return Promise.reject(error);
+    }
+    return this.writer.write(make, failed);
   }
 
   /** Runs a read-only unit as prepared statements, outside any transaction. */

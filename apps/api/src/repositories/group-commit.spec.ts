@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GroupCommitWriter } from './group-commit.js';
-import { EngineBusy, type Settled, type SqlEngine, type UnitFactory } from './sql-engine.js';
+import { EngineBusy, type BatchUnit, type Settled, type SqlEngine } from './sql-engine.js';
 import type { Unit } from './sql.js';
 
 /** An engine that records each batch and runs units without a database (each returns its value). */
@@ -14,19 +14,23 @@ class FakeEngine implements SqlEngine {
     throw new Error('not used');
   }
 
-  batch(units: readonly UnitFactory[]): Promise<Settled<unknown>[]> {
+  batch(units: readonly BatchUnit[]): Promise<Settled<unknown>[]> {
     if (this.busyTimes > 0) {
       this.busyTimes--;
       return Promise.reject(new EngineBusy());
     }
     this.batches.push(units.length);
-    if (this.failWhole) return Promise.resolve(units.map(() => ({ ok: false, error: this.failWhole }) as const));
+    if (this.failWhole) {
+      for (const unit of units) unit.failed?.(this.failWhole);
+      return Promise.resolve(units.map(() => ({ ok: false, error: this.failWhole }) as const));
+    }
     return Promise.resolve(
-      units.map((make) => {
+      units.map(({ make, failed }) => {
         try {
           const step = make().next();
           return step.done ? { ok: true, value: step.value } : { ok: false, error: new Error('unit yielded a query') };
         } catch (error) {
+          failed?.(error);
           return { ok: false, error };
         }
       }),
@@ -84,6 +88,27 @@ describe('GroupCommitWriter', () => {
     const writer = new GroupCommitWriter(engine, 100);
     expect(await Promise.all([writer.write(() => value('x')), writer.write(() => value('y'))])).toEqual(['x', 'y']);
     expect(engine.batches).toEqual([2]);
+  });
+
+  it('tells a failed unit’s `failed` before any later unit runs, even one in the next batch', async () => {
+    const writer = new GroupCommitWriter(new FakeEngine(), 1);
+    const seen: string[] = [];
+    const second = function* () {
+      seen.push('second runs');
+      return 2;
+    };
+    const settled = await Promise.allSettled([writer.write(failing, () => seen.push('first failed')), writer.write(second, () => seen.push('second failed'))]);
+    expect(seen).toEqual(['first failed', 'second runs']);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'fulfilled']);
+  });
+
+  it('tells every unit of a failed commit, in order', async () => {
+    const engine = new FakeEngine();
+    engine.failWhole = new Error('disk I/O error');
+    const writer = new GroupCommitWriter(engine, 100);
+    const told: number[] = [];
+    await Promise.allSettled([1, 2, 3].map((n) => writer.write(() => value(n), () => told.push(n))));
+    expect(told).toEqual([1, 2, 3]);
   });
 
   it('drained() waits for writes in flight', async () => {

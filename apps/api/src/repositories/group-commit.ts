@@ -1,8 +1,8 @@
-import { EngineBusy, type SqlEngine, type UnitFactory } from './sql-engine.js';
+import { EngineBusy, type BatchUnit, type SqlEngine, type UnitFactory } from './sql-engine.js';
 import type { Unit } from './sql.js';
 
-interface Pending {
-  unit: UnitFactory;
+interface Pending extends BatchUnit {
+  make: UnitFactory;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -34,11 +34,15 @@ export class GroupCommitWriter {
     return this.inFlight;
   }
 
-  /** Runs the unit that `make` creates in the next batch; `make` may be called again if the batch is retried. */
-  write<T>(make: () => Unit<T>): Promise<T> {
+  /**
+   * Runs the unit that `make` creates in the next batch; `make` may be called again if the batch
+   * is retried. `failed` is told synchronously if the unit fails, before any later unit runs
+   * (see {@link BatchUnit.failed}); the promise rejects later, after the batch.
+   */
+  write<T>(make: () => Unit<T>, failed?: (error: unknown) => void): Promise<T> {
     this.inFlight++;
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ unit: make, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ make, failed, resolve: resolve as (value: unknown) => void, reject });
       this.kick();
     });
   }
@@ -64,7 +68,7 @@ export class GroupCommitWriter {
         const batch = this.queue.splice(0, this.maxBatch);
         let settled;
         try {
-          settled = await this.engine.batch(batch.map((p) => p.unit));
+          settled = await this.engine.batch(batch);
         } catch (error) {
           if (error instanceof EngineBusy) {
             // Someone else's transaction is open on the connection: try again shortly, same order.
@@ -72,7 +76,10 @@ export class GroupCommitWriter {
             await new Promise((resolve) => setTimeout(resolve, 1));
             continue;
           }
-          settled = batch.map(() => ({ ok: false, error }) as const);
+          settled = batch.map((p) => {
+            p.failed?.(error);
+            return { ok: false, error } as const;
+          });
         }
         for (let i = 0; i < batch.length; i++) {
           const outcome = settled[i]!;

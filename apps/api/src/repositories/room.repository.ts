@@ -193,6 +193,21 @@ export class RoomRepository {
     return { id: row.id, name };
   }
 
+  /**
+   * The same as a unit of a transaction (a prepared statement on a cache miss), so a write that
+   * needs the room's id does not wait for a lookup before taking its place in the group commit.
+   * Rooms are never deleted, so an id read inside a transaction stays true after it.
+   */
+  *ref(name: string): Unit<RoomRef | undefined> {
+    const known = this.ids.get(name);
+    if (known !== undefined) return { id: known, name };
+    const row = yield* one<{ id: number }>(`SELECT "id" FROM "Room" WHERE "name" = $1`, [name]);
+    if (!row) return undefined;
+    if (this.ids.size >= 10_000) this.ids.clear();
+    this.ids.set(name, row.id);
+    return { id: row.id, name };
+  }
+
   async findByName(name: string): Promise<RoomEntity | null> {
     const row = await this.db.client.room.findUnique({ where: { name }, select: roomSelect });
     return row ? toRoom(row) : null;

@@ -25,11 +25,31 @@ export interface SqlEngine {
    * others still commit. If the transaction itself cannot commit (the database is unreachable),
    * every unit gets that error. Rejects only with {@link EngineBusy}.
    */
-  batch(units: readonly UnitFactory[]): Promise<Settled<unknown>[]>;
+  batch(units: readonly BatchUnit[]): Promise<Settled<unknown>[]>;
 }
 
 /** Makes a fresh unit: a batch may have to run a unit again after rolling the others back. */
 export type UnitFactory = () => Unit<unknown>;
+
+/** A unit of a batch. */
+export interface BatchUnit {
+  readonly make: UnitFactory;
+  /**
+   * Told, synchronously, that this unit failed (it left no trace): before any later unit of the
+   * batch runs when it failed alone, or in batch order once the batch is over when the whole
+   * transaction failed. Lets a later unit see an earlier one's failure (a sender's next message
+   * must not be stored after one that was not: domain/send-order.ts).
+   */
+  readonly failed?: (error: unknown) => void;
+}
+
+/** Every unit failed with `error` (the transaction could not run or commit): told in batch order. */
+function allFailed(units: readonly BatchUnit[], error: unknown, told: ReadonlySet<number> = new Set()): Settled<unknown>[] {
+  return units.map((unit, i) => {
+    if (!told.has(i)) unit.failed?.(error);
+    return { ok: false, error } as const;
+  });
+}
 
 /**
  * SQLite through better-sqlite3, on the very connection Prisma uses (so there is one writer and
@@ -105,7 +125,7 @@ export class SqliteEngine implements SqlEngine {
     }
   }
 
-  batch(units: readonly UnitFactory[]): Promise<Settled<unknown>[]> {
+  batch(units: readonly BatchUnit[]): Promise<Settled<unknown>[]> {
     // A Prisma transaction is open on the shared connection (between its awaits): wait for it.
     if (this.db.inTransaction) return Promise.reject(new EngineBusy());
     const results: Settled<unknown>[] = [];
@@ -113,25 +133,28 @@ export class SqliteEngine implements SqlEngine {
     try {
       control.begin.run();
     } catch (error) {
-      return Promise.resolve(units.map(() => ({ ok: false, error }) as const));
+      return Promise.resolve(allFailed(units, error));
     }
+    const told = new Set<number>();
     try {
-      for (const unit of units) {
+      for (const [i, unit] of units.entries()) {
         control.savepoint.run();
         try {
-          const value = this.drive(unit());
+          const value = this.drive(unit.make());
           control.release.run();
           results.push({ ok: true, value });
         } catch (error) {
           control.rollbackTo.run();
           control.release.run();
           results.push({ ok: false, error });
+          told.add(i);
+          unit.failed?.(error);
         }
       }
       control.commit.run();
     } catch (error) {
       if (this.db.inTransaction) control.rollback.run();
-      return Promise.resolve(units.map(() => ({ ok: false, error }) as const));
+      return Promise.resolve(allFailed(units, error, told));
     }
     return Promise.resolve(results);
   }
@@ -190,12 +213,12 @@ export class PostgresEngine implements SqlEngine {
     }
   }
 
-  async batch(units: readonly UnitFactory[]): Promise<Settled<unknown>[]> {
+  async batch(units: readonly BatchUnit[]): Promise<Settled<unknown>[]> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (error) {
-      return units.map(() => ({ ok: false, error }));
+      return allFailed(units, error);
     }
     let broken = false;
     try {
@@ -207,14 +230,15 @@ export class PostgresEngine implements SqlEngine {
           return values.map((value) => ({ ok: true, value }));
         } catch (error) {
           await client.query('ROLLBACK').catch(() => (broken = true));
-          if (broken || this.unavailable(error)) return units.map(() => ({ ok: false, error }));
+          if (broken || this.unavailable(error)) return allFailed(units, error);
         }
       }
       // One unit, or someone's unit failed: each in its own transaction, so the bad one fails alone.
       const settled: Settled<unknown>[] = [];
       for (const unit of units) {
-        if (broken) settled.push({ ok: false, error: new Error('the connection broke during the batch') });
-        else settled.push(await this.alone(client, unit, () => (broken = true)));
+        const outcome = broken ? { ok: false as const, error: new Error('the connection broke during the batch') } : await this.alone(client, unit.make, () => (broken = true));
+        if (!outcome.ok) unit.failed?.(outcome.error);
+        settled.push(outcome);
       }
       return settled;
     } finally {
@@ -230,10 +254,10 @@ export class PostgresEngine implements SqlEngine {
    * depend on each other's writes in the other direction (a unit that reads what another writes,
    * say an edit of a message in the same batch, comes after it in the queue and so after its bulk).
    */
-  private async lockstep(client: pg.PoolClient, factories: readonly UnitFactory[]): Promise<unknown[]> {
-    const values: unknown[] = new Array(factories.length);
+  private async lockstep(client: pg.PoolClient, units: readonly BatchUnit[]): Promise<unknown[]> {
+    const values: unknown[] = new Array(units.length);
     const waiting: { unit: Unit<unknown>; index: number; query: BulkQuery }[] = [];
-    for (const [index, make] of factories.entries()) {
+    for (const [index, { make }] of units.entries()) {
       const unit = make();
       let step = unit.next();
       while (!step.done && step.value.mode !== 'bulk') step = unit.next(await this.execute(client, step.value));

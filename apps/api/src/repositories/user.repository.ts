@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { UserEntity } from '../domain/entities.js';
 import { DatabaseRepository, isUniqueViolation } from './database.repository.js';
+import { many, type Unit } from './sql.js';
 
 export interface UserWithPassword extends UserEntity {
   passwordHash: string;
@@ -32,12 +33,10 @@ export class UserRepository {
     });
   }
 
-  findByUsernames(usernames: string[]): Promise<UserEntity[]> {
-    if (usernames.length === 0) return Promise.resolve([]);
-    return this.db.client.user.findMany({
-      where: { username: { in: usernames } },
-      select: { id: true, username: true },
-      orderBy: { id: 'asc' },
-    });
+  /** The users with these usernames, as a unit of a transaction (prepared statements: a message's mentions). */
+  *byUsernames(usernames: readonly string[]): Unit<UserEntity[]> {
+    if (usernames.length === 0) return [];
+    const marks = usernames.map((_, i) => `$${i + 1}`).join(', ');
+    return yield* many<UserEntity>(`SELECT "id", "username" FROM "User" WHERE "username" IN (${marks}) ORDER BY "id"`, usernames);
   }
 }

@@ -153,7 +153,7 @@ describe('WebSocketRepository', () => {
       if (i === 2) socket.extensions = 'permessage-deflate';
       const writes: Buffer[] = [];
       tcpWrites.push(writes);
-      const tcp = { bytesWritten: 0, write: (b: Buffer) => writes.push(b) };
+      const tcp = { bytesWritten: 0, writableLength: 0, write: (b: Buffer) => writes.push(b), cork: () => {}, uncork: () => {} };
       repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000, tcp as never);
       return socket;
     });
@@ -167,6 +167,31 @@ describe('WebSocketRepository', () => {
     expect(tcpWrites[2]).toEqual([]); // permessage-deflate: ws frames (and compresses) it
     expect(sockets[2]!.sent.at(-1)).toBe('[1,1,1,"u",0,"hi"]');
     expect(sockets[0]!.sent.slice(1)).toEqual([]); // nothing of it through ws on the direct sockets
+  });
+
+  it('corks a socket for the rest of the turn: a batch of frames leaves in one write, in order, right after it', async () => {
+    const repo = new WebSocketRepository(config, new TelemetryRepository(), new NetsimRepository());
+    const log: string[] = [];
+    let corked = 0;
+    const tcp = {
+      bytesWritten: 0,
+      writableLength: 0,
+      write: (b: Buffer) => log.push(`${corked > 0 ? 'held' : 'sent'} ${b.subarray(2).toString()}`),
+      cork: () => corked++,
+      uncork: () => {
+        if (corked > 0 && --corked === 0) log.push('flushed');
+      },
+    };
+    const socket = new FakeSocket();
+    repo.register(socket as unknown as WebSocket, user, Date.now() + 60_000, tcp as never);
+    await repo.join(socket as unknown as WebSocket, { name: 'r', id: 1 }, { messages: noReplay, changes: noReplay }, () => {});
+    await new Promise((r) => setImmediate(r));
+    log.length = 0;
+    for (const seq of [1, 2, 3]) repo.broadcastMessage('r', { seq, frame: new WsFrame(`m${seq}`) });
+    expect(log).toEqual(['held m1', 'held m2', 'held m3']);
+    await new Promise((r) => process.nextTick(r));
+    expect(log).toEqual(['held m1', 'held m2', 'held m3', 'flushed']);
+    expect(corked).toBe(0);
   });
 
   it('closes with 4001 once the session has expired (within the one-second sweep), never before', () => {

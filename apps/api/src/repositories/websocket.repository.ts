@@ -97,8 +97,12 @@ interface Connection {
    * interleave with its own (pings, close) exactly as if it had written them.
    */
   direct?: Socket;
-  /** The last of the client's writes still running ({@link WebSocketRepository.inOrder}). */
+  /** Its socket is corked until the end of this turn (WebSocketRepository.cork). */
+  corked?: boolean;
+  /** Settles once the last of the client's writes has its place in the queue ({@link WebSocketRepository.inOrder}). */
   tail?: Promise<void>;
+  /** Settles once the last of the client's writes has settled, after every earlier one. */
+  answered?: Promise<void>;
 }
 
 const settle = (): void => undefined;
@@ -127,6 +131,17 @@ export class WebSocketRepository implements OnModuleInit {
     return this.config.instanceId;
   }
   private nextId = 0;
+  /** Connections whose sockets are corked until the end of this turn ({@link cork}). */
+  private readonly corked: Connection[] = [];
+  /** Corked bytes past which a socket is uncorked at once: well under the send cap. */
+  private readonly corkBytes: number;
+  private readonly uncorkAll = (): void => {
+    for (const connection of this.corked) {
+      connection.corked = false;
+      connection.direct?.uncork();
+    }
+    this.corked.length = 0;
+  };
   private heartbeat?: NodeJS.Timeout;
   /** Closes sockets whose session has expired, with 4001 so the client renews it and reconnects. */
   private readonly expiries = new ExpirySweep<WebSocket>((socket) => this.expire(socket));
@@ -140,6 +155,7 @@ export class WebSocketRepository implements OnModuleInit {
     private readonly telemetry: TelemetryRepository,
     private readonly netsim: NetsimRepository,
   ) {
+    this.corkBytes = Math.min(64 * 1024, Math.floor(config.wsMaxBufferedBytes / 4));
     const sockets = this.sockets;
     this.markAlive = function (this: WebSocket) {
       const connection = sockets.get(this);
@@ -228,22 +244,33 @@ export class WebSocketRepository implements OnModuleInit {
   }
 
   /**
-   * Runs one of the client's writes (message, edit, delete) once its earlier ones have settled,
-   * so they are stored in the order the client sent them. Handlers run concurrently, and on
-   * PostgreSQL so do their transactions (a pool of connections): without this, three messages
-   * sent back to back could take their sequence numbers in any order. Other clients' writes are
-   * not held up.
+   * Runs one of the client's writes (message, edit, delete) in the order the client sent them,
+   * and settles them in that order (acks and error frames go out in send order). Handlers run
+   * concurrently, and on PostgreSQL so do transactions: without this, three messages sent back
+   * to back could take their sequence numbers in any order. Other clients' writes are not held up.
+   *
+   * `fn` gets `queued`: a write that calls it once it has its place in the group commit's queue
+   * lets the next one start then (a message: pipelined, so a burst shares a commit); one that
+   * does not holds the next until it settles (an edit or delete).
    */
-  inOrder<T>(socket: WebSocket, fn: () => Promise<T>): Promise<T> {
+  inOrder<T>(socket: WebSocket, fn: (queued: () => void) => Promise<T>): Promise<T> {
     const connection = this.sockets.get(socket);
-    if (!connection) return fn();
-    const run = connection.tail ? connection.tail.then(fn) : fn();
-    const tail = run.then(settle, settle);
-    connection.tail = tail;
-    void tail.then(() => {
-      if (connection.tail === tail) connection.tail = undefined;
+    if (!connection) return fn(settle);
+    let release: () => void = settle;
+    const turn = new Promise<void>((resolve) => (release = resolve));
+    const run = connection.tail ? connection.tail.then(() => fn(release)) : fn(release);
+    const answer = connection.answered ? connection.answered.then(() => run) : run;
+    run.then(release, release);
+    const answered = answer.then(settle, settle);
+    connection.tail = turn;
+    connection.answered = answered;
+    void turn.then(() => {
+      if (connection.tail === turn) connection.tail = undefined;
     });
-    return run;
+    void answered.then(() => {
+      if (connection.answered === answered) connection.answered = undefined;
+    });
+    return answer;
   }
 
   connection(socket: WebSocket): { id: string; user: UserEntity } | undefined {
@@ -439,15 +466,36 @@ export class WebSocketRepository implements OnModuleInit {
 
   private writeNow(socket: WebSocket, frame: string | WsFrame, replayed: boolean, connection: Connection | undefined): void {
     if (socket.readyState !== WebSocket.OPEN) return;
+    if (connection?.direct && !connection.corked) this.cork(connection, connection.direct);
     if (typeof frame === 'string') {
       socket.send(frame);
       connection?.meter?.sent(Buffer.byteLength(frame), replayed);
-      return;
+    } else {
+      // The same bytes for every recipient: one write of the prebuilt frame, nothing allocated.
+      if (connection?.direct) connection.direct.write(frame.wire);
+      else socket.send(frame.payload, TEXT_FRAME);
+      connection?.meter?.sent(frame.payload.length, replayed);
     }
-    // The same bytes for every recipient: one write of the prebuilt frame, nothing allocated.
-    if (connection?.direct) connection.direct.write(frame.wire);
-    else socket.send(frame.payload, TEXT_FRAME);
-    connection?.meter?.sent(frame.payload.length, replayed);
+    // Corked bytes count as waiting: past a bound, they go to the kernel now, so a long batch or
+    // replay page is not mistaken for a slow reader.
+    if (connection?.corked && connection.direct!.writableLength >= this.corkBytes) {
+      connection.corked = false;
+      connection.direct!.uncork();
+    }
+  }
+
+  /**
+   * Holds the socket's writes until the current turn of the event loop is over, then sends them
+   * in one write: a group commit publishes a batch of messages in one turn, and a replay a page,
+   * so a reader gets them in one syscall instead of one each. Frames keep their order (ws's own
+   * writes, pings and close frames, queue behind ours in the same buffer), `bufferedAmount`
+   * still counts them against the cap, and nothing waits past the turn.
+   */
+  private cork(connection: Connection, tcp: Socket): void {
+    connection.corked = true;
+    tcp.cork();
+    this.corked.push(connection);
+    if (this.corked.length === 1) process.nextTick(this.uncorkAll);
   }
 
   /** An open socket of the user by its connection id. */

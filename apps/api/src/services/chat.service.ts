@@ -3,11 +3,12 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { MessageChange, MessageEntity, RoomEntity, RoomSummary, StreamEntry, UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
+import { outOfOrder, type SendTicket } from '../domain/send-order.js';
 import { DatabaseRepository } from '../repositories/database.repository.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { NotificationRepository } from '../repositories/notification.repository.js';
 import { PresenceRepository } from '../repositories/presence.repository.js';
-import { RateLimitRepository, type RateDecision } from '../repositories/rate-limit.repository.js';
+import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { RoomRepository } from '../repositories/room.repository.js';
 import { UserRepository } from '../repositories/user.repository.js';
 
@@ -173,44 +174,64 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
    * stored message and publishes nothing new. Only new messages count against the rate limit,
    * decided inside the transaction once the message is known to be new, so a resend after a
    * reconnect is free.
+   *
+   * The unit takes its place in the writer's queue synchronously, before this returns: calls in a
+   * given order are stored in that order (a sender's messages are pipelined, not one commit each).
+   * `order` is the sender's place in its send order (domain/send-order.ts): asked inside the unit,
+   * told of a refusal or failure at once, so a later message never overtakes a refused one.
    */
-  async post(author: UserEntity, roomName: string, rawText: string, clientId: string): Promise<PostResult> {
-    const text = this.checkText(rawText);
-    const room = await this.rooms.refByName(roomName);
-    if (!room) throw new DomainError('room_not_found', `No room named "${roomName}"`);
-    const names = mentionedUsernames(text);
-    const mentioned = names.length === 0 ? [] : (await this.users.findByUsernames(names)).filter((u) => u.id !== author.id);
-    let refusal = { allowed: true } as RateDecision;
-    const admit = (): boolean => {
-      refusal = this.rateLimit.take(`chat:${author.id}`);
-      return refusal.allowed;
-    };
-    const { rooms, notifications: notices } = this;
-    const stored = await this.db.write(function* () {
-      const outcome = yield* rooms.appendMessage(room, author, text, clientId, admit);
-      const entries: StreamEntry[] = [];
-      if (outcome.kind !== 'stored') return { outcome, entries };
-      for (const user of mentioned) {
-        const { entry } = yield* notices.append({
-          userId: user.id,
-          kind: 'mention',
-          title: `${author.username} mentioned you in #${room.name}`,
-          body: text.length > 280 ? `${text.slice(0, 279)}…` : text,
-          link: { room: room.name, seq: outcome.message.seq },
-        });
-        entries.push(entry);
-      }
-      return { outcome, entries };
-    });
-    const { outcome } = stored;
-    if (outcome.kind === 'refused') {
-      const retryAfterMs = refusal.allowed ? 1000 : refusal.retryAfterMs;
-      throw new DomainError('rate_limited', `Too many messages; try again in ${retryAfterMs} ms`, { retryAfterMs });
+  post(author: UserEntity, roomName: string, rawText: string, clientId: string, order?: SendTicket): Promise<PostResult> {
+    let text: string;
+    try {
+      text = this.checkText(rawText);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (outcome.kind === 'duplicate') return { message: outcome.message, duplicate: true };
-    await this.bus.publish({ type: 'chat.message.created', message: outcome.message });
-    for (const entry of stored.entries) await this.bus.publish({ type: 'stream.appended', entry });
-    return { message: outcome.message, duplicate: false };
+    const names = mentionedUsernames(text);
+    let refusal: DomainError | undefined;
+    const admit = (): boolean => {
+      const owed = order?.take();
+      if (owed !== undefined) {
+        refusal = outOfOrder(owed);
+        return false;
+      }
+      const decision = this.rateLimit.take(`chat:${author.id}`);
+      if (decision.allowed) return true;
+      refusal = new DomainError('rate_limited', `Too many messages; try again in ${decision.retryAfterMs} ms`, { retryAfterMs: decision.retryAfterMs });
+      order?.refused(refusal);
+      return false;
+    };
+    const { rooms, users, notifications: notices } = this;
+    const stored = this.db.write(
+      function* () {
+        refusal = undefined;
+        const room = yield* rooms.ref(roomName);
+        if (!room) throw new DomainError('room_not_found', `No room named "${roomName}"`);
+        const mentioned = names.length === 0 ? [] : (yield* users.byUsernames(names)).filter((u) => u.id !== author.id);
+        const outcome = yield* rooms.appendMessage(room, author, text, clientId, admit);
+        const entries: StreamEntry[] = [];
+        if (outcome.kind !== 'stored') return { outcome, entries };
+        for (const user of mentioned) {
+          const { entry } = yield* notices.append({
+            userId: user.id,
+            kind: 'mention',
+            title: `${author.username} mentioned you in #${room.name}`,
+            body: text.length > 280 ? `${text.slice(0, 279)}…` : text,
+            link: { room: room.name, seq: outcome.message.seq },
+          });
+          entries.push(entry);
+        }
+        return { outcome, entries };
+      },
+      (err) => order?.refused(err),
+    );
+    return stored.then(async ({ outcome, entries }) => {
+      if (outcome.kind === 'refused') throw refusal ?? new DomainError('rate_limited', 'Too many messages; try again in 1000 ms', { retryAfterMs: 1000 });
+      if (outcome.kind === 'duplicate') return { message: outcome.message, duplicate: true };
+      await this.bus.publish({ type: 'chat.message.created', message: outcome.message });
+      for (const entry of entries) await this.bus.publish({ type: 'stream.appended', entry });
+      return { message: outcome.message, duplicate: false };
+    });
   }
 
   /** What a reader joining the room gets first: the latest messages, or everything after `afterSeq`. */

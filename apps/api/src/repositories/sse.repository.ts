@@ -8,6 +8,7 @@ import { formatComposite } from '../domain/stream-position.js';
 import type { SseEventText } from '../dtos/events.dto.js';
 import { ExpirySweep } from './expiry-sweep.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
+import { TurnCork } from './turn-cork.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
 /** The response headers of every event stream (see docs/protocol.md). */
@@ -136,6 +137,8 @@ class SseConnection {
   sessionId?: string;
   scheduler = UNIMPAIRED;
   meter?: ConnectionMeter;
+  /** Its socket is corked until the end of this turn ({@link TurnCork}). */
+  corked?: boolean;
 
   constructor(
     private readonly res: ServerResponse,
@@ -147,6 +150,7 @@ class SseConnection {
     private readonly maxBuffered: number,
     private readonly onSlow: (connection: SseConnection) => void,
     starts: number[],
+    private readonly cork: TurnCork,
   ) {
     this.positions = starts;
   }
@@ -209,14 +213,16 @@ class SseConnection {
   }
 
   private emit(bytes: Buffer, control: boolean): void {
+    this.cork.hold(this, this.socket);
     if (control && this.meter) this.meter.control(() => this.socket.write(bytes));
     else this.socket.write(bytes);
+    this.cork.check(this, this.socket);
   }
 
   private writeComposite(idLine: string, frame: SseFrame): void {
     if (this.closed || this.socket.destroyed) return;
     const socket = this.socket;
-    socket.cork();
+    this.cork.hold(this, socket);
     if (this.chunked) {
       socket.write(`${(idLine.length + frame.body.length).toString(16)}\r\n${idLine}`, 'latin1');
       socket.write(frame.bodyTail);
@@ -224,7 +230,7 @@ class SseConnection {
       socket.write(idLine, 'latin1');
       socket.write(frame.body);
     }
-    socket.uncork();
+    this.cork.check(this, socket);
   }
 
   close(): void {
@@ -271,12 +277,15 @@ export class SseRepository {
     return `retry: ${this.config.sseRetryMs}\n\n`;
   }
   private readonly expiries = new ExpirySweep<SseConnection>((connection) => this.expire(connection));
+  /** Holds each stream's writes to the end of the turn: one write per stream per batch. */
+  private readonly cork: TurnCork;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly telemetry: TelemetryRepository,
     private readonly netsim: NetsimRepository,
   ) {
+    this.cork = new TurnCork(Math.min(64 * 1024, Math.floor(config.sseMaxBufferedBytes / 4)));
     const byResponse = this.byResponse;
     const remove = (connection: SseConnection) => this.remove(connection);
     this.onResponseClose = function (this: ServerResponse) {
@@ -332,6 +341,7 @@ export class SseRepository {
       this.config.sseMaxBufferedBytes,
       this.onSlow,
       options.topics.map((t) => t.start),
+      this.cork,
     );
     connection.connectionId = `${this.instance}-s${++this.nextId}`;
     connection.userId = options.userId ?? null;

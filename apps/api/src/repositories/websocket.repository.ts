@@ -9,6 +9,7 @@ import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
 import { waitAtMost } from './deadline.js';
 import { ExpirySweep } from './expiry-sweep.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
+import { TurnCork } from './turn-cork.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
 /** ws's framing, to frame a message once (`Sender.frame`; @types/ws does not declare it). */
@@ -97,7 +98,7 @@ interface Connection {
    * interleave with its own (pings, close) exactly as if it had written them.
    */
   direct?: Socket;
-  /** Its socket is corked until the end of this turn (WebSocketRepository.cork). */
+  /** Its socket is corked until the end of this turn ({@link TurnCork}). */
   corked?: boolean;
   /** Settles once the last of the client's writes has its place in the queue ({@link WebSocketRepository.inOrder}). */
   tail?: Promise<void>;
@@ -131,17 +132,8 @@ export class WebSocketRepository implements OnModuleInit {
     return this.config.instanceId;
   }
   private nextId = 0;
-  /** Connections whose sockets are corked until the end of this turn ({@link cork}). */
-  private readonly corked: Connection[] = [];
-  /** Corked bytes past which a socket is uncorked at once: well under the send cap. */
-  private readonly corkBytes: number;
-  private readonly uncorkAll = (): void => {
-    for (const connection of this.corked) {
-      connection.corked = false;
-      connection.direct?.uncork();
-    }
-    this.corked.length = 0;
-  };
+  /** Holds each socket's writes to the end of the turn: one write per socket per batch ({@link TurnCork}). */
+  private readonly cork: TurnCork;
   private heartbeat?: NodeJS.Timeout;
   /** Closes sockets whose session has expired, with 4001 so the client renews it and reconnects. */
   private readonly expiries = new ExpirySweep<WebSocket>((socket) => this.expire(socket));
@@ -155,7 +147,7 @@ export class WebSocketRepository implements OnModuleInit {
     private readonly telemetry: TelemetryRepository,
     private readonly netsim: NetsimRepository,
   ) {
-    this.corkBytes = Math.min(64 * 1024, Math.floor(config.wsMaxBufferedBytes / 4));
+    this.cork = new TurnCork(Math.min(64 * 1024, Math.floor(config.wsMaxBufferedBytes / 4)));
     const sockets = this.sockets;
     this.markAlive = function (this: WebSocket) {
       const connection = sockets.get(this);
@@ -466,7 +458,7 @@ export class WebSocketRepository implements OnModuleInit {
 
   private writeNow(socket: WebSocket, frame: string | WsFrame, replayed: boolean, connection: Connection | undefined): void {
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (connection?.direct && !connection.corked) this.cork(connection, connection.direct);
+    if (connection?.direct) this.cork.hold(connection, connection.direct);
     if (typeof frame === 'string') {
       socket.send(frame);
       connection?.meter?.sent(Buffer.byteLength(frame), replayed);
@@ -476,26 +468,7 @@ export class WebSocketRepository implements OnModuleInit {
       else socket.send(frame.payload, TEXT_FRAME);
       connection?.meter?.sent(frame.payload.length, replayed);
     }
-    // Corked bytes count as waiting: past a bound, they go to the kernel now, so a long batch or
-    // replay page is not mistaken for a slow reader.
-    if (connection?.corked && connection.direct!.writableLength >= this.corkBytes) {
-      connection.corked = false;
-      connection.direct!.uncork();
-    }
-  }
-
-  /**
-   * Holds the socket's writes until the current turn of the event loop is over, then sends them
-   * in one write: a group commit publishes a batch of messages in one turn, and a replay a page,
-   * so a reader gets them in one syscall instead of one each. Frames keep their order (ws's own
-   * writes, pings and close frames, queue behind ours in the same buffer), `bufferedAmount`
-   * still counts them against the cap, and nothing waits past the turn.
-   */
-  private cork(connection: Connection, tcp: Socket): void {
-    connection.corked = true;
-    tcp.cork();
-    this.corked.push(connection);
-    if (this.corked.length === 1) process.nextTick(this.uncorkAll);
+    if (connection?.direct) this.cork.check(connection, connection.direct);
   }
 
   /** An open socket of the user by its connection id. */

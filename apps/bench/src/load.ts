@@ -145,9 +145,9 @@ async function handle(command: LoadCommand): Promise<LoadReply> {
     case 'step':
       return { id: command.id, ok: true, result: await runStep(command.rate, command.durationMs, command.payloadBytes, command.graceMs) };
     case 'store-publishers':
-      return { id: command.id, ok: true, opened: await openStorePublishers(command.target, command.count) };
+      return { id: command.id, ok: true, opened: await openStorePublishers(command.target, command.count, command.rooms) };
     case 'store-step':
-      return { id: command.id, ok: true, store: await runStoreStep(command.rate, command.durationMs, command.payloadBytes, command.graceMs, command.room) };
+      return { id: command.id, ok: true, store: await runStoreStep(command.rate, command.durationMs, command.payloadBytes, command.graceMs) };
     case 'close':
       closeAll();
       closeStorePublishers();

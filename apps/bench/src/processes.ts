@@ -173,6 +173,18 @@ export class ServerProcess {
     if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 
+  /** Creates chat rooms (the app's own API), each by the next of the prepared users. */
+  async createRooms(target: Target, names: string[]): Promise<void> {
+    for (const [i, name] of names.entries()) {
+      const res = await fetch(`http://127.0.0.1:${this.port}/api/rooms`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', cookie: target.cookies![i % target.cookies!.length]! },
+        body: JSON.stringify({ name }),
+      });
+      if (!res.ok) throw new Error(`/api/rooms: ${res.status} ${await res.text()}`);
+    }
+  }
+
   /** Sets up the app for a run: users with sessions, a fresh room and a blog. */
   async prepare(users: number): Promise<Target> {
     const base = `http://127.0.0.1:${this.port}`;

@@ -44,8 +44,8 @@ export type LoadCommand =
   | { cmd: 'open'; id: number; target: Target; count: number; role: 'sub' | 'both' | 'idle'; concurrency: number }
   | { cmd: 'publishers'; id: number; target: Target; count: number }
   | { cmd: 'step'; id: number; rate: number; durationMs: number; payloadBytes: number; graceMs: number; keepSamples?: boolean }
-  | { cmd: 'store-publishers'; id: number; target: Target; count: number }
-  | { cmd: 'store-step'; id: number; rate: number; durationMs: number; payloadBytes: number; graceMs: number; room: string }
+  | { cmd: 'store-publishers'; id: number; target: Target; count: number; rooms: string[] }
+  | { cmd: 'store-step'; id: number; rate: number; durationMs: number; payloadBytes: number; graceMs: number }
   | { cmd: 'close'; id: number };
 
 export interface LatencySummary {

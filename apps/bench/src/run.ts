@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { pinning, repoRoot } from './processes.js';
 import { SYSTEMS, type SystemName } from './protocol.js';
 import { buildReport, type Results } from './report.js';
-import { chat, fanout, idle, multi, MULTI_CONFIGS, store, STORE_ENGINES, sweep, type Settings } from './scenarios.js';
+import { chat, fanout, idle, multi, MULTI_CONFIGS, store, STORE_ENGINES, STORE_LAYOUTS, sweep, type Settings } from './scenarios.js';
 import { servicesMissing } from './services.js';
 
 const SCENARIOS = ['idle', 'fanout', 'sweep', 'chat', 'store', 'multi'] as const;
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
         console.warn(`WARNING: skipping the stored-messages scenario on PostgreSQL: ${missing}`);
         continue;
       }
-      results.store!.push(await store(engine, settings));
+      for (const layout of STORE_LAYOUTS) results.store!.push(await store(engine, layout, settings));
     }
   }
   if (scenarios.includes('multi')) {

@@ -443,9 +443,15 @@ export interface StoreMeasured extends StoreResult {
   serverCpuMs: number;
 }
 
+/** Where the store scenario's publishers write: all into one room, or each into a room of its own. */
+export type StoreLayout = 'one-room' | 'room-each';
+export const STORE_LAYOUTS: readonly StoreLayout[] = ['room-each', 'one-room'];
+
 export interface StorePoint {
   engine: StoreEngine;
+  layout: StoreLayout;
   publishers: number;
+  rooms: number;
   steps: StoreMeasured[];
   /** The highest offered rate (messages/s) whose messages were all acked in time. */
   saturationRate: number;
@@ -462,39 +468,41 @@ export interface StorePoint {
 
 const storeKeptUp = (m: StoreMeasured) => m.errors === 0 && m.acked >= 0.99 * m.sent;
 
-async function measureStore(load: LoadProcess, server: ServerProcess, rate: number, s: Settings, graceMs: number, room: string): Promise<StoreMeasured> {
+async function measureStore(load: LoadProcess, server: ServerProcess, rate: number, s: Settings, graceMs: number): Promise<StoreMeasured> {
   const before = (await server.stats()).cpuMicros;
-  const reply = await load.send({ cmd: 'store-step', rate, durationMs: s.storeMs, payloadBytes: 100, graceMs, room });
+  const reply = await load.send({ cmd: 'store-step', rate, durationMs: s.storeMs, payloadBytes: 100, graceMs });
   const after = (await server.stats()).cpuMicros;
   return { ...reply.store!, rate, serverCpuMs: (after - before) / 1000 };
 }
 
 /**
- * The app's chat write path alone: `storePublishers` sockets (spread over the bench users, each a
- * member of the room, so each also receives the room's messages: the app has no write-only
- * membership) send 100-byte messages into one room; each is validated, rate-checked, stored
- * and numbered through the group commit, acked, and broadcast to the publishers. The offered rate
- * steps up until acks fall behind.
+ * The app's chat write path: `storePublishers` sockets (spread over the bench users) send 100-byte
+ * messages; each is validated, rate-checked, stored and numbered through the group commit, acked,
+ * and broadcast to the room's readers. `room-each`: every publisher writes into a room of its own
+ * (the storage path, with one delivery per message, the sender's own copy); `one-room`: all into
+ * one room, so each message also goes to every publisher (the app has no write-only membership).
+ * The offered rate steps up until acks fall behind.
  */
-export async function store(engine: StoreEngine, s: Settings): Promise<StorePoint> {
+export async function store(engine: StoreEngine, layout: StoreLayout, s: Settings): Promise<StorePoint> {
   const db = engine === 'postgres' ? await freshDatabase() : undefined;
   const server = await ServerProcess.start('app-ws', s.serverNodeArgs, db ? { DATABASE_URL: db.url } : {});
   const load = LoadProcess.start();
   try {
     const target = await server.prepare(s.appUsers);
-    const room = target.room!;
-    await load.send({ cmd: 'store-publishers', target, count: s.storePublishers });
-    await measureStore(load, server, s.storeStartRate / 10, s, s.graceMs * 4, room);
-    await measureStore(load, server, s.storeStartRate / 2, s, s.graceMs * 4, room);
+    const rooms = layout === 'one-room' ? [target.room!] : Array.from({ length: s.storePublishers }, (_, i) => `store-${i}`);
+    if (layout === 'room-each') await server.createRooms(target, rooms);
+    await load.send({ cmd: 'store-publishers', target, count: s.storePublishers, rooms });
+    await measureStore(load, server, s.storeStartRate / 10, s, s.graceMs * 4);
+    await measureStore(load, server, s.storeStartRate / 2, s, s.graceMs * 4);
     const steps: StoreMeasured[] = [];
     let rate = s.storeStartRate;
     let saturationRate = 0;
     for (let i = 0; i < s.maxSteps; i++) {
-      const step = await measureStore(load, server, rate, s, s.graceMs, room);
+      const step = await measureStore(load, server, rate, s, s.graceMs);
       steps.push(step);
-      s.log(`store ${engine} x${s.storePublishers} @${rate.toFixed(0)}/s: ${step.acked}/${step.sent} acked, ${((step.acked / step.serverCpuMs) * 1000).toFixed(0)} per CPU-s, ack p99 ${step.latency.p99.toFixed(1)} ms`);
+      s.log(`store ${engine} ${layout} x${s.storePublishers} @${rate.toFixed(0)}/s: ${step.acked}/${step.sent} acked, ${((step.acked / step.serverCpuMs) * 1000).toFixed(0)} per CPU-s, ack p99 ${step.latency.p99.toFixed(1)} ms`);
       if (!storeKeptUp(step)) {
-        await measureStore(load, server, 1, s, 10_000, room); // let the backlog drain
+        await measureStore(load, server, 1, s, 10_000); // let the backlog drain
         break;
       }
       saturationRate = rate;
@@ -503,13 +511,15 @@ export async function store(engine: StoreEngine, s: Settings): Promise<StorePoin
     if (saturationRate === 0) saturationRate = s.storeStartRate / s.stepFactor;
     const saturation: StoreMeasured[] = [];
     const half: StoreMeasured[] = [];
-    for (let i = 0; i < s.repeats; i++) saturation.push(await measureStore(load, server, saturationRate, s, s.graceMs * 4, room));
-    for (let i = 0; i < s.repeats; i++) half.push(await measureStore(load, server, saturationRate / 2, s, s.graceMs * 4, room));
+    for (let i = 0; i < s.repeats; i++) saturation.push(await measureStore(load, server, saturationRate, s, s.graceMs * 4));
+    for (let i = 0; i < s.repeats; i++) half.push(await measureStore(load, server, saturationRate / 2, s, s.graceMs * 4));
     const last = half.at(-1)!;
     await load.send({ cmd: 'close' });
     return {
       engine,
+      layout,
       publishers: s.storePublishers,
+      rooms: rooms.length,
       steps,
       saturationRate,
       storedPerSecond: median(saturation.map((m) => m.acked / (Math.max(s.storeMs, m.elapsedMs) / 1000))),

@@ -1,8 +1,9 @@
 /**
  * The load generator's side of the `store` scenario: the app's chat publishers that count their
  * acks. Every message is stored (numbered in the room's log) before its ack comes back, so acks
- * per second is stored messages per second; the acks' `seq`s, collected over the whole run, must
- * be exactly 1..N: every message stored once, none lost, no gap.
+ * per second is stored messages per second; each room's acked `seq`s, collected over the whole
+ * run, must be exactly 1..N: every message stored once, none lost, no gap. Publisher i writes to
+ * room i mod (number of rooms).
  */
 import WebSocket from 'ws';
 import type { StoreResult, Target } from './protocol.js';
@@ -12,20 +13,23 @@ const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
 interface AckingPublisher {
   socket: WebSocket;
+  room: string;
   sentAt: Map<string, number>;
   next: number;
 }
 
 const publishers: AckingPublisher[] = [];
-/** Every seq acked in this run, for the gapless check. */
-const seqs: number[] = [];
+/** Every seq acked in this run, per room, for the gapless check. */
+const seqs = new Map<string, number[]>();
 let step = { acked: 0, errors: 0, samples: [] as number[], lastAck: 0 };
 
-function open(target: Target, index: number): Promise<AckingPublisher> {
+function open(target: Target, index: number, room: string): Promise<AckingPublisher> {
   const cookie = target.cookies![index % target.cookies!.length]!;
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(`ws://127.0.0.1:${target.port}/ws`, { headers: { cookie }, perMessageDeflate: false });
-    const publisher: AckingPublisher = { socket, sentAt: new Map(), next: 0 };
+    const publisher: AckingPublisher = { socket, room, sentAt: new Map(), next: 0 };
+    const acked = seqs.get(room) ?? [];
+    seqs.set(room, acked);
     let joined = false;
     socket.on('message', (raw: Buffer) => {
       const text = raw.toString();
@@ -46,24 +50,24 @@ function open(target: Target, index: number): Promise<AckingPublisher> {
         step.acked++;
         step.samples.push((now - sent) / 1000);
         step.lastAck = now;
-        seqs.push(data.seq);
+        acked.push(data.seq);
       } else if (text.startsWith('{"event":"error"')) {
         step.errors++;
       }
     });
-    socket.once('open', () => socket.send(JSON.stringify({ event: 'join', data: { room: target.room } })));
+    socket.once('open', () => socket.send(JSON.stringify({ event: 'join', data: { room } })));
     socket.once('error', reject);
     socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
   });
 }
 
-export async function openStorePublishers(target: Target, count: number): Promise<number> {
-  for (let i = 0; i < count; i++) publishers.push(await open(target, i));
+export async function openStorePublishers(target: Target, count: number, rooms: string[]): Promise<number> {
+  for (let i = 0; i < count; i++) publishers.push(await open(target, i, rooms[i % rooms.length]!));
   return publishers.length;
 }
 
 /** Sends `rate` messages a second for `durationMs`, round-robin over the publishers, and waits up to `graceMs` for their acks. */
-export async function runStoreStep(rate: number, durationMs: number, payloadBytes: number, graceMs: number, room: string): Promise<StoreResult> {
+export async function runStoreStep(rate: number, durationMs: number, payloadBytes: number, graceMs: number): Promise<StoreResult> {
   // The previous step's stragglers first, so each step counts only its own acks.
   const drainUntil = nowMicros() + 30_000_000;
   while (publishers.some((p) => p.sentAt.size > 0) && nowMicros() < drainUntil) await new Promise((r) => setTimeout(r, 5));
@@ -79,7 +83,7 @@ export async function runStoreStep(rate: number, durationMs: number, payloadByte
         const publisher = publishers[sent % publishers.length]!;
         const clientId = `s${publishers.indexOf(publisher)}-${++publisher.next}`;
         publisher.sentAt.set(clientId, nowMicros());
-        publisher.socket.send(`{"event":"message","data":{"room":${JSON.stringify(room)},"clientId":"${clientId}","text":"${text}"}}`);
+        publisher.socket.send(`{"event":"message","data":{"room":${JSON.stringify(publisher.room)},"clientId":"${clientId}","text":"${text}"}}`);
         sent++;
       }
       if (sent < total) setTimeout(tick, 1);
@@ -89,14 +93,18 @@ export async function runStoreStep(rate: number, durationMs: number, payloadByte
   });
   const deadline = nowMicros() + graceMs * 1000;
   while (step.acked + step.errors < sent && nowMicros() < deadline) await new Promise((r) => setTimeout(r, 5));
-  const sorted = Float64Array.from(seqs).sort();
   let gapless = true;
-  for (let i = 0; i < sorted.length; i++) if (sorted[i] !== i + 1) gapless = false;
-  return { sent, acked: step.acked, errors: step.errors, latency: summarize(step.samples), elapsedMs: ((step.lastAck || nowMicros()) - start) / 1000, totalAcked: seqs.length, gapless };
+  let totalAcked = 0;
+  for (const acked of seqs.values()) {
+    const sorted = Float64Array.from(acked).sort();
+    for (let i = 0; i < sorted.length; i++) if (sorted[i] !== i + 1) gapless = false;
+    totalAcked += sorted.length;
+  }
+  return { sent, acked: step.acked, errors: step.errors, latency: summarize(step.samples), elapsedMs: ((step.lastAck || nowMicros()) - start) / 1000, totalAcked, gapless };
 }
 
 export function closeStorePublishers(): void {
   for (const p of publishers) p.socket.terminate();
   publishers.length = 0;
-  seqs.length = 0;
+  seqs.clear();
 }

@@ -79,8 +79,9 @@ interface AppendArgs {
   admit: () => boolean;
 }
 
+/** A message just stored; `createdAt` is the {@link sqlNow} text it was stored with (already ISO-8601 UTC). */
 function storedMessage(a: AppendArgs, id: number, seq: number, createdAt: string): MessageEntity {
-  return { id, room: a.room.name, seq, author: { id: a.author.id, username: a.author.username }, text: a.text, clientId: a.clientId, createdAt: isoTime(createdAt), editedAt: null, deleted: false, rev: 0 };
+  return { id, room: a.room.name, seq, author: { id: a.author.id, username: a.author.username }, text: a.text, clientId: a.clientId, createdAt, editedAt: null, deleted: false, rev: 0 };
 }
 
 /**

@@ -63,9 +63,17 @@ export function* bulk<A, R>(op: BulkOp<A, R>, args: A): Unit<R> {
   return (yield { mode: 'bulk', op: op as BulkOp<unknown, unknown>, args }) as R;
 }
 
-/** Now, as the ISO-8601 text both engines accept for a timestamp column. */
+let lastNow = 0;
+let lastNowText = new Date(0).toISOString();
+
+/** Now, as the ISO-8601 text both engines accept for a timestamp column (formatted once per millisecond). */
 export function sqlNow(): string {
-  return new Date().toISOString();
+  const now = Date.now();
+  if (now !== lastNow) {
+    lastNow = now;
+    lastNowText = new Date(now).toISOString();
+  }
+  return lastNowText;
 }
 
 /**

@@ -165,7 +165,7 @@ export class WebSocketRepository implements OnModuleInit {
           continue;
         }
         connection.alive = false;
-        if (connection.meter) connection.meter.control(() => socket.ping());
+        if (connection.meter) connection.meter.control((done) => socket.ping(undefined, undefined, done));
         else socket.ping();
       }
     }, this.config.wsPingIntervalMs);
@@ -437,17 +437,24 @@ export class WebSocketRepository implements OnModuleInit {
     else this.writeNow(socket, frame, replayed, connection);
   }
 
+  /** Writes a frame and has the meter count it once its bytes are in the kernel (see ConnectionMeter). */
   private writeNow(socket: WebSocket, frame: string | WsFrame, replayed: boolean, connection: Connection | undefined): void {
     if (socket.readyState !== WebSocket.OPEN) return;
+    const meter = connection?.meter;
     if (typeof frame === 'string') {
-      socket.send(frame);
-      connection?.meter?.sent(Buffer.byteLength(frame), replayed);
+      if (meter) socket.send(frame, meter.queued(Buffer.byteLength(frame), replayed));
+      else socket.send(frame);
       return;
     }
-    // The same bytes for every recipient: one write of the prebuilt frame, nothing allocated.
-    if (connection?.direct) connection.direct.write(frame.wire);
+    const direct = connection?.direct;
+    if (direct) {
+      // The same bytes for every recipient: one write of the prebuilt frame, nothing allocated
+      // (a callback, always the same one, only when the socket already has writes queued).
+      const done = meter?.callbackFor(frame.payload.length, replayed);
+      direct.write(frame.wire, done);
+      if (meter && done === undefined) meter.wrote(frame.payload.length, replayed);
+    } else if (meter) socket.send(frame.payload, TEXT_FRAME, meter.queued(frame.payload.length, replayed));
     else socket.send(frame.payload, TEXT_FRAME);
-    connection?.meter?.sent(frame.payload.length, replayed);
   }
 
   /** An open socket of the user by its connection id. */

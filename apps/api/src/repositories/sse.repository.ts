@@ -425,6 +425,13 @@ export class SseRepository {
     return count;
   }
 
+  /** The sessions that open private streams were opened with. */
+  sessionIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const connection of this.connections.values()) if (connection.sessionId !== undefined) ids.add(connection.sessionId);
+    return ids;
+  }
+
   /** Ends every stream of a user, as a network failure would (the network simulation); returns how many. */
   closeUser(userId: number): number {
     let count = 0;

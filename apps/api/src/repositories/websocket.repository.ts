@@ -347,6 +347,13 @@ export class WebSocketRepository implements OnModuleInit {
     return count;
   }
 
+  /** The sessions that open sockets were opened with. */
+  sessionIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const connection of this.sockets.values()) if (connection.sessionId !== undefined) ids.add(connection.sessionId);
+    return ids;
+  }
+
   /** Forgets the socket; returns who it was and the rooms it had joined. */
   unregister(socket: WebSocket): { id: string; user: UserEntity; rooms: string[] } | undefined {
     const connection = this.sockets.get(socket);

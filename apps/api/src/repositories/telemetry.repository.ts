@@ -183,7 +183,7 @@ export interface TransportStats {
   messagesOut: number;
   payloadBytesOut: number;
   wireBytesOut: number;
-  /** (wire - payload) / messages: framing, field names, chunked encoding; handshakes included. */
+  /** (wire - payload) / messages: framing, field names, chunked encoding, control frames (handshakes excluded). */
   overheadBytesPerMessage: number | null;
   slowConsumerCloses: number;
 }

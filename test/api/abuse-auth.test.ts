@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type AppConfig } from '../../apps/api/src/config/app-config.js';
 import { CryptoRepository } from '../../apps/api/src/repositories/crypto.repository.js';
+import { SessionRepository } from '../../apps/api/src/repositories/session.repository.js';
 import { eventually, PASSWORD, postJson, readStream, sessionCookie, signUp, SseClient, WsClient } from '../support/clients.js';
 import { startInstance } from '../support/instances.js';
 import { serverForSuite, startServer, withTwoInstances, type TestServer } from '../support/server.js';
@@ -251,6 +252,20 @@ describe('sessions that can be revoked (defect 4)', () => {
     // Signing out with the renewed cookie ends the socket opened before the renewal: one session.
     await postJson(server.url, '/api/auth/logout', undefined, { cookie: renewed });
     expect(await socket.waitClosed()).toBe(4001);
+  });
+
+  it('the recheck after a bus outage finds which of many sessions still exist, in batches (1,200 ids, some revoked)', async () => {
+    const { user } = await signUp(server.url, 'manysessions');
+    const sessions = server.app.get(SessionRepository);
+    const created = [];
+    for (let i = 0; i < 1200; i++) created.push((await sessions.create(user.id, Date.now() + 3_600_000)).id);
+    const revoked = created.filter((_, i) => i % 7 === 0);
+    for (const id of revoked) await sessions.delete(id);
+    const found = await sessions.existing([...created, 'never-was', created[1]!]);
+    expect(found.size).toBe(created.length - revoked.length);
+    for (const id of revoked) expect(found.has(id)).toBe(false);
+    expect(found.has(created[1]!)).toBe(true);
+    expect((await sessions.existing([])).size).toBe(0);
   });
 
   it('a logout with a revoked, forged or missing cookie is a harmless 204', async () => {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, postJson, signUp, WsClient, type SignedIn } from '../support/clients.js';
-import { serverForSuite, startServer, type TestServer } from '../support/server.js';
+import { serverForSuite, startServer, withTwoInstances, type TestServer } from '../support/server.js';
+import { REDIS_URL, redisPrefix, servicesAvailable } from '../support/services.js';
 
 describe('security headers (defect 5)', () => {
   let server: TestServer;
@@ -162,6 +163,24 @@ describe('rate limits on every write (defect 7), with the shipped defaults', () 
     expect(watcher.of('message-edited').length).toBe(edited); // nothing refused was broadcast later
     client.close();
     watcher.close();
+  });
+});
+
+describe.runIf(await servicesAvailable())('write limits across instances (Redis)', () => {
+  it('a user writing through two instances gets one WRITE_RATE_BURST, not one per instance, and so does CREATE_RATE_BURST', async () => {
+    await withTwoInstances({ writeRateBurst: 4, writeRatePerSecond: 1, createRateBurst: 2, createRatePerMinute: 1, redisUrl: REDIS_URL, redisKeyPrefix: redisPrefix() }, async (a, b) => {
+      const gina = await signUp(a.url, 'gina');
+      const notify = (server: TestServer) => postJson(server.url, '/api/notifications/test', { title: 't' }, { cookie: gina.cookie });
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push((await notify(i % 2 === 0 ? a : b)).status);
+      const passed = statuses.filter((s) => s < 300).length;
+      // Four, plus at most what refilled at one a second while the eight ran; eight if each instance counted alone.
+      expect(passed).toBeGreaterThanOrEqual(4);
+      expect(passed).toBeLessThanOrEqual(5);
+      expect(statuses.filter((s) => s === 429).length).toBe(8 - passed);
+      const rooms = [await postJson(a.url, '/api/rooms', { name: 'g1' }, { cookie: gina.cookie }), await postJson(b.url, '/api/rooms', { name: 'g2' }, { cookie: gina.cookie }), await postJson(a.url, '/api/rooms', { name: 'g3' }, { cookie: gina.cookie }), await postJson(b.url, '/api/rooms', { name: 'g4' }, { cookie: gina.cookie })];
+      expect(rooms.map((r) => r.status)).toEqual([201, 201, 429, 429]);
+    });
   });
 });
 

@@ -104,6 +104,34 @@ describe.skipIf(!available)('faults', () => {
     writer.close();
   });
 
+  it('Redis away: a session revoked on another instance meanwhile has its sockets closed with 4001 and its streams ended with auth-expired once the bus is back', async () => {
+    const carol = await signUp(steady.url, `carol${Date.now().toString(36)}`);
+    const revoked = await WsClient.connect(faulty.wsUrl, carol.cookie);
+    const bystander = await WsClient.connect(faulty.wsUrl, bob.cookie);
+    const stream = await fetch(`${faulty.url}/api/notifications/stream`, { headers: { cookie: carol.cookie } });
+    expect(stream.status).toBe(200);
+    let text = '';
+    const streamEnded = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
+    })().catch(() => undefined); // cut rather than ended: the assertion on `text` says so
+    redisProxy.cut();
+    await eventually(() => ready(faulty).then((r) => (r.status === 503 ? true : undefined)), 10_000, 'not ready');
+    const out = await postJson(steady.url, '/api/auth/logout', undefined, { cookie: carol.cookie, origin: steady.url });
+    expect(out.status).toBe(204);
+    // The revocation went out on the bus, which this instance does not hear: its connections stay.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(revoked.closeCode).toBeUndefined();
+    redisProxy.restore();
+    expect(await revoked.waitClosed(15_000)).toBe(4001);
+    await streamEnded;
+    expect(text).toMatch(/^event: auth-expired$/m);
+    // A session that still exists keeps its socket.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(bystander.closeCode).toBeUndefined();
+    bystander.close();
+  }, 40_000);
+
   it('PostgreSQL away: not ready, clear 503s and `unavailable` errors, nothing half-written; back: a resend is stored once', async () => {
     const writer = await WsClient.connect(faulty.wsUrl, alice.cookie);
     await writer.join(room);

@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { DomainError } from '../domain/errors.js';
+import { RedisRepository } from './redis.repository.js';
 
 interface Bucket {
   tokens: number;
@@ -20,16 +21,49 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: n
 export type RatePolicy = 'chat' | 'write' | 'create';
 
 /**
- * Token buckets per policy and key (a user): `burst` at once, then a sustained rate. Kept in this
- * process: a user spread over several instances gets each instance's allowance, which is a limit
- * on abuse, not a correctness property. A shared store can replace it behind the same method.
+ * A token bucket in Redis, taken from in one step on the server. KEYS[1]: the bucket (a hash of
+ * tokens `t` and last update `u`, epoch ms). ARGV: burst, tokens per ms, now. Returns 0 when a
+ * token was taken, else the milliseconds until one will be there. A clock behind the bucket's
+ * (another instance's) adds nothing rather than going back. The key expires once full again.
+ */
+const TAKE = `
+local burst = tonumber(ARGV[1])
+local perMs = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 't', 'u')
+local tokens = tonumber(b[1]) or burst
+local updated = tonumber(b[2]) or now
+if now > updated then
+  tokens = math.min(burst, tokens + (now - updated) * perMs)
+  updated = now
+end
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / perMs) end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'u', tostring(updated))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / perMs) + 1000)
+return wait
+`;
+
+/**
+ * Token buckets per policy and key (a user): `burst` at once, then a sustained rate. The `write`
+ * and `create` buckets live in Redis when REDIS_URL is set, so a user spread over several
+ * instances gets one allowance (while Redis is unreachable, each instance counts on its own, as
+ * without Redis). The `chat` buckets stay in this process: they are asked on every chat message,
+ * the benchmarked hot path, where a Redis round trip each would cost more than the rest of the
+ * write; spread over n instances, a user gets n chat allowances.
  */
 @Injectable()
 export class RateLimitRepository {
+  private readonly logger = new Logger('RateLimit');
   private readonly buckets = new Map<string, Bucket>();
   private readonly policies: Record<RatePolicy, { burst: number; perMs: number }>;
+  /** Logged once per outage. */
+  private down = false;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Optional() private readonly redis?: RedisRepository,
+  ) {
     this.policies = {
       chat: { burst: config.chatRateBurst, perMs: config.chatRatePerSecond / 1000 },
       write: { burst: config.writeRateBurst, perMs: config.writeRatePerSecond / 1000 },
@@ -58,11 +92,29 @@ export class RateLimitRepository {
     return { allowed: false, retryAfterMs: Math.ceil((1 - bucket.tokens) / perMs) };
   }
 
-  /** Takes a token or throws `rate_limited` (HTTP 429 with Retry-After; a WebSocket `error` frame) with `retryAfterMs`. */
-  enforce(policy: RatePolicy, key: string | number, what: string): void {
-    const decision = this.takeFrom(policy, String(key));
+  /**
+   * Takes a token (across instances, see the class) or throws `rate_limited` (HTTP 429 with
+   * Retry-After; a WebSocket `error` frame) with `retryAfterMs`.
+   */
+  async enforce(policy: Exclude<RatePolicy, 'chat'>, key: string | number, what: string): Promise<void> {
+    const decision = await this.takeShared(policy, String(key));
     if (!decision.allowed) {
       throw new DomainError('rate_limited', `Too many ${what}; try again in ${decision.retryAfterMs} ms`, { retryAfterMs: decision.retryAfterMs });
+    }
+  }
+
+  /** A token from the policy's bucket in Redis, or from this instance's while Redis is unreachable. */
+  private async takeShared(policy: RatePolicy, key: string): Promise<RateDecision> {
+    if (!this.redis) return this.takeFrom(policy, key);
+    const { burst, perMs } = this.policies[policy];
+    try {
+      const wait = Number(await this.redis.commands.eval(TAKE, 1, this.redis.key(`rate:${policy}:${key}`), burst, perMs, Date.now()));
+      this.down = false;
+      return wait === 0 ? { allowed: true } : { allowed: false, retryAfterMs: wait };
+    } catch (err) {
+      if (!this.down) this.logger.warn(`Redis unavailable for rate limits, counting on this instance: ${err instanceof Error ? err.message : String(err)}`);
+      this.down = true;
+      return this.takeFrom(policy, key);
     }
   }
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { UserEntity } from '../domain/entities.js';
 import { DatabaseRepository } from './database.repository.js';
-import { isoTime, one } from './sql.js';
+import { isoTime, many, one } from './sql.js';
 
 /** A session row as authenticate() reads it: whose it is, which token is current, until when. */
 export interface SessionRecord {
@@ -11,6 +11,9 @@ export interface SessionRecord {
   tokenId: string;
   expiresAt: number;
 }
+
+/** Session ids per query of {@link SessionRepository.existing} (well within both engines' parameter limits). */
+const EXISTING_BATCH = 500;
 
 /** 16 random bytes, URL-safe: session and token ids (128 bits: not guessable, not enumerable). */
 const newId = (): string => randomBytes(16).toString('base64url');
@@ -39,6 +42,22 @@ export class SessionRepository {
       ),
     );
     return row ? { id: row.id, user: { id: row.userId, username: row.username }, tokenId: row.tokenId, expiresAt: Date.parse(isoTime(row.expiresAt)) } : null;
+  }
+
+  /**
+   * Which of `ids` are sessions still (not revoked): one query per 500 ids, whatever the number
+   * of connections that hold them. Used to recheck open connections when revocations may have
+   * been missed (the bus was away).
+   */
+  async existing(ids: Iterable<string>): Promise<Set<string>> {
+    const all = [...new Set(ids)];
+    const found = new Set<string>();
+    for (let i = 0; i < all.length; i += EXISTING_BATCH) {
+      const batch = all.slice(i, i + EXISTING_BATCH);
+      const rows = await this.db.read(many<{ id: string }>(`SELECT "id" FROM "Session" WHERE "id" IN (${batch.map((_, n) => `$${n + 1}`).join(', ')})`, batch));
+      for (const row of rows) found.add(row.id);
+    }
+    return found;
   }
 
   /**

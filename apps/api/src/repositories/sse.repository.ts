@@ -116,6 +116,10 @@ class Subscription implements CursorOptions<SseFrame | SseEventText> {
 /** Deliveries of a reader nobody impairs (anonymous readers): never queues, so one serves all. */
 const UNIMPAIRED = new DeliveryScheduler();
 
+/** What a write is to the meter, besides a message's payload bytes (see SseConnection.send). */
+const CONTROL_WRITE = -1;
+const UNMETERED = -2;
+
 /** `: heartbeat`, prebuilt in both framings. */
 const HEARTBEAT = chunk(': heartbeat\n\n');
 const HEARTBEAT_TEXT = unchunked(HEARTBEAT);
@@ -150,7 +154,7 @@ class SseConnection {
     private readonly maxBuffered: number,
     private readonly onSlow: (connection: SseConnection) => void,
     starts: number[],
-    private readonly cork: TurnCork,
+    private readonly cork: TurnCork<SseConnection>,
   ) {
     this.positions = starts;
   }
@@ -165,27 +169,28 @@ class SseConnection {
     this.positions[index] = frame.seq;
     if (!this.writable()) return;
     if (!this.composite) {
-      this.send(this.chunked ? frame.plain : frame.plainText);
-      this.meter?.sent(frame.plainPayloadBytes, replayed);
+      this.send(this.chunked ? frame.plain : frame.plainText, frame.plainPayloadBytes, replayed);
       return;
     }
     // The one piece that differs per stream: a multiplexed stream's id is its own position in
     // every topic it carries (ASCII: topic names and digits).
     const idLine = `id: ${this.id()}\n`;
-    if (this.scheduler.idle()) this.writeComposite(idLine, frame);
-    else this.scheduler.run(() => this.writeComposite(idLine, frame));
-    this.meter?.sent(frame.bodyPayloadBytes, replayed);
+    if (this.scheduler.idle()) this.writeComposite(idLine, frame, replayed);
+    else this.scheduler.run(() => this.writeComposite(idLine, frame, replayed));
   }
 
   /** The shared heartbeat. */
   heartbeat(): void {
-    if (this.writable()) this.send(this.chunked ? HEARTBEAT : HEARTBEAT_TEXT, true);
+    if (this.writable()) this.send(this.chunked ? HEARTBEAT : HEARTBEAT_TEXT, CONTROL_WRITE);
   }
 
-  /** Writes one-off text (retry, hello, reset, pong, probe) unless closed or too far behind. */
-  write(text: string, control = false): boolean {
+  /**
+   * Writes one-off text (retry, hello, reset, pong, probe) unless closed or too far behind;
+   * `kind`: a message's payload bytes, CONTROL_WRITE or UNMETERED.
+   */
+  write(text: string, kind = UNMETERED): boolean {
     if (!this.writable()) return false;
-    this.send(this.chunked ? chunk(text) : Buffer.from(text), control);
+    this.send(this.chunked ? chunk(text) : Buffer.from(text), kind);
     return true;
   }
 
@@ -202,34 +207,47 @@ class SseConnection {
     return true;
   }
 
-  /** `control`: no message (heartbeat, `retry:`, `hello`, `pong`), measured as such on the socket. */
-  private send(bytes: Buffer, control = false): void {
-    if (this.scheduler.idle()) this.emit(bytes, control);
+  /**
+   * `kind`: a message's payload bytes (counted as one message), CONTROL_WRITE (no message:
+   * heartbeat, `retry:`, `hello`, `pong`, measured as such on the socket) or UNMETERED.
+   */
+  private send(bytes: Buffer, kind: number, replayed = false): void {
+    if (this.scheduler.idle()) this.emit(bytes, kind, replayed);
     else {
       this.scheduler.run(() => {
-        if (!this.closed && !this.socket.destroyed) this.emit(bytes, control);
+        if (!this.closed && !this.socket.destroyed) this.emit(bytes, kind, replayed);
       });
     }
   }
 
-  private emit(bytes: Buffer, control: boolean): void {
+  /** Writes, and has the meter count what it wrote once it is in the kernel (see ConnectionMeter). */
+  private emit(bytes: Buffer, kind: number, replayed: boolean): void {
+    const meter = this.meter;
     this.cork.hold(this, this.socket);
-    if (control && this.meter) this.meter.control(() => this.socket.write(bytes));
-    else this.socket.write(bytes);
+    if (!meter || kind === UNMETERED) this.socket.write(bytes);
+    else if (kind === CONTROL_WRITE) meter.control((done) => this.socket.write(bytes, done));
+    else {
+      const done = meter.callbackFor(kind, replayed);
+      this.socket.write(bytes, done);
+      if (done === undefined) meter.wrote(kind, replayed);
+    }
     this.cork.check(this, this.socket);
   }
 
-  private writeComposite(idLine: string, frame: SseFrame): void {
+  private writeComposite(idLine: string, frame: SseFrame, replayed: boolean): void {
     if (this.closed || this.socket.destroyed) return;
     const socket = this.socket;
+    const meter = this.meter;
     this.cork.hold(this, socket);
+    const done = meter?.callbackFor(frame.bodyPayloadBytes, replayed);
     if (this.chunked) {
       socket.write(`${(idLine.length + frame.body.length).toString(16)}\r\n${idLine}`, 'latin1');
-      socket.write(frame.bodyTail);
+      socket.write(frame.bodyTail, done);
     } else {
       socket.write(idLine, 'latin1');
-      socket.write(frame.body);
+      socket.write(frame.body, done);
     }
+    if (meter && done === undefined) meter.wrote(frame.bodyPayloadBytes, replayed);
     this.cork.check(this, socket);
   }
 
@@ -278,14 +296,14 @@ export class SseRepository {
   }
   private readonly expiries = new ExpirySweep<SseConnection>((connection) => this.expire(connection));
   /** Holds each stream's writes to the end of the turn: one write per stream per batch. */
-  private readonly cork: TurnCork;
+  private readonly cork: TurnCork<SseConnection>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly telemetry: TelemetryRepository,
     private readonly netsim: NetsimRepository,
   ) {
-    this.cork = new TurnCork(Math.min(64 * 1024, Math.floor(config.sseMaxBufferedBytes / 4)));
+    this.cork = new TurnCork<SseConnection>(Math.min(64 * 1024, Math.floor(config.sseMaxBufferedBytes / 4)), (c) => c.meter?.catchUp());
     const byResponse = this.byResponse;
     const remove = (connection: SseConnection) => this.remove(connection);
     this.onResponseClose = function (this: ServerResponse) {
@@ -354,9 +372,9 @@ export class SseRepository {
     // Counted from here: the response head is already written, so wire bytes exclude it.
     connection.meter = this.telemetry.opened(connection, 'sse', socket, { id: connection.connectionId, userId: connection.userId });
     if (options.resumed) this.telemetry.resumed('sse');
-    connection.write(this.retryLine, true);
+    connection.write(this.retryLine, CONTROL_WRITE);
     // No id: line, so it does not move the browser's Last-Event-ID.
-    connection.write(`event: hello\ndata: {"connectionId":${JSON.stringify(connection.connectionId)},"serverTime":${performance.timeOrigin + performance.now()}}\n\n`, true);
+    connection.write(`event: hello\ndata: {"connectionId":${JSON.stringify(connection.connectionId)},"serverTime":${performance.timeOrigin + performance.now()}}\n\n`, CONTROL_WRITE);
     if (options.reset) connection.write(`id: ${connection.id()}\nevent: reset\ndata: ${options.reset}\n\n`);
     this.heartbeat ??= setInterval(() => {
       for (const open of this.connections.values()) open.heartbeat();
@@ -394,9 +412,7 @@ export class SseRepository {
   writeTo(connectionId: string, userId: number, chunk: string, payloadBytes?: number): boolean {
     const connection = this.connections.get(connectionId);
     if (!connection || connection.userId !== userId) return false;
-    const written = connection.write(chunk, payloadBytes === undefined);
-    if (written && payloadBytes !== undefined) connection.meter?.sent(payloadBytes, false);
-    return written;
+    return connection.write(chunk, payloadBytes ?? CONTROL_WRITE);
   }
 
   /** A private stream whose session ended (expired or revoked): told `auth-expired`, then ended. */
@@ -416,6 +432,13 @@ export class SseRepository {
       count++;
     }
     return count;
+  }
+
+  /** The sessions that open private streams were opened with. */
+  sessionIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const connection of this.connections.values()) if (connection.sessionId !== undefined) ids.add(connection.sessionId);
+    return ids;
   }
 
   /** Ends every stream of a user, as a network failure would (the network simulation); returns how many. */

@@ -15,12 +15,32 @@ interface Totals {
   replayed: number;
 }
 
+/** What a write's callback gets: an error when the bytes never reached the kernel. */
+export type WriteCallback = (err?: Error | null) => void;
+
+// A write the meter waits for, as one number in its ledger: bytes * 8 + flags.
+const COVERED = 1; // the write carries the meter's callback, which settles it
+const REPLAYED = 2;
+const CONTROL = 4; // control bytes, not a message
+
 /**
  * What we know about one open connection, and its meter: the connection's registry keeps this
- * object and calls `sent` on it, so counting a message is two additions and no lookup.
+ * object and writes through it, so counting a message costs no lookup.
+ *
+ * A message (or control frame) counts once its bytes are in the kernel, never when it is
+ * merely handed to the socket: a reader that stops reading has its frames queued in the
+ * server's memory, and when it is cut those were never sent. The common case costs nothing:
+ * a write to a socket with nothing queued either completes at once (`writableLength` is 0
+ * after it, so it is counted there) or is the one write in flight. Only a write behind others
+ * carries a callback, and it is always the same function, the meter's `written`, made once per
+ * connection (Node then batches its calls): the writes it settles wait in a FIFO of numbers,
+ * in write order, as Node calls write callbacks in order. A write that completes means every
+ * write before it did too; one that fails (the socket was destroyed) means the rest never left.
+ * So figures only ever leave out, never add, bytes that did not reach the kernel: at most the
+ * frame in flight when a socket is cut goes uncounted.
  */
 export class ConnectionMeter {
-  /** `socket.bytesWritten` when we last counted it. */
+  /** The connection's completed wire bytes (see {@link writtenBytes}) when we last counted them. */
   seen: number;
   messagesOut = 0;
   payloadBytesOut = 0;
@@ -31,6 +51,12 @@ export class ConnectionMeter {
    * can then leave them out and say so.
    */
   controlBytesOut = 0;
+  /** The write callback that settles this connection's queued writes (one per connection, not per write). */
+  readonly written: WriteCallback;
+  /** Writes not yet known to have reached the kernel, oldest first from `head`. */
+  private ledger: number[] = [];
+  private head = 0;
+  private ended = false;
 
   constructor(
     /** The id the client learns in its `hello`. */
@@ -41,23 +67,108 @@ export class ConnectionMeter {
     readonly socket: Socket,
     private readonly totals: Totals,
   ) {
+    // Everything handed to the socket so far (a handshake, a response head) is not ours.
     this.seen = socket.bytesWritten;
+    this.written = (err) => this.settle(err);
   }
 
-  /** One message written to the connection; `payloadBytes` is its application JSON. */
-  sent(payloadBytes: number, replayed: boolean): void {
+  /**
+   * Before a message's (last) write to the meter's socket: the callback to give that write when
+   * others are queued ahead of it, then the meter waits for it; otherwise undefined, and the
+   * caller calls {@link wrote} once it has written. No allocation either way.
+   */
+  callbackFor(payloadBytes: number, replayed: boolean): WriteCallback | undefined {
+    if (this.socket.writableLength === 0) return undefined;
+    this.ledger.push(payloadBytes * 8 + (replayed ? REPLAYED : 0) + COVERED);
+    return this.written;
+  }
+
+  /** After a write that got no callback (see {@link callbackFor}): counted now if it went out at once. */
+  wrote(payloadBytes: number, replayed: boolean): void {
+    const entry = payloadBytes * 8 + (replayed ? REPLAYED : 0);
+    if (this.socket.writableLength === 0 && !this.socket.destroyed) this.count(entry);
+    else this.ledger.push(entry); // the write in flight: settled by the next one (or when read)
+  }
+
+  /** For a write through a library that queues on its own (ws): it always carries the callback. */
+  queued(payloadBytes: number, replayed: boolean): WriteCallback {
+    this.ledger.push(payloadBytes * 8 + (replayed ? REPLAYED : 0) + COVERED);
+    return this.written;
+  }
+
+  /**
+   * Runs `write` (a control frame, given the callback to pass on) and counts what it put on the
+   * socket as control bytes, once they are written.
+   */
+  control(write: (done: WriteCallback | undefined) => void): void {
+    const socket = this.socket;
+    const before = socket.bytesWritten;
+    const behind = socket.writableLength > 0;
+    write(behind ? this.written : undefined);
+    const bytes = Math.max(0, socket.bytesWritten - before) * 8 + CONTROL;
+    if (behind) this.ledger.push(bytes + COVERED);
+    else if (socket.writableLength === 0 && !socket.destroyed) this.count(bytes);
+    else this.ledger.push(bytes);
+  }
+
+  /**
+   * Wire bytes of the writes that have completed: what the socket reports written, less what
+   * is still queued in it (Node counts queued bytes in `bytesWritten`).
+   */
+  writtenBytes(): number {
+    return this.socket.bytesWritten - this.socket.writableLength;
+  }
+
+  /** Counts the writes done by now but not yet settled by a callback (when the meter is read). */
+  catchUp(): void {
+    if (this.socket.writableLength !== 0 || this.socket.destroyed) return;
+    // Nothing is queued: every write without a callback has completed.
+    const ledger = this.ledger;
+    while (this.head < ledger.length && (ledger[this.head]! & COVERED) === 0) this.count(ledger[this.head++]!);
+    this.compact();
+  }
+
+  /** The connection is gone: what is still waiting never reached the kernel, and is not counted. */
+  end(): void {
+    this.catchUp();
+    this.ended = true;
+    this.ledger = [];
+    this.head = 0;
+  }
+
+  /** A write with the callback settled: it (and the uncovered writes before it) is done, or, on error, never was. */
+  private settle(err?: Error | null): void {
+    if (this.ended) return;
+    const ledger = this.ledger;
+    while (this.head < ledger.length) {
+      const entry = ledger[this.head++]!;
+      if (!err) this.count(entry);
+      if (entry & COVERED) break;
+    }
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.head === this.ledger.length) {
+      this.ledger.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.ledger.length) {
+      this.ledger.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  private count(entry: number): void {
+    const bytes = Math.floor(entry / 8);
+    if (entry & CONTROL) {
+      this.controlBytesOut += bytes;
+      return;
+    }
     this.messagesOut++;
-    this.payloadBytesOut += payloadBytes;
+    this.payloadBytesOut += bytes;
     this.totals.messages++;
-    this.totals.payload += payloadBytes;
-    if (replayed) this.totals.replayed++;
-  }
-
-  /** Runs `write` (a control frame) and counts what it put on the socket as control bytes. */
-  control(write: () => void): void {
-    const before = this.socket.bytesWritten;
-    write();
-    this.controlBytesOut += Math.max(0, this.socket.bytesWritten - before);
+    this.totals.payload += bytes;
+    if (entry & REPLAYED) this.totals.replayed++;
   }
 }
 
@@ -72,7 +183,7 @@ export interface TransportStats {
   messagesOut: number;
   payloadBytesOut: number;
   wireBytesOut: number;
-  /** (wire - payload) / messages: framing, field names, chunked encoding; handshakes included. */
+  /** (wire - payload) / messages: framing, field names, chunked encoding, control frames (handshakes excluded). */
   overheadBytesPerMessage: number | null;
   slowConsumerCloses: number;
 }
@@ -89,9 +200,11 @@ export interface ConnectionStats {
 
 /**
  * Every measurement of the transports, in one place. Wire bytes come from the TCP socket itself:
- * the growth of `socket.bytesWritten` from the moment the connection is tracked (before the
- * WebSocket 101 answer or the SSE response head is written, so handshakes and headers are
- * counted), sampled at every scrape and at close. Payload bytes are the application's JSON (the
+ * the growth of its completed writes (`socket.bytesWritten` less what is still queued in the
+ * socket) from the moment the connection is tracked (after the WebSocket 101 answer or the SSE
+ * response head), sampled at every scrape and at close. Messages, payload and control bytes are
+ * counted as their writes complete (see {@link ConnectionMeter}), so none of them includes what
+ * was queued for a reader that was cut before it took it. Payload bytes are the application's JSON (the
  * WebSocket frame's text, the SSE event's `data`). Exported with prom-client at `/metrics` and as
  * JSON at `/api/metrics`.
  */
@@ -171,6 +284,7 @@ export class TelemetryRepository implements OnModuleDestroy {
     const t = this.tracked.get(key);
     if (!t) return;
     this.sample(t);
+    t.end();
     this.tracked.delete(key);
     this.byId.delete(t.id);
     this.opens[t.transport].connections.dec();
@@ -266,7 +380,8 @@ export class TelemetryRepository implements OnModuleDestroy {
   }
 
   private sample(t: ConnectionMeter): void {
-    const now = t.socket.bytesWritten;
+    t.catchUp();
+    const now = t.writtenBytes();
     const delta = now - t.seen;
     if (delta <= 0) return;
     t.seen = now;

@@ -14,22 +14,27 @@ export interface Corkable {
  * turn's promise callbacks). Past `maxBytes` corked, a socket is uncorked at once, so a long batch
  * or replay page is not mistaken for a slow reader.
  */
-export class TurnCork {
-  private readonly held: { owner: Corkable; socket: Socket }[] = [];
+export class TurnCork<Owner extends Corkable> {
+  private readonly held: { owner: Owner; socket: Socket }[] = [];
   private readonly release = (): void => {
     // Read by index: an uncork may write, and a write may cork another socket onto the list.
     for (let i = 0; i < this.held.length; i++) {
       const { owner, socket } = this.held[i]!;
       owner.corked = false;
       socket.uncork();
+      this.uncorked(owner);
     }
     this.held.length = 0;
   };
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    /** Told right after an owner's socket is uncorked (its meter counts what went out at once). */
+    private readonly uncorked: (owner: Owner) => void,
+  ) {}
 
   /** Before a write: corks the socket for the rest of the turn, unless this turn already has. */
-  hold(owner: Corkable, socket: Socket): void {
+  hold(owner: Owner, socket: Socket): void {
     if (owner.corked) return;
     owner.corked = true;
     socket.cork();
@@ -38,10 +43,11 @@ export class TurnCork {
   }
 
   /** After a write: lets the bytes go now if the socket holds more than `maxBytes`. */
-  check(owner: Corkable, socket: Socket): void {
+  check(owner: Owner, socket: Socket): void {
     if (owner.corked && socket.writableLength >= this.maxBytes) {
       owner.corked = false;
       socket.uncork();
+      this.uncorked(owner);
     }
   }
 }

@@ -133,7 +133,7 @@ export class WebSocketRepository implements OnModuleInit {
   }
   private nextId = 0;
   /** Holds each socket's writes to the end of the turn: one write per socket per batch ({@link TurnCork}). */
-  private readonly cork: TurnCork;
+  private readonly cork: TurnCork<Connection>;
   private heartbeat?: NodeJS.Timeout;
   /** Closes sockets whose session has expired, with 4001 so the client renews it and reconnects. */
   private readonly expiries = new ExpirySweep<WebSocket>((socket) => this.expire(socket));
@@ -147,7 +147,7 @@ export class WebSocketRepository implements OnModuleInit {
     private readonly telemetry: TelemetryRepository,
     private readonly netsim: NetsimRepository,
   ) {
-    this.cork = new TurnCork(Math.min(64 * 1024, Math.floor(config.wsMaxBufferedBytes / 4)));
+    this.cork = new TurnCork<Connection>(Math.min(64 * 1024, Math.floor(config.wsMaxBufferedBytes / 4)), (c) => c.meter?.catchUp());
     const sockets = this.sockets;
     this.markAlive = function (this: WebSocket) {
       const connection = sockets.get(this);
@@ -173,7 +173,7 @@ export class WebSocketRepository implements OnModuleInit {
           continue;
         }
         connection.alive = false;
-        if (connection.meter) connection.meter.control(() => socket.ping());
+        if (connection.meter) connection.meter.control((done) => socket.ping(undefined, undefined, done));
         else socket.ping();
       }
     }, this.config.wsPingIntervalMs);
@@ -366,6 +366,13 @@ export class WebSocketRepository implements OnModuleInit {
     return count;
   }
 
+  /** The sessions that open sockets were opened with. */
+  sessionIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const connection of this.sockets.values()) if (connection.sessionId !== undefined) ids.add(connection.sessionId);
+    return ids;
+  }
+
   /** Forgets the socket; returns who it was and the rooms it had joined. */
   unregister(socket: WebSocket): { id: string; user: UserEntity; rooms: string[] } | undefined {
     const connection = this.sockets.get(socket);
@@ -456,19 +463,24 @@ export class WebSocketRepository implements OnModuleInit {
     else this.writeNow(socket, frame, replayed, connection);
   }
 
+  /** Writes a frame and has the meter count it once its bytes are in the kernel (see ConnectionMeter). */
   private writeNow(socket: WebSocket, frame: string | WsFrame, replayed: boolean, connection: Connection | undefined): void {
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (connection?.direct) this.cork.hold(connection, connection.direct);
+    const meter = connection?.meter;
+    const direct = connection?.direct;
+    if (direct) this.cork.hold(connection!, direct);
     if (typeof frame === 'string') {
-      socket.send(frame);
-      connection?.meter?.sent(Buffer.byteLength(frame), replayed);
-    } else {
-      // The same bytes for every recipient: one write of the prebuilt frame, nothing allocated.
-      if (connection?.direct) connection.direct.write(frame.wire);
-      else socket.send(frame.payload, TEXT_FRAME);
-      connection?.meter?.sent(frame.payload.length, replayed);
-    }
-    if (connection?.direct) this.cork.check(connection, connection.direct);
+      if (meter) socket.send(frame, meter.queued(Buffer.byteLength(frame), replayed));
+      else socket.send(frame);
+    } else if (direct) {
+      // The same bytes for every recipient: one write of the prebuilt frame, nothing allocated
+      // (a callback, always the same one, only when the socket already has writes queued).
+      const done = meter?.callbackFor(frame.payload.length, replayed);
+      direct.write(frame.wire, done);
+      if (meter && done === undefined) meter.wrote(frame.payload.length, replayed);
+    } else if (meter) socket.send(frame.payload, TEXT_FRAME, meter.queued(frame.payload.length, replayed));
+    else socket.send(frame.payload, TEXT_FRAME);
+    if (direct) this.cork.check(connection!, direct);
   }
 
   /** An open socket of the user by its connection id. */

@@ -31,7 +31,7 @@ export class BlogService {
   ) {}
 
   async create(owner: UserEntity, title: string): Promise<BlogEntity> {
-    this.rateLimit.enforce('create', owner.id, 'new rooms and blogs');
+    await this.rateLimit.enforce('create', owner.id, 'new rooms and blogs');
     return this.blogs.create(owner.id, title);
   }
 
@@ -74,7 +74,7 @@ export class BlogService {
 
   /** Posts an update: one transaction stores it, appends `update`, and notifies every follower. */
   async post(user: UserEntity, blogId: number, body: string): Promise<BlogUpdateEntity> {
-    this.rateLimit.enforce('write', user.id, 'blog writes');
+    await this.rateLimit.enforce('write', user.id, 'blog writes');
     const blog = await this.ownedOpenBlog(user, blogId);
     const text = this.checkBody(body);
     const { blogs, notifications } = this;
@@ -98,7 +98,7 @@ export class BlogService {
   }
 
   async edit(user: UserEntity, blogId: number, updateId: number, body: string): Promise<BlogUpdateEntity> {
-    this.rateLimit.enforce('write', user.id, 'blog writes');
+    await this.rateLimit.enforce('write', user.id, 'blog writes');
     const blog = await this.ownedBlog(user, blogId);
     const text = this.checkBody(body);
     if (!(await this.blogs.findUpdate(blog.id, updateId))) throw new DomainError('not_found', `No update ${updateId} in blog ${blogId}`);
@@ -112,7 +112,7 @@ export class BlogService {
   }
 
   async deleteUpdate(user: UserEntity, blogId: number, updateId: number): Promise<void> {
-    this.rateLimit.enforce('write', user.id, 'blog writes');
+    await this.rateLimit.enforce('write', user.id, 'blog writes');
     const blog = await this.ownedBlog(user, blogId);
     if (!(await this.blogs.findUpdate(blog.id, updateId))) throw new DomainError('not_found', `No update ${updateId} in blog ${blogId}`);
     const { blogs } = this;
@@ -124,7 +124,7 @@ export class BlogService {
   }
 
   async end(user: UserEntity, blogId: number): Promise<BlogEntity> {
-    this.rateLimit.enforce('write', user.id, 'blog writes');
+    await this.rateLimit.enforce('write', user.id, 'blog writes');
     const blog = await this.ownedOpenBlog(user, blogId);
     const { blogs } = this;
     const entry = await this.db.write(function* () {

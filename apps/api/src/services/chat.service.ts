@@ -74,7 +74,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   }
 
   async createRoom(name: string, creator: UserEntity): Promise<RoomEntity> {
-    this.rateLimit.enforce('create', creator.id, 'new rooms and blogs');
+    await this.rateLimit.enforce('create', creator.id, 'new rooms and blogs');
     const room = await this.rooms.create(name);
     if (!room) throw new DomainError('room_taken', `A room named "${name}" exists`);
     return room;
@@ -138,7 +138,7 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async change(user: UserEntity, name: string, seq: number, change: { kind: 'edited'; text: string } | { kind: 'deleted' }): Promise<MessageChange> {
-    this.rateLimit.enforce('write', user.id, 'edits and deletes');
+    await this.rateLimit.enforce('write', user.id, 'edits and deletes');
     const room = await this.rooms.refByName(name);
     if (!room) throw new DomainError('room_not_found', `No room named "${name}"`);
     const outcome = await this.db.write(() => this.rooms.changeMessage(room, seq, user.id, change));

@@ -1,10 +1,11 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { RoomEntity } from '../domain/entities.js';
 import type { DomainEvent } from '../domain/events.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
 import { toChangeFrame, toMessageFrame, toPresenceFrame, toTypingFrame } from '../dtos/chat.dto.js';
 import { sseEvent } from '../dtos/events.dto.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
+import { SessionRepository } from '../repositories/session.repository.js';
 import { SseRepository } from '../repositories/sse.repository.js';
 import { WebSocketRepository, WsFrame, type SequencedFrame } from '../repositories/websocket.repository.js';
 import { ChatService } from './chat.service.js';
@@ -20,6 +21,7 @@ const REPLAY_PAGE = 500;
  */
 @Injectable()
 export class FanoutService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('Fanout');
   private unsubscribe?: () => void;
   private stopResync?: () => void;
 
@@ -28,6 +30,7 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
     private readonly websockets: WebSocketRepository,
     private readonly sse: SseRepository,
     private readonly chat: ChatService,
+    private readonly sessions: SessionRepository,
   ) {}
 
   onModuleInit(): void {
@@ -35,7 +38,28 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
     this.stopResync = this.bus.onResync(() => {
       this.websockets.resync();
       this.sse.resync();
+      void this.recheckSessions().catch((err: unknown) =>
+        this.logger.error('cannot recheck the sessions of open connections after a resync', err instanceof Error ? err.stack : String(err)),
+      );
     });
+  }
+
+  /**
+   * The bus may have dropped `auth.session.revoked` too: every session that open connections
+   * hold is looked up (in one batched query), and the connections of those that are gone close
+   * exactly as on a live revocation (WebSocket 4001, stream `auth-expired`).
+   */
+  async recheckSessions(): Promise<number> {
+    const held = new Set([...this.websockets.sessionIds(), ...this.sse.sessionIds()]);
+    if (held.size === 0) return 0;
+    const existing = await this.sessions.existing(held);
+    let closed = 0;
+    for (const id of held) {
+      if (existing.has(id)) continue;
+      closed += this.websockets.endSession(id) + this.sse.endSession(id);
+    }
+    if (closed > 0) this.logger.warn(`closed ${closed} connection(s) of sessions revoked while the bus was away`);
+    return closed;
   }
 
   onModuleDestroy(): void {

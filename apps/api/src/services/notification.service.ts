@@ -37,7 +37,7 @@ export class NotificationService {
 
   /** A `system` notification to the user themself. */
   async sendTest(userId: number, title: string, body: string): Promise<NotificationEntity> {
-    this.rateLimit.enforce('write', userId, 'test notifications');
+    await this.rateLimit.enforce('write', userId, 'test notifications');
     const { notification, entry } = await this.db.write(() => this.notifications.append({ userId, kind: 'system', title, body }));
     await this.bus.publish({ type: 'stream.appended', entry });
     return notification;

@@ -113,7 +113,8 @@ describe.skipIf(!available)('faults', () => {
     let text = '';
     const streamEnded = (async () => {
       const decoder = new TextDecoder();
-      for await (const chunk of stream.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
+      const reader = stream.body!.getReader();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value, { stream: true });
     })().catch(() => undefined); // cut rather than ended: the assertion on `text` says so
     redisProxy.cut();
     await eventually(() => ready(faulty).then((r) => (r.status === 503 ? true : undefined)), 10_000, 'not ready');

@@ -156,7 +156,33 @@ function securityHeaders(): (req: Request, res: Response, next: NextFunction) =>
     // HSTS belongs to whoever terminates TLS (the proxy); on plain HTTP it would only mislead.
     strictTransportSecurity: false,
   });
-  const app = helmet(options(["'self'"]));
-  const docs = helmet(options(["'self'", "'unsafe-inline'"]));
-  return (req, res, next) => (req.path === '/api/docs' || req.path.startsWith('/api/docs/') ? docs : app)(req, res, next);
+  const app = fixedHeaders(helmet(options(["'self'"])));
+  const docs = fixedHeaders(helmet(options(["'self'", "'unsafe-inline'"])));
+  return (req, res, next) => {
+    const headers = req.path === '/api/docs' || req.path.startsWith('/api/docs/') ? docs : app;
+    for (const [name, value] of headers) res.setHeader(name, value);
+    res.removeHeader('X-Powered-By');
+    next();
+  };
+}
+
+/**
+ * The headers a helmet middleware sets, read once: its options are fixed (no nonces), so every
+ * response gets the same ones, and setting them from a list costs a tenth of running its eleven
+ * middlewares per request (7% of the CPU of a small API request).
+ */
+function fixedHeaders(middleware: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void): [string, string | string[]][] {
+  const headers: [string, string | string[]][] = [];
+  const recorder = {
+    setHeader: (name: string, value: string | number | string[]) => headers.push([name, Array.isArray(value) ? value : String(value)]),
+    removeHeader: () => undefined,
+    getHeader: () => undefined,
+  };
+  let done = false;
+  middleware({ headers: {}, method: 'GET', url: '/' } as IncomingMessage, recorder as unknown as ServerResponse, (err) => {
+    if (err) throw err instanceof Error ? err : new Error(String(err));
+    done = true;
+  });
+  if (!done || headers.length === 0) throw new Error('helmet did not set its headers synchronously');
+  return headers;
 }

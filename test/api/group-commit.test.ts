@@ -28,7 +28,7 @@ describe('group commit', () => {
     db = server.app.get(DatabaseRepository);
     rooms = server.app.get(RoomRepository);
     for (const name of ['gc_ann', 'gc_bob', 'gc_cat', 'gc_dan']) users.push(await signUp(server.url, name));
-    for (const room of ['gc-one', 'gc-two', 'gc-three']) {
+    for (const room of ['gc-one', 'gc-two', 'gc-three', 'gc-long']) {
       const res = await postJson(server.url, '/api/rooms', { name: room }, { cookie: users[0]!.cookie, origin: server.url });
       expect(res.status).toBe(201);
     }
@@ -44,6 +44,25 @@ describe('group commit', () => {
     await client.join(room);
     return client;
   }
+
+  it('one sender’s burst of long messages is pipelined within its bound: nobody is cut as a slow consumer, every ack in order', async () => {
+    // 300 messages of 4,000 characters (1.2 MB) at once. Unbounded, a batch on PostgreSQL takes
+    // everything that arrived while the previous one ran and lands it on every reader in one
+    // turn (abuse-metering.test.ts on PostgreSQL: the sender itself was cut with 4008).
+    const [sender, reader] = [await joined(users[0]!, 'gc-long'), await joined(users[1]!, 'gc-long')];
+    const count = 300;
+    for (const n of range(1, count)) sender.send('message', { room: 'gc-long', text: `${n} `.padEnd(4000, 'x'), clientId: `long-${n}` });
+    await eventually(() => (sender.of('ack').length === count || sender.closeCode !== undefined ? true : undefined), 30_000, 'every ack');
+    expect(sender.closeCode).toBeUndefined();
+    const acks = sender.of('ack').map((a) => a.clientId);
+    expect(acks).toEqual(range(1, count).map((n) => `long-${n}`));
+    const seqs = sender.of('ack').map((a) => a.seq as number);
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+    await eventually(() => (reader.of('message').filter((m) => String(m.text).endsWith('x')).length >= count ? true : undefined), 10_000, 'the reader’s copies');
+    expect(reader.closeCode).toBeUndefined();
+    sender.close();
+    reader.close();
+  });
 
   it('concurrent senders in one room and across rooms: gapless, in commit order, every ack is the stored seq', async () => {
     const perSender = 60;

@@ -89,7 +89,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
       const { message } = await this.websockets.inOrder(socket, (queued) => {
         const ticket = this.sendOrder.ticket(socket, data.room, data.clientId, data.first === true);
         const stored = this.chat.post(user, data.room, data.text, data.clientId, ticket);
-        queued(); // the message has its place in the group commit: the next one may queue behind it
+        queued(data.text.length); // it has its place in the group commit: the next may queue behind it
         return stored;
       });
       answer = frame('ack', { clientId: message.clientId, seq: message.seq, room: message.room });

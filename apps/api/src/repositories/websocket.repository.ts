@@ -104,6 +104,8 @@ interface Connection {
   tail?: Promise<void>;
   /** Settles once the last of the client's writes has settled, after every earlier one. */
   answered?: Promise<void>;
+  /** Bytes of the client's writes queued in the group commit and not yet settled. */
+  inFlightBytes: number;
 }
 
 const settle = (): void => undefined;
@@ -132,6 +134,8 @@ export class WebSocketRepository implements OnModuleInit {
     return this.config.instanceId;
   }
   private nextId = 0;
+  /** A connection's writes in flight in the group commit, at most (see {@link inOrder}): a sixteenth of the send cap, up to 64 KiB. */
+  private readonly pipelineBytes: number;
   /** Holds each socket's writes to the end of the turn: one write per socket per batch ({@link TurnCork}). */
   private readonly cork: TurnCork<Connection>;
   private heartbeat?: NodeJS.Timeout;
@@ -147,6 +151,7 @@ export class WebSocketRepository implements OnModuleInit {
     private readonly telemetry: TelemetryRepository,
     private readonly netsim: NetsimRepository,
   ) {
+    this.pipelineBytes = Math.min(64 * 1024, Math.floor(config.wsMaxBufferedBytes / 16));
     this.cork = new TurnCork<Connection>(Math.min(64 * 1024, Math.floor(config.wsMaxBufferedBytes / 4)), (c) => c.meter?.catchUp());
     const sockets = this.sockets;
     this.markAlive = function (this: WebSocket) {
@@ -221,6 +226,7 @@ export class WebSocketRepository implements OnModuleInit {
       closing: false,
       scheduler: this.netsim.scheduler(user.id),
       sessionId,
+      inFlightBytes: 0,
     };
     // Counted from here: the 101 handshake is already written, so wire bytes exclude it.
     if (tcp) {
@@ -241,18 +247,32 @@ export class WebSocketRepository implements OnModuleInit {
    * concurrently, and on PostgreSQL so do transactions: without this, three messages sent back
    * to back could take their sequence numbers in any order. Other clients' writes are not held up.
    *
-   * `fn` gets `queued`: a write that calls it once it has its place in the group commit's queue
-   * lets the next one start then (a message: pipelined, so a burst shares a commit); one that
-   * does not holds the next until it settles (an edit or delete).
+   * `fn` gets `queued(bytes)`: a write that calls it once it has its place in the group commit's
+   * queue lets the next one start then (a message: pipelined, so a burst shares a commit), as
+   * long as the connection's writes in flight stay within {@link pipelineBytes}; past that, and
+   * for a write that does not call it (an edit or delete), the next waits until this one settles.
+   * The bound keeps one sender's burst from landing on every reader in one batch (on PostgreSQL
+   * a batch takes everything that arrived while the previous one ran): a batch brings each
+   * reader at most that much per sender.
    */
-  inOrder<T>(socket: WebSocket, fn: (queued: () => void) => Promise<T>): Promise<T> {
+  inOrder<T>(socket: WebSocket, fn: (queued: (bytes: number) => void) => Promise<T>): Promise<T> {
     const connection = this.sockets.get(socket);
     if (!connection) return fn(settle);
     let release: () => void = settle;
     const turn = new Promise<void>((resolve) => (release = resolve));
-    const run = connection.tail ? connection.tail.then(() => fn(release)) : fn(release);
+    let weight = 0;
+    const queued = (bytes: number) => {
+      weight = bytes;
+      connection.inFlightBytes += bytes;
+      if (connection.inFlightBytes <= this.pipelineBytes) release();
+    };
+    const run = connection.tail ? connection.tail.then(() => fn(queued)) : fn(queued);
     const answer = connection.answered ? connection.answered.then(() => run) : run;
-    run.then(release, release);
+    const done = () => {
+      connection.inFlightBytes -= weight;
+      release();
+    };
+    run.then(done, done);
     const answered = answer.then(settle, settle);
     connection.tail = turn;
     connection.answered = answered;

@@ -86,7 +86,7 @@ export async function churn(system: FlakySystem, s: Settings): Promise<ChurnPoin
     const serverCpuMs = (after - before) / 1000;
     const point: ChurnPoint = { system, rate: s.churnRate, durationMs: s.churnMs, publishFailures: publishFailures ?? 0, serverCpuMs, serverCpuShare: serverCpuMs / s.churnMs, ...result };
     s.log(
-      `churn ${system} x${point.clients} @${point.rate}/s: ${pct(point.exactlyOnce, point.expected)} exactly once, ${point.lost} lost, ${point.duplicated} duplicated, ${point.outOfOrder} out of order, replay p99 ${point.replay.fromPublish.p99.toFixed(0)} ms (${point.replay.fromOnline.p99.toFixed(0)} ms after back), ${point.reconnects} reconnects`,
+      `churn ${system} x${point.clients} @${point.rate}/s: ${pct(point.exactlyOnce, point.expected)} exactly once, ${point.lost} lost, ${point.duplicated} duplicated, ${point.outOfOrder} out of order, replay p99 ${point.replay.fromPublish.p99.toFixed(0)} ms (${point.replay.fromOnline.p99.toFixed(0)} ms after back), ${point.drops} drops, ${point.reconnects} reconnects, ${point.failedAttempts} failed (${point.refusedByStatus} by status), server CPU ${(point.serverCpuShare * 100).toFixed(0)}%, reconnect p50/p99 ${point.connect.p50.toFixed(0)}/${point.connect.p99.toFixed(0)} ms, load loop delay p99 ${point.loadLoopDelay.p99.toFixed(0)} ms`,
     );
     return point;
   });

@@ -17,9 +17,11 @@
  * own backoff decides when it comes back.
  */
 import { request, type ClientRequest } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { sseBlocks } from './clients.js';
+import { summarize } from './stats.js';
 import { Arrivals, countDeliveries, recoveryTimes, ReplayDelays, readStamp, timeToFraction } from './flaky-stats.js';
 import type { FlakyProgress, FlakyResult, FlakySystem, Fractions, Published, Target } from './protocol.js';
 
@@ -50,6 +52,11 @@ export interface FlakyCounters {
 
 let counters: FlakyCounters = { reconnects: 0, failedAttempts: 0, refusedByStatus: 0, recovered: 0, resets: 0 };
 let replays = new ReplayDelays();
+/** Reconnection attempt to ready, ms (the last attempt of each reconnection). */
+let connectTimes: number[] = [];
+/** This process's own event-loop delay: a load generator that falls behind shows here, not as the server's figure. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 export abstract class FlakyClient {
   readonly arrivals = new Arrivals();
@@ -87,6 +94,7 @@ export abstract class FlakyClient {
     const at = nowMicros();
     this.arrivals.connected(at);
     if (this.everConnected) counters.reconnects++;
+    if (this.arrivals.onlineAt) connectTimes.push((at - this.arrivals.onlineAt) / 1000);
     this.everConnected = true;
     if (this.backAt === 0 && at >= this.liveAfter) this.backAt = at;
   }
@@ -498,6 +506,9 @@ export async function settle(published: Published[], timeoutMs: number, t0?: num
   const clients = crowd.map((c) => c.arrivals);
   const counts = countDeliveries(clients, published);
   if (process.env.DEBUG_FLAKY) {
+    const sorted = [...connectTimes].sort((a, b) => a - b);
+    console.error(`loop delay ms: p50 ${(loopDelay!.percentile(50) / 1e6).toFixed(1)} p99 ${(loopDelay!.percentile(99) / 1e6).toFixed(1)} max ${(loopDelay!.max / 1e6).toFixed(1)}`);
+    console.error(`connect ms: n ${sorted.length} p50 ${sorted[sorted.length >> 1]} p90 ${sorted[Math.floor(sorted.length * 0.9)]} max ${sorted.at(-1)}`);
     const base = published[0]?.createdMicros ?? 0;
     for (const c of crowd) {
       const missing = accepted.filter((p) => c.arrivals.copiesOf(p.n) === 0);
@@ -510,7 +521,8 @@ export async function settle(published: Published[], timeoutMs: number, t0?: num
     const { back, caughtUp } = recoveryTimes(clients, published, t0);
     recovery = { back: fractions(back), caughtUp: fractions(caughtUp), neverBack: back.filter((t) => t === Infinity).length, neverCaughtUp: caughtUp.filter((t) => t === Infinity).length };
   }
-  return { ...counts, drops, ...counters, replay: replays.summary(), ...(recovery ? { recovery } : {}) };
+  const loadLoopDelay = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+  return { ...counts, drops, ...counters, replay: replays.summary(), connect: summarize(connectTimes), loadLoopDelay, ...(recovery ? { recovery } : {}) };
 }
 
 export function closeFlaky(): void {
@@ -519,4 +531,6 @@ export function closeFlaky(): void {
   drops = 0;
   counters = { reconnects: 0, failedAttempts: 0, refusedByStatus: 0, recovered: 0, resets: 0 };
   replays = new ReplayDelays();
+  connectTimes = [];
+  loopDelay.reset();
 }

@@ -113,6 +113,10 @@ export interface FlakyResult extends DeliveryCounts {
   resets: number;
   /** Messages that came by replay or resume: from creation, and from the moment the client's network was back. */
   replay: { fromPublish: LatencySummary; fromOnline: LatencySummary };
+  /** A reconnection's last attempt, from its start to the connection being ready, ms. */
+  connect: LatencySummary;
+  /** The receivers' load process's event-loop delay over the run, ms: high means the figures are the load generator's. */
+  loadLoopDelay: { p99: number; max: number };
   /** Storm: after the restart (SIGTERM at t0). */
   recovery?: { back: Fractions; caughtUp: Fractions; neverBack: number; neverCaughtUp: number };
 }

@@ -16,6 +16,7 @@ const pct = (a: number, b: number) => (b ? `${((100 * a) / b).toFixed(b >= 1e5 ?
 const ms0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : 'n/a');
 const s2 = (v: number | null) => (v === null ? 'never' : `${(v / 1000).toFixed(2)}`);
 const frac = (f: Fractions) => `${s2(f.p50)} / ${s2(f.p99)} / ${s2(f.p100)}`;
+const loops = (d: { p99: number; max: number } | undefined) => (d ? `${ms0(d.p99)} / ${ms0(d.max)}` : 'n/a');
 /** A time after SIGTERM as a time after the new process answered. */
 const after = (v: number | null, p: StormPoint) => (v === null ? null : v - p.listeningMs);
 
@@ -105,11 +106,14 @@ is a copy beyond the first; out of order is a first copy that came after a later
 A client's drop cuts its TCP connection (no close handshake); when its offline time is over it
 tries at once. Replay delay is for messages that came by replay or resume (made before the
 connection they came on was ready): from their publish (which includes the time offline), and from
-the moment the client's network was back (what the server and protocol add). Server CPU is over the
-churn, as a share of one core.
+the moment the client's network was back (what the server and protocol add). Reconnect is a
+reconnection's last attempt, from its start to the connection being ready. Server CPU is over the
+churn, as a share of one core; the server's event-loop delay shows its stalls (a blocking write, a
+long GC), which CPU alone does not. The last column is the receivers' load process's own event-loop
+delay: when it is high, the figures are the load generator's, not the server's.
 
 ${table(
-  ['system', 'messages taken', 'exactly once', 'lost', 'duplicated', 'out of order', 'replay p50 / p99 from publish (ms)', 'replay p50 / p99 after back (ms)', 'drops / reconnects (failed)', 'server CPU'],
+  ['system', 'messages taken', 'exactly once', 'lost', 'duplicated', 'out of order', 'replay p50 / p99 from publish (ms)', 'replay p50 / p99 after back (ms)', 'drops / reconnects (failed)', 'reconnect p50 / p99 (ms)', 'server CPU', 'server loop delay p99 / max (ms)', 'load loop delay p99 (ms)'],
   churn.map((p) => [
     LABEL[p.system],
     p.accepted,
@@ -120,7 +124,10 @@ ${table(
     `${ms0(p.replay.fromPublish.p50)} / ${ms0(p.replay.fromPublish.p99)}`,
     `${ms0(p.replay.fromOnline.p50)} / ${ms0(p.replay.fromOnline.p99)}`,
     `${p.drops} / ${p.reconnects} (${p.failedAttempts})`,
+    `${ms0(p.connect?.p50 ?? NaN)} / ${ms0(p.connect?.p99 ?? NaN)}`,
     `${(p.serverCpuShare * 100).toFixed(0)}% (${(p.serverCpuMs / 1000).toFixed(1)} s)`,
+    loops(p.serverLoopDelay),
+    ms0(p.loadLoopDelay?.p99 ?? NaN),
   ]),
 )}`);
   }
@@ -139,7 +146,7 @@ and error answers. Server CPU and peak RSS are the new process's, from its start
 client was live again, so they include its boot.
 
 ${table(
-  ['system', 'down: exited / answering (s)', 'back 50% / 99% / 100% (s)', 'caught up 50% / 99% / 100% (s)', 'caught up 99% / 100% after answering (s)', 'failed attempts', 'lost', 'duplicated', 'server CPU (s)', 'peak RSS (MiB)'],
+  ['system', 'down: exited / answering (s)', 'back 50% / 99% / 100% (s)', 'caught up 50% / 99% / 100% (s)', 'caught up 99% / 100% after answering (s)', 'failed attempts', 'lost', 'duplicated', 'server CPU (s)', 'peak RSS (MiB)', 'server loop delay p99 / max (ms)', 'load loop delay p99 (ms)'],
   storm.map((p) => [
     LABEL[p.system],
     `${(p.exitMs / 1000).toFixed(2)} / ${(p.listeningMs / 1000).toFixed(2)}`,
@@ -151,6 +158,8 @@ ${table(
     p.duplicated,
     (p.serverCpuMs / 1000).toFixed(2),
     (p.peakRss / 2 ** 20).toFixed(0),
+    loops(p.serverLoopDelay),
+    ms0(p.loadLoopDelay?.p99 ?? NaN),
   ]),
 )}`);
   }

@@ -6,7 +6,7 @@
  * two share the machine's monotonic clock, so publish-to-delivery needs no offset correction.
  */
 import { LoadProcess, ServerProcess } from './processes.js';
-import type { FlakyProgress, FlakyResult, FlakySystem, Target } from './protocol.js';
+import type { FlakyProgress, FlakyResult, FlakySystem, ServerStats, Target } from './protocol.js';
 import type { Settings } from './scenarios.js';
 
 const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
@@ -39,6 +39,8 @@ export interface ChurnPoint extends FlakyResult {
   /** Server CPU over the churn (publishing, drops and resumes), ms, and as a share of one core. */
   serverCpuMs: number;
   serverCpuShare: number;
+  /** The server's event-loop delay over the churn, ms (absent from results written before it existed). */
+  serverLoopDelay?: { p99: number; max: number };
 }
 
 export interface StormPoint extends FlakyResult {
@@ -51,6 +53,8 @@ export interface StormPoint extends FlakyResult {
   /** The new process, from its start until every client was live again (or the timeout): CPU ms, peak RSS bytes. */
   serverCpuMs: number;
   peakRss: number;
+  /** The new process's event-loop delay from its start to the end of the window, ms. */
+  serverLoopDelay?: { p99: number; max: number };
   /** How long that window was, ms after SIGTERM. */
   stormMs: number;
   /** Clients back and live at the end of the window. */
@@ -77,16 +81,17 @@ export async function churn(system: FlakySystem, s: Settings): Promise<ChurnPoin
   return withFlaky(system, s, async (server, receivers, publisher, target) => {
     await receivers.send({ cmd: 'flaky-open', system, target, count: s.churnClients, concurrency: 50 });
     await publisher.send({ cmd: 'pub-start', system, target, rate: s.churnRate, payloadBytes: s.flakyPayloadBytes });
-    const before = (await server.stats()).cpuMicros;
+    const before = (await server.stats(false, true)).cpuMicros;
     await receivers.send({ cmd: 'flaky-churn', durationMs: s.churnMs, periodMs: s.churnPeriodMs, offlineMs: s.churnOfflineMs });
-    const after = (await server.stats()).cpuMicros;
+    const end = await server.stats();
+    const after = end.cpuMicros;
     const { published, publishFailures } = await publisher.send({ cmd: 'pub-stop', graceMs: s.flakySettleMs });
     const result = (await receivers.send({ cmd: 'flaky-settle', published: published!, timeoutMs: s.flakySettleMs })).flaky!;
     await receivers.send({ cmd: 'close' });
     const serverCpuMs = (after - before) / 1000;
-    const point: ChurnPoint = { system, rate: s.churnRate, durationMs: s.churnMs, publishFailures: publishFailures ?? 0, serverCpuMs, serverCpuShare: serverCpuMs / s.churnMs, ...result };
+    const point: ChurnPoint = { system, rate: s.churnRate, durationMs: s.churnMs, publishFailures: publishFailures ?? 0, serverCpuMs, serverCpuShare: serverCpuMs / s.churnMs, serverLoopDelay: loopOf(end), ...result };
     s.log(
-      `churn ${system} x${point.clients} @${point.rate}/s: ${pct(point.exactlyOnce, point.expected)} exactly once, ${point.lost} lost, ${point.duplicated} duplicated, ${point.outOfOrder} out of order, replay p99 ${point.replay.fromPublish.p99.toFixed(0)} ms (${point.replay.fromOnline.p99.toFixed(0)} ms after back), ${point.drops} drops, ${point.reconnects} reconnects, ${point.failedAttempts} failed (${point.refusedByStatus} by status), server CPU ${(point.serverCpuShare * 100).toFixed(0)}%, reconnect p50/p99 ${point.connect.p50.toFixed(0)}/${point.connect.p99.toFixed(0)} ms, load loop delay p99 ${point.loadLoopDelay.p99.toFixed(0)} ms`,
+      `churn ${system} x${point.clients} @${point.rate}/s: ${pct(point.exactlyOnce, point.expected)} exactly once, ${point.lost} lost, ${point.duplicated} duplicated, ${point.outOfOrder} out of order, replay p99 ${point.replay.fromPublish.p99.toFixed(0)} ms (${point.replay.fromOnline.p99.toFixed(0)} ms after back), ${point.drops} drops, ${point.reconnects} reconnects, ${point.failedAttempts} failed (${point.refusedByStatus} by status), server CPU ${(point.serverCpuShare * 100).toFixed(0)}%, reconnect p50/p99 ${point.connect.p50.toFixed(0)}/${point.connect.p99.toFixed(0)} ms, load loop delay p99 ${point.loadLoopDelay.p99.toFixed(0)} ms, server loop delay p99/max ${point.serverLoopDelay!.p99.toFixed(0)}/${point.serverLoopDelay!.max.toFixed(0)} ms`,
     );
     return point;
   });
@@ -118,6 +123,7 @@ export async function storm(system: FlakySystem, s: Settings): Promise<StormPoin
     let stormMs: number;
     let exitMs: number;
     let listeningMs: number;
+    let serverLoopDelay: { p99: number; max: number } | undefined;
     try {
       const restarted = await server.restart(() => (sampling = true));
       exitMs = (restarted.exitedMicros - t0) / 1000;
@@ -131,6 +137,7 @@ export async function storm(system: FlakySystem, s: Settings): Promise<StormPoin
       const st = await server.stats();
       peakRss = Math.max(peakRss, st.rss);
       lastCpu = Math.max(lastCpu, st.cpuMicros);
+      serverLoopDelay = loopOf(st);
     } finally {
       clearInterval(sampler);
     }
@@ -138,7 +145,7 @@ export async function storm(system: FlakySystem, s: Settings): Promise<StormPoin
     const { published, publishFailures } = await publisher.send({ cmd: 'pub-stop', graceMs: s.flakySettleMs });
     const result = (await receivers.send({ cmd: 'flaky-settle', published: published!, timeoutMs: s.flakySettleMs, t0 })).flaky!;
     await receivers.send({ cmd: 'close' });
-    const point: StormPoint = { system, rate: s.stormRate, exitMs, listeningMs, publishFailures: publishFailures ?? 0, serverCpuMs: lastCpu / 1000, peakRss, stormMs, progress, ...result };
+    const point: StormPoint = { system, rate: s.stormRate, exitMs, listeningMs, publishFailures: publishFailures ?? 0, serverCpuMs: lastCpu / 1000, peakRss, stormMs, progress, serverLoopDelay, ...result };
     const r = point.recovery!;
     s.log(
       `storm ${system} x${point.clients}: down ${exitMs.toFixed(0)}-${listeningMs.toFixed(0)} ms, caught up 50% ${fmt(r.caughtUp.p50)} 99% ${fmt(r.caughtUp.p99)} 100% ${fmt(r.caughtUp.p100)} ms, ${point.lost} lost, ${point.duplicated} duplicated, ${point.failedAttempts} failed attempts`,
@@ -147,5 +154,6 @@ export async function storm(system: FlakySystem, s: Settings): Promise<StormPoin
   });
 }
 
+const loopOf = (st: ServerStats) => ({ p99: st.loopDelayP99Ms ?? NaN, max: st.loopDelayMaxMs ?? NaN });
 const pct = (a: number, b: number) => (b ? `${((100 * a) / b).toFixed(2)}%` : 'n/a');
 const fmt = (v: number | null) => (v === null ? 'never' : v.toFixed(0));

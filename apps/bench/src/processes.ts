@@ -204,7 +204,7 @@ export class ServerProcess {
   }
 
   /** CPU and memory of the server process (after a full GC when `gc`). */
-  stats(gc = false): Promise<ServerStats> {
+  stats(gc = false, resetLoop = false): Promise<ServerStats> {
     const id = ++this.nextId;
     return new Promise((resolveStats, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.system}: no stats reply`)), 30_000);
@@ -212,7 +212,7 @@ export class ServerProcess {
         clearTimeout(timer);
         resolveStats(stats);
       });
-      this.child.send({ cmd: 'stats', id, gc });
+      this.child.send({ cmd: 'stats', id, gc, resetLoop });
     });
   }
 

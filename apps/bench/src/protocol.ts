@@ -22,6 +22,8 @@ export interface StatsRequest {
   cmd: 'stats';
   id: number;
   gc: boolean;
+  /** Start the event-loop delay figures afresh after this reply. */
+  resetLoop?: boolean;
 }
 
 export interface ServerStats {
@@ -31,6 +33,9 @@ export interface ServerStats {
   rss: number;
   heapUsed: number;
   external: number;
+  /** Event-loop delay since the last reset (or the start), ms. */
+  loopDelayP99Ms?: number;
+  loopDelayMaxMs?: number;
 }
 
 /** How the load generator reaches one system. */

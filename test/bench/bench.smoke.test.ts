@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, test } from 'vitest';
-import { SYSTEMS } from '../../apps/bench/src/protocol.js';
+import { FLAKY_SYSTEMS, SYSTEMS } from '../../apps/bench/src/protocol.js';
 import type { Results } from '../../apps/bench/src/report.js';
 import { MULTI_CONFIGS } from '../../apps/bench/src/scenarios.js';
 
@@ -112,11 +112,58 @@ describe('npm run bench --smoke', () => {
     }
   });
 
-  test('the report has the targets, every table and the chart', () => {
-    for (const heading of ['## Targets', '## Fan-out', '## Idle connections', '## Payload sweep', '## Chat room', '## Stored messages per second', '## Two instances: the Redis hop']) expect(markdown).toContain(heading);
+  // Flaky networks: every client drops and comes back (churn), the server restarts under them
+  // (storm). The counts are checked, never a timing: the app's two transports get every message
+  // the server took exactly once, in order, through both; the baselines are only measured.
+  test('churn and storm ran for every flaky system, and the app delivered exactly once through both', () => {
+    for (const [scenario, points, clients] of [
+      ['churn', results.churn ?? [], results.meta.settings.churnClients],
+      ['storm', results.storm ?? [], results.meta.settings.stormClients],
+    ] as const) {
+      expect(points.map((p) => p.system), scenario).toEqual([...FLAKY_SYSTEMS]);
+      for (const p of points) {
+        const what = `${scenario} ${p.system}`;
+        expect(p.clients, what).toBe(clients);
+        expect(p.accepted, what).toBeGreaterThan(0);
+        expect(p.expected, what).toBe(p.accepted * p.clients);
+        // Every (client, message) pair is exactly once, lost, or received more than once.
+        expect(p.exactlyOnce + p.lost, what).toBeLessThanOrEqual(p.expected);
+        expect(p.reconnects, what).toBeGreaterThanOrEqual(scenario === 'storm' ? p.clients - p.recovery!.neverBack : 1);
+        expect(p.replay.fromPublish.n, what).toBe(p.replay.fromOnline.n);
+        if (p.system === 'app-ws' || p.system === 'app-sse') {
+          expect({ what, exactlyOnce: p.exactlyOnce, lost: p.lost, duplicated: p.duplicated, outOfOrder: p.outOfOrder, unexpected: p.unexpected, complete: p.clientsComplete }).toEqual({
+            what,
+            exactlyOnce: p.expected,
+            lost: 0,
+            duplicated: 0,
+            outOfOrder: 0,
+            unexpected: 0,
+            complete: p.clients,
+          });
+          // Something came by replay: the drops (or the restart) really cut the clients off while messages were published.
+          expect(p.replay.fromPublish.n, what).toBeGreaterThan(0);
+        }
+      }
+    }
+    for (const p of results.churn ?? []) expect(p.drops, p.system).toBeGreaterThan(0);
+    for (const p of results.storm ?? []) {
+      expect(p.recovery, p.system).toBeDefined();
+      expect(p.listeningMs, p.system).toBeGreaterThanOrEqual(p.exitMs);
+      expect(p.peakRss, p.system).toBeGreaterThan(0);
+      if (p.system === 'app-ws' || p.system === 'app-sse') expect(p.recovery!.neverCaughtUp, p.system).toBe(0);
+    }
+  });
+
+  test('the report has the targets, every table and the charts', () => {
+    for (const heading of ['## Targets', '## Fan-out', '## Idle connections', '## Payload sweep', '## Chat room', '## Stored messages per second', '## Two instances: the Redis hop', '## Flaky networks', '### Churn:', '### Storm:']) expect(markdown).toContain(heading);
     expect(markdown).toContain('![fan-out](fanout.svg)');
-    expect((markdown.match(/\*\*(met|missed)\*\*/g) ?? []).length).toBe(11); // with connection setup CPU
+    expect(markdown).toContain('![flaky networks](flaky.svg)');
+    // 11 (with connection setup CPU) + 4 for churn and storm.
+    expect((markdown.match(/\*\*(met|missed)\*\*/g) ?? []).length).toBe(15);
     expect(svg.startsWith('<svg')).toBe(true);
     for (const system of SYSTEMS) expect(svg).toContain(`>${system}<`);
+    const flakySvg = readFileSync(join(out, 'flaky.svg'), 'utf8');
+    expect(flakySvg.startsWith('<svg')).toBe(true);
+    for (const system of FLAKY_SYSTEMS) expect(flakySvg).toContain(`>${system}`);
   });
 });

@@ -65,8 +65,8 @@ function wsConnection(socket: WebSocket): Connection {
   return { bytesRead: () => tcp.bytesRead, close: () => socket.terminate() };
 }
 
-/** A minimal incremental SSE reader: one callback per event (blank-line terminated), comments skipped. */
-function readSse(res: IncomingMessage, onMessage: OnMessage, onOther: () => void): void {
+/** Splits an event stream into its events: `onBlock` gets each one's text with its blank line ending it. */
+export function sseBlocks(res: IncomingMessage, onBlock: (block: string) => void): void {
   res.setEncoding('utf8');
   let pending = '';
   res.on('data', (chunk: string) => {
@@ -75,14 +75,21 @@ function readSse(res: IncomingMessage, onMessage: OnMessage, onOther: () => void
     while ((end = pending.indexOf('\n\n')) >= 0) {
       const block = pending.slice(0, end + 2);
       pending = pending.slice(end + 2);
-      const data = block.indexOf('data: ');
-      if (data < 0) {
-        onOther();
-        continue;
-      }
-      // The data value: from after `data: ` to the end of its line.
-      onMessage(block, Buffer.byteLength(block), Buffer.byteLength(block.slice(data + 6, block.indexOf('\n', data))));
+      onBlock(block);
     }
+  });
+}
+
+/** A minimal incremental SSE reader: one callback per event (blank-line terminated), comments skipped. */
+function readSse(res: IncomingMessage, onMessage: OnMessage, onOther: () => void): void {
+  sseBlocks(res, (block) => {
+    const data = block.indexOf('data: ');
+    if (data < 0) {
+      onOther();
+      return;
+    }
+    // The data value: from after `data: ` to the end of its line.
+    onMessage(block, Buffer.byteLength(block), Buffer.byteLength(block.slice(data + 6, block.indexOf('\n', data))));
   });
 }
 

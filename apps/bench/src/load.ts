@@ -8,6 +8,8 @@
 import { openPublisher, openReceiver, type Connection, type Publisher } from './clients.js';
 import type { LoadCommand, LoadReply, StepResult, Target } from './protocol.js';
 import { summarize } from './stats.js';
+import { churn, closeFlaky, openFlaky, progress, settle, watchLive } from './flaky.js';
+import { FlakyPublisher } from './flaky-publisher.js';
 import { closeStorePublishers, openStorePublishers, runStoreStep } from './store.js';
 
 /** Starts every payload's stamp. Not '@', which would make each chat message a mention (an extra lookup the other systems do not do). */
@@ -41,6 +43,7 @@ let step: {
   lastDelivery: number;
 } = { delivered: 0, frameBytes: 0, textBytes: 0, dataBytes: 0, other: 0, samples: [], lastDelivery: 0 };
 let publishErrors = 0;
+let flakyPublisher: FlakyPublisher | undefined;
 
 function onMessage(receiver: number, text: string, frameBytes: number, dataBytes: number): void {
   const at = text.indexOf(MARK);
@@ -148,9 +151,32 @@ async function handle(command: LoadCommand): Promise<LoadReply> {
       return { id: command.id, ok: true, opened: await openStorePublishers(command.target, command.count, command.rooms) };
     case 'store-step':
       return { id: command.id, ok: true, store: await runStoreStep(command.rate, command.durationMs, command.payloadBytes, command.graceMs) };
+    case 'flaky-open':
+      return { id: command.id, ok: true, opened: await openFlaky(command.system, command.target, command.count, command.concurrency) };
+    case 'flaky-churn':
+      await churn(command.durationMs, command.periodMs, command.offlineMs);
+      return { id: command.id, ok: true };
+    case 'flaky-watch':
+      watchLive(command.t0);
+      return { id: command.id, ok: true };
+    case 'flaky-progress':
+      return { id: command.id, ok: true, progress: progress() };
+    case 'flaky-settle':
+      return { id: command.id, ok: true, flaky: await settle(command.published, command.timeoutMs, command.t0) };
+    case 'pub-start':
+      flakyPublisher = new FlakyPublisher(command.system, command.target, command.payloadBytes);
+      await flakyPublisher.start(command.rate);
+      return { id: command.id, ok: true };
+    case 'pub-stop': {
+      const published = (await flakyPublisher?.stop(command.graceMs)) ?? [];
+      const publishFailures = flakyPublisher?.failures ?? 0;
+      flakyPublisher = undefined;
+      return { id: command.id, ok: true, published, publishFailures };
+    }
     case 'close':
       closeAll();
       closeStorePublishers();
+      closeFlaky();
       return { id: command.id, ok: true };
   }
 }

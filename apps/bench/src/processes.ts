@@ -48,6 +48,23 @@ function freePort(): Promise<number> {
   });
 }
 
+const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** A baseline's port, from the message its `listen` sends once it listens. */
+function listening(system: SystemName, child: ChildProcess): Promise<number> {
+  return new Promise<number>((resolvePort, reject) => {
+    const exited = (code: number | null) => reject(new Error(`${system} exited with ${code} before listening`));
+    child.once('exit', exited);
+    const onMessage = (m: { listening?: number }) => {
+      if (!m.listening) return;
+      child.off('exit', exited);
+      child.off('message', onMessage);
+      resolvePort(m.listening);
+    };
+    child.on('message', onMessage);
+  });
+}
+
 const SCRIPTS: Record<Exclude<SystemName, 'app-ws' | 'app-sse'>, string> = {
   'raw-ws': 'servers/raw-ws.js',
   'raw-sse': 'servers/raw-sse.js',
@@ -96,23 +113,41 @@ function appEnv(port: number, dataDir: string): NodeJS.ProcessEnv {
 export class ServerProcess {
   private nextId = 0;
   private readonly waiting = new Map<number, (stats: ServerStats) => void>();
+  private current: ChildProcess;
 
   private constructor(
     readonly system: SystemName,
-    readonly child: ChildProcess,
+    child: ChildProcess,
     readonly port: number,
+    /** How it was started, to start it again the same way (same port, data and secrets) in `restart`. */
+    private readonly launch: { args: string[]; env: NodeJS.ProcessEnv },
     private readonly dataDir?: string,
   ) {
+    this.current = child;
+    this.listen(child);
+  }
+
+  get child(): ChildProcess {
+    return this.current;
+  }
+
+  private listen(child: ChildProcess): void {
     child.on('message', (message: ServerStats) => {
+      if (message?.id === undefined) return;
       const done = this.waiting.get(message.id);
       this.waiting.delete(message.id);
       done?.(message);
     });
   }
 
+  private get isApp(): boolean {
+    return this.system === 'app-ws' || this.system === 'app-sse';
+  }
+
   /**
-   * `env` is laid over the app's benchmark settings (the baselines ignore it): DATABASE_URL,
-   * REDIS_URL, REDIS_KEY_PREFIX, INSTANCE_ID, and a JWT_SECRET that instances of one deployment share.
+   * `env` is laid over the app's benchmark settings (and over a baseline's environment, where
+   * only SOCKETIO_RECOVERY means anything): DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX,
+   * INSTANCE_ID, and a JWT_SECRET that instances of one deployment share.
    */
   static async start(system: SystemName, extraNodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
     const agent = join(here, 'agent.js');
@@ -120,8 +155,8 @@ export class ServerProcess {
     if (system === 'app-ws' || system === 'app-sse') {
       const port = await freePort();
       const dataDir = mkdtempSync(join(tmpdir(), 'rt-bench-'));
-      const child = spawnPinned(pinning.serverCore, [...nodeArgs, join(repoRoot, 'apps', 'api', 'dist', 'main.js')], { ...appEnv(port, dataDir), ...env });
-      const server = new ServerProcess(system, child, port, dataDir);
+      const launch = { args: [...nodeArgs, join(repoRoot, 'apps', 'api', 'dist', 'main.js')], env: { ...appEnv(port, dataDir), ...env } };
+      const server = new ServerProcess(system, spawnPinned(pinning.serverCore, launch.args, launch.env), port, launch, dataDir);
       try {
         await server.waitForHttp('/api/blogs');
       } catch (err) {
@@ -130,17 +165,30 @@ export class ServerProcess {
       }
       return server;
     }
-    const child = spawnPinned(pinning.serverCore, [...nodeArgs, join(here, SCRIPTS[system])], { ...process.env, PORT: '0' });
-    const port = await new Promise<number>((resolvePort, reject) => {
-      child.once('exit', (code) => reject(new Error(`${system} exited with ${code} before listening`)));
-      child.on('message', (m: { listening?: number }) => {
-        if (m.listening) resolvePort(m.listening);
-      });
-    });
-    return new ServerProcess(system, child, port);
+    const args = [...nodeArgs, join(here, SCRIPTS[system])];
+    const child = spawnPinned(pinning.serverCore, args, { ...process.env, ...env, PORT: '0' });
+    const port = await listening(system, child);
+    return new ServerProcess(system, child, port, { args, env: { ...process.env, ...env, PORT: String(port) } });
   }
 
-  private async waitForHttp(path: string): Promise<void> {
+  /**
+   * A deploy: SIGTERM, wait for the process to exit (the app drains: 1012 to every socket, every
+   * stream ended, writes finished), then the same program again on the same port with the same
+   * data and secrets. Times are µs on the machine's monotonic clock: when it exited, and when the
+   * new process answered (HTTP for the app, its listening message for a baseline).
+   */
+  async restart(onSpawned?: () => void): Promise<{ exitedMicros: number; listeningMicros: number }> {
+    await stopChild(this.current, () => this.current.kill('SIGTERM'));
+    const exitedMicros = nowMicros();
+    this.current = spawnPinned(pinning.serverCore, this.launch.args, this.launch.env);
+    this.listen(this.current);
+    onSpawned?.();
+    if (this.isApp) await this.waitForHttp('/api/blogs', 20);
+    else await listening(this.system, this.current);
+    return { exitedMicros, listeningMicros: nowMicros() };
+  }
+
+  private async waitForHttp(path: string, everyMs = 100): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (this.child.exitCode !== null) throw new Error(`${this.system} exited with ${this.child.exitCode}`);
@@ -151,12 +199,12 @@ export class ServerProcess {
         // not listening yet
       }
       if (Date.now() > deadline) throw new Error(`${this.system} did not start within 30 s`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, everyMs));
     }
   }
 
   /** CPU and memory of the server process (after a full GC when `gc`). */
-  stats(gc = false): Promise<ServerStats> {
+  stats(gc = false, resetLoop = false): Promise<ServerStats> {
     const id = ++this.nextId;
     return new Promise((resolveStats, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.system}: no stats reply`)), 30_000);
@@ -164,7 +212,7 @@ export class ServerProcess {
         clearTimeout(timer);
         resolveStats(stats);
       });
-      this.child.send({ cmd: 'stats', id, gc });
+      this.child.send({ cmd: 'stats', id, gc, resetLoop });
     });
   }
 
@@ -197,7 +245,7 @@ export class ServerProcess {
       if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
       return res;
     };
-    if (this.system !== 'app-ws' && this.system !== 'app-sse') return { system: this.system, port: this.port };
+    if (!this.isApp) return { system: this.system, port: this.port };
     const cookies: string[] = [];
     for (let i = 0; i < users; i++) {
       const res = await post('/api/auth/register', { username: `bench${i}`, password: 'benchmark-password' });

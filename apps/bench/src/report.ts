@@ -1,4 +1,6 @@
-/** Turns a run's results into the markdown report, the chart and the targets' verdicts. */
+/** Turns a run's results into the markdown report, the charts and the targets' verdicts. */
+import { flakyChart, flakySection, flakyVerdicts } from './flaky-report.js';
+import type { ChurnPoint, StormPoint } from './flaky-scenarios.js';
 import { TRANSPORT, type SystemName } from './protocol.js';
 import type { ChatPoint, FanoutPoint, IdlePoint, MultiConfig, MultiPoint, StoreEngine, StorePoint, SweepPoint } from './scenarios.js';
 
@@ -24,6 +26,9 @@ export interface Results {
   multiSkipped?: string;
   /** Stored messages per second, per database engine (absent from results written before it existed). */
   store?: StorePoint[];
+  /** Flaky networks (absent from results written before they existed). */
+  churn?: ChurnPoint[];
+  storm?: StormPoint[];
 }
 
 /** The stored-messages-per-second targets, per engine, on one server core. */
@@ -153,6 +158,7 @@ export function verdicts(r: Results): Verdict[] {
       p ? [{ figure: `${k(p.storedPerSecond)}/s (${k(p.storedPerCpuSecond)} per CPU-s, ${p.cpuMicrosPerMessage.toFixed(0)} µs of CPU each)${p.gapless && p.complete ? ', all acked, seqs 1..N' : ', NOT all acked or not gapless'}`, ok: p.storedPerSecond >= STORE_TARGETS[engine] && p.gapless && p.complete }] : [],
     );
   }
+  if (r.churn?.length || r.storm?.length) out.push(...flakyVerdicts(r.churn ?? [], r.storm ?? []));
   return out;
 }
 
@@ -346,7 +352,7 @@ export function chart(r: Results): string {
   return parts.join('\n') + '\n';
 }
 
-export function buildReport(r: Results): { markdown: string; svg: string; summary: string } {
+export function buildReport(r: Results): { markdown: string; svg: string; flakySvg: string; summary: string } {
   const v = verdicts(r);
   const targets = table(['target', 'measured', 'verdict'], v.map((t) => [t.target, t.figure, yes(t.met)]));
   const m = r.meta;
@@ -400,7 +406,11 @@ ${storeSection(r)}
 ## Two instances: the Redis hop
 
 ${multiSection(r)}
+
+## Flaky networks
+
+${flakySection(r.churn ?? [], r.storm ?? [], m.settings)}
 `;
   const summary = ['Targets:', ...v.map((t) => `  [${t.met === null ? '--' : t.met ? 'met' : 'MISSED'}] ${t.target}\n        ${t.figure}`)].join('\n');
-  return { markdown, svg: chart(r), summary };
+  return { markdown, svg: chart(r), flakySvg: flakyChart(r.churn ?? [], r.storm ?? []), summary };
 }

@@ -4,20 +4,22 @@
  * fanout.svg}. `--smoke` runs every scenario with tiny numbers (the test suite uses it to keep the
  * benchmark working; it checks delivery, never timing).
  *
- *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat,store,multi] [--idle-sizes 1000,10000] [--profile DIR]
- *   node apps/bench/dist/run.js --render DIR   (rewrite DIR's README.md and fanout.svg from its results.json)
+ *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat,store,multi,churn,storm] [--idle-sizes 1000,10000]
+ *       [--churn-clients 2000] [--storm-clients 5000] [--profile DIR]
+ *   node apps/bench/dist/run.js --render DIR   (rewrite DIR's README.md, fanout.svg and flaky.svg from its results.json)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { churn, storm } from './flaky-scenarios.js';
 import { pinning, repoRoot } from './processes.js';
-import { SYSTEMS, type SystemName } from './protocol.js';
+import { FLAKY_SYSTEMS, SYSTEMS, type FlakySystem, type SystemName } from './protocol.js';
 import { buildReport, type Results } from './report.js';
 import { chat, fanout, idle, multi, MULTI_CONFIGS, store, STORE_ENGINES, STORE_LAYOUTS, sweep, type Settings } from './scenarios.js';
 import { servicesMissing } from './services.js';
 
-const SCENARIOS = ['idle', 'fanout', 'sweep', 'chat', 'store', 'multi'] as const;
+const SCENARIOS = ['idle', 'fanout', 'sweep', 'chat', 'store', 'multi', 'churn', 'storm'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 export const FULL: Omit<Settings, 'log' | 'serverNodeArgs'> = {
@@ -45,6 +47,21 @@ export const FULL: Omit<Settings, 'log' | 'serverNodeArgs'> = {
   storeStartRate: 2000,
   storeMs: 1000,
   appUsers: 10,
+  // Flaky networks (issue 17): AnyCable's harness's shape (each client offline about 2 s every
+  // about 15 s) at 2,000 clients; a restart under 5,000.
+  // 2 messages/s: 4,000 deliveries/s at 2,000 clients (10,000 at 5,000), which one load-generator
+  // core keeps up with while it also reconnects 130 clients a second.
+  churnClients: 2000,
+  churnRate: 2,
+  churnMs: 60_000,
+  churnPeriodMs: [10_000, 20_000],
+  churnOfflineMs: [1000, 3000],
+  stormClients: 5000,
+  stormRate: 2,
+  stormBeforeMs: 3000,
+  stormTimeoutMs: 60_000,
+  flakyPayloadBytes: 100,
+  flakySettleMs: 20_000,
 };
 
 export const SMOKE: Omit<Settings, 'log' | 'serverNodeArgs'> = {
@@ -71,6 +88,17 @@ export const SMOKE: Omit<Settings, 'log' | 'serverNodeArgs'> = {
   storeStartRate: 100,
   storeMs: 200,
   appUsers: 2,
+  churnClients: 6,
+  churnRate: 20,
+  churnMs: 3000,
+  churnPeriodMs: [1000, 1500],
+  churnOfflineMs: [200, 500],
+  stormClients: 6,
+  stormRate: 20,
+  stormBeforeMs: 500,
+  stormTimeoutMs: 20_000,
+  flakyPayloadBytes: 100,
+  flakySettleMs: 10_000,
 };
 
 async function main(): Promise<void> {
@@ -83,6 +111,8 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       render: { type: 'string' },
       'idle-sizes': { type: 'string' },
+      'churn-clients': { type: 'string' },
+      'storm-clients': { type: 'string' },
     },
   });
   if (values.render) {
@@ -90,9 +120,19 @@ async function main(): Promise<void> {
     const report = buildReport(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Results);
     writeFileSync(join(dir, 'README.md'), report.markdown);
     writeFileSync(join(dir, 'fanout.svg'), report.svg);
+    writeFileSync(join(dir, 'flaky.svg'), report.flakySvg);
     console.log(report.summary);
     return;
   }
+  const count = (name: 'churn-clients' | 'storm-clients') => {
+    const raw = values[name];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} wants a positive integer, got ${raw}`);
+    return n;
+  };
+  const churnClients = count('churn-clients');
+  const stormClients = count('storm-clients');
   const idleSizes = values['idle-sizes']?.split(',').map(Number);
   if (idleSizes?.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--idle-sizes wants positive integers, got ${values['idle-sizes']}`);
   const systems = (values.systems ? values.systems.split(',') : [...SYSTEMS]) as SystemName[];
@@ -106,6 +146,8 @@ async function main(): Promise<void> {
     ...(values.smoke ? SMOKE : FULL),
     // --idle-sizes 1000,10000: a short, targeted idle run (connections held at each step).
     ...(idleSizes ? { idleSizes } : {}),
+    ...(churnClients ? { churnClients } : {}),
+    ...(stormClients ? { stormClients } : {}),
     log,
     // --profile DIR: every server writes a V8 CPU profile there when it stops (open in Chrome DevTools or speedscope).
     serverNodeArgs: values.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(values.profile)] : [],
@@ -129,6 +171,8 @@ async function main(): Promise<void> {
     chat: [],
     multi: [],
     store: [],
+    churn: [],
+    storm: [],
   };
 
   if (scenarios.includes('idle')) for (const system of systems) results.idle.push(...(await idle(system, settings)));
@@ -161,6 +205,10 @@ async function main(): Promise<void> {
       for (const config of MULTI_CONFIGS) results.multi!.push(...(await multi(config, settings)));
     }
   }
+  // Flaky networks: the app's two transports, Socket.IO with recovery, raw ws (no recovery).
+  const flaky = FLAKY_SYSTEMS.filter((f) => systems.includes(f as SystemName)) as FlakySystem[];
+  if (scenarios.includes('churn')) for (const system of flaky) results.churn!.push(await churn(system, settings));
+  if (scenarios.includes('storm')) for (const system of flaky) results.storm!.push(await storm(system, settings));
   results.meta.durationSeconds = Math.round((Date.now() - started) / 1000);
 
   const report = buildReport(results);
@@ -168,8 +216,9 @@ async function main(): Promise<void> {
   writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   writeFileSync(join(out, 'README.md'), report.markdown);
   writeFileSync(join(out, 'fanout.svg'), report.svg);
+  writeFileSync(join(out, 'flaky.svg'), report.flakySvg);
   console.log('\n' + report.summary);
-  log(`wrote ${join(out, 'README.md')}, results.json and fanout.svg`);
+  log(`wrote ${join(out, 'README.md')}, results.json, fanout.svg and flaky.svg`);
 }
 
 main().catch((err: unknown) => {

@@ -7,9 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { LoadProcess, ServerProcess } from './processes.js';
 import type { StepResult, StoreResult, SystemName, Target } from './protocol.js';
+import type { FlakySettings } from './flaky-scenarios.js';
 import { freshDatabase, freshRedisPrefix, REDIS_URL, redisCpuMicros } from './services.js';
 
-export interface Settings {
+export interface Settings extends FlakySettings {
   repeats: number;
   idleSizes: number[];
   fanoutSizes: number[];

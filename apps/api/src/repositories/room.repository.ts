@@ -209,9 +209,13 @@ export class RoomRepository {
     return { id: row.id, name };
   }
 
+  /**
+   * Every `join` asks this (a reconnect storm asks it once per socket), so it is a prepared
+   * statement, not an ORM query.
+   */
   async findByName(name: string): Promise<RoomEntity | null> {
-    const row = await this.db.client.room.findUnique({ where: { name }, select: roomSelect });
-    return row ? toRoom(row) : null;
+    const row = await this.db.read(one<Omit<RoomRow, 'createdAt'> & { createdAt: unknown }>(`SELECT "id", "name", "lastSeq", "lastRev", "createdAt" FROM "Room" WHERE "name" = $1`, [name]));
+    return row ? { id: row.id, name: row.name, lastSeq: row.lastSeq, lastRev: row.lastRev, createdAt: isoTime(row.createdAt) } : null;
   }
 
   /** Creates the room if it does not exist yet (idempotent, safe to run at every start). */
@@ -250,6 +254,10 @@ export class RoomRepository {
 
   /** Makes the user a member (idempotent). */
   async addMember(roomId: number, userId: number): Promise<void> {
+    // Every join of every socket comes here, and nearly always the user is a member already: a
+    // prepared read answers that, the ORM's upsert (a write) only runs for a new member.
+    const known = await this.db.read(one<{ roomId: number }>(`SELECT "roomId" FROM "RoomMember" WHERE "roomId" = $1 AND "userId" = $2`, [roomId, userId]));
+    if (known) return;
     await idempotent(() => this.db.client.roomMember.upsert({
       where: { roomId_userId: { roomId, userId } },
       create: { roomId, userId },

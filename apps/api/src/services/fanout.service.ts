@@ -1,4 +1,5 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RoomEntity } from '../domain/entities.js';
 import type { DomainEvent } from '../domain/events.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
@@ -24,6 +25,8 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Fanout');
   private unsubscribe?: () => void;
   private stopResync?: () => void;
+  /** Resume pages being gathered this turn, by room and position (see resumePage). */
+  private readonly resumes = new Map<string, Promise<{ items: SequencedFrame[]; position: number }>>();
 
   constructor(
     private readonly bus: EventBus,
@@ -129,18 +132,41 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
     };
   }
 
+  /**
+   * A resume's first page: the messages after `from`, as frames. Resumes of one room from one
+   * position that ask in the same turn of the event loop (a reconnect storm after a deploy
+   * brings thousands at the same seq) share one read and one set of frames, built once. The read
+   * starts on the next turn, after every sharer has asked, and so after each one's subscription
+   * was registered (the registry subscribes before it replays): whatever commits after the read
+   * reaches them live, as it would have with reads of their own. A later resume reads afresh.
+   */
+  private resumePage(room: RoomEntity, from: number): Promise<{ items: SequencedFrame[]; position: number }> {
+    const key = `${room.id}:${from}`;
+    let page = this.resumes.get(key);
+    if (!page) {
+      page = (async () => {
+        await nextTurn();
+        this.resumes.delete(key);
+        const { items, position } = await this.chat.history(room, from, REPLAY_PAGE);
+        return { items: items.map((m) => ({ seq: m.seq, frame: new WsFrame(toMessageFrame(m, room.id)) })), position };
+      })();
+      this.resumes.set(key, page);
+    }
+    return page;
+  }
+
   private messageSource(room: RoomEntity, afterSeq: number | undefined): CursorSource<SequencedFrame> {
     return {
       initial: async () => {
         // A position beyond the end of the log (a client from another database, or lying)
         // is clamped to the end, so the reader still gets everything that comes next.
         const from = afterSeq === undefined ? undefined : Math.min(afterSeq, room.lastSeq);
+        if (from !== undefined) {
+          const { items, position } = await this.resumePage(room, from);
+          return { items, position, more: items.length === REPLAY_PAGE };
+        }
         const { items, position } = await this.chat.history(room, from, REPLAY_PAGE);
-        return {
-          items: items.map((m) => ({ seq: m.seq, frame: toMessageFrame(m, room.id) })),
-          position,
-          more: from !== undefined && items.length === REPLAY_PAGE,
-        };
+        return { items: items.map((m) => ({ seq: m.seq, frame: toMessageFrame(m, room.id) })), position, more: false };
       },
       after: async (after, limit) => {
         const items = await this.chat.messagesAfter(room, after, limit);

@@ -1,19 +1,34 @@
 /**
  * Baseline: Socket.IO 4 with rooms, WebSocket transport only (no long-polling upgrade dance).
  * Receivers join the room on connect; a publisher's `publish` goes to the room with
- * `socket.to(room).emit`, which builds the packet once for all of them.
+ * `socket.to(room).emit`, which builds the packet once for all of them (and is acked when the
+ * publisher asks for an ack).
+ *
+ * With SOCKETIO_RECOVERY=1 (the flaky-network scenarios), connection-state recovery is on, as
+ * Socket.IO documents it: a client that lost its connection and comes back within
+ * `maxDisconnectionDuration` gets its id, its rooms and the packets it missed.
  */
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { listen, roleOf } from './listen.js';
 
 const server = createServer();
-const io = new Server(server, { transports: ['websocket'], perMessageDeflate: false, serveClient: false });
+const recovery = process.env.SOCKETIO_RECOVERY === '1';
+const io = new Server(server, {
+  transports: ['websocket'],
+  perMessageDeflate: false,
+  serveClient: false,
+  ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true } } : {}),
+});
 
 io.on('connection', (socket) => {
   const role = roleOf(socket.request.url);
-  if (role === 'sub' || role === 'both') void socket.join('bench');
-  socket.on('publish', (payload: string) => socket.to('bench').emit('message', payload));
+  // A recovered socket is back in its rooms already.
+  if ((role === 'sub' || role === 'both') && !socket.recovered) void socket.join('bench');
+  socket.on('publish', (payload: string, ack?: () => void) => {
+    socket.to('bench').emit('message', payload);
+    if (typeof ack === 'function') ack();
+  });
 });
 
 listen(server);

@@ -98,12 +98,13 @@ describe('npm run bench --smoke', () => {
     expect(markdown).toContain('### What the hop costs');
   });
 
-  test('stored messages per second: every message acked once, the acked seqs exactly 1..N, on SQLite and PostgreSQL', () => {
+  test('stored messages per second: every message acked once, each room\'s acked seqs exactly 1..N, on SQLite and PostgreSQL, a room each and one room', () => {
     const store = results.store ?? [];
     // PostgreSQL is skipped (with a warning) only where the machine lacks it, never under CI.
-    const engines = store.map((p) => p.engine);
-    expect(engines[0]).toBe('sqlite');
-    if (process.env.CI === 'true' || process.env.CI === '1') expect(engines).toEqual(['sqlite', 'postgres']);
+    const points = store.map((p) => `${p.engine} ${p.layout}`);
+    expect(points.slice(0, 2)).toEqual(['sqlite room-each', 'sqlite one-room']);
+    if (process.env.CI === 'true' || process.env.CI === '1') expect(points).toEqual(['sqlite room-each', 'sqlite one-room', 'postgres room-each', 'postgres one-room']);
+    for (const p of store) expect(p.rooms).toBe(p.layout === 'one-room' ? 1 : p.publishers);
     for (const p of store) {
       expect(p.complete, `${p.engine} complete`).toBe(true);
       expect(p.gapless, `${p.engine} gapless`).toBe(true);

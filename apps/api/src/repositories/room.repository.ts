@@ -180,24 +180,16 @@ export class RoomRepository {
 
   constructor(private readonly db: DatabaseRepository) {}
 
-  /**
-   * A room's id by name, for the message path. Rooms are never renamed or deleted, so the
-   * mapping is immutable and safe to keep in memory on every instance.
-   */
-  async refByName(name: string): Promise<{ id: number; name: string } | null> {
-    const known = this.ids.get(name);
-    if (known !== undefined) return { id: known, name };
-    const row = await this.db.client.room.findUnique({ where: { name }, select: { id: true } });
-    if (!row) return null;
-    if (this.ids.size >= 10_000) this.ids.clear();
-    this.ids.set(name, row.id);
-    return { id: row.id, name };
+  /** A room's id by name, outside a transaction (edits, deletes): {@link ref} run on its own. */
+  async refByName(name: string): Promise<RoomRef | null> {
+    return (await this.db.read(this.ref(name))) ?? null;
   }
 
   /**
-   * The same as a unit of a transaction (a prepared statement on a cache miss), so a write that
-   * needs the room's id does not wait for a lookup before taking its place in the group commit.
-   * Rooms are never deleted, so an id read inside a transaction stays true after it.
+   * A room's id by name, as a unit of a transaction (a prepared statement on a cache miss), so a
+   * write that needs it does not wait for a lookup before taking its place in the group commit.
+   * Rooms are never renamed or deleted, so the mapping is immutable, safe to keep in memory on
+   * every instance, and an id read inside a transaction stays true after it.
    */
   *ref(name: string): Unit<RoomRef | undefined> {
     const known = this.ids.get(name);

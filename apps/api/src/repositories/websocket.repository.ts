@@ -36,8 +36,9 @@ export class WsFrame {
 }
 
 /**
- * A frame with its position in a room's log: a {@link WsFrame} for live broadcasts (built once
- * for every recipient), a string for a replay (built for one reader).
+ * A frame with its position in a room's log: a {@link WsFrame} when it is built once for many
+ * readers (live broadcasts, resume pages shared by a burst of rejoins), a string when it is built
+ * for one reader (a join's history, a catch-up).
  */
 export interface SequencedFrame {
   seq: number;

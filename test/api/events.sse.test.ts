@@ -100,6 +100,12 @@ describe('GET /api/events (one stream, many topics)', () => {
     const secured = await fetch(`${server.url}/api/blogs/${blog}/stream`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
     expect(secured?.headers.get('x-content-type-options')).toBe('nosniff');
     expect(secured?.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    // ...and on a refusal written there (a JSON error before any stream starts), with the refusal's own headers.
+    const refused = await fetch(`${server.url}/api/blogs/2147483647/stream`, { signal: AbortSignal.timeout(2000) });
+    expect(refused.status).toBe(404);
+    expect(refused.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(refused.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(refused.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     await secured?.body?.cancel();
     // Express matches case-insensitively, with or without a trailing slash.
     expect(await head(`/api/blogs/${blog}/stream/`)).toEqual(stream);

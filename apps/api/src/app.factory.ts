@@ -4,7 +4,6 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
-import helmet from 'helmet';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
@@ -14,6 +13,7 @@ import { jsonShapeProblem } from './domain/json-guard.js';
 import { RealtimeWsAdapter } from './gateways/ws.adapter.js';
 import { HttpExceptionFilter } from './middleware/http-exception.filter.js';
 import { OriginPolicy, UNSAFE_METHODS } from './middleware/origin-policy.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { migrate } from './repositories/migrations.js';
 import { ConnectionLimitRepository } from './repositories/connection-limit.repository.js';
 import { TelemetryRepository } from './repositories/telemetry.repository.js';
@@ -34,16 +34,10 @@ function serveStreamsBelowExpress(app: INestApplication): void {
   if (express.length === 0) throw new Error('the HTTP server has no request listener to put the event streams ahead of');
   const streams = app.get(EventStreamResponder);
   server.removeAllListeners('request');
-  // The same security headers as every Express response (helmet sets them synchronously, before
-  // the stream's head is written on a later tick).
-  const headers = securityHeaders();
-  // (It reads Express's `req.path`; a stream's path is never the docs'.)
-  const security = (req: IncomingMessage, res: ServerResponse, next: () => void) => headers(Object.assign(req, { path: '/api/events' }) as unknown as Request, res as Response, next);
+  // A stream's answer (its head or a JSON error) carries the same security headers as every
+  // Express response, from STREAM_SECURITY_HEADERS (see EventStreamResponder).
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (streams.serve(req, res)) {
-      security(req, res, () => undefined);
-      return;
-    }
+    if (streams.serve(req, res)) return;
     for (const listener of express) listener.call(server, req, res);
   });
 }
@@ -124,65 +118,4 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   const chat = app.get(ChatService);
   for (const room of DEFAULT_ROOMS) await chat.ensureRoom(room);
   return app;
-}
-
-/**
- * Security headers on every HTTP response (helmet 8): a Content-Security-Policy the built web
- * app runs under (its scripts, styles and fonts are files from this origin; it talks to `/api`,
- * `/ws` and the event streams on the same origin), no framing by anyone (`frame-ancestors
- * 'none'` and `X-Frame-Options: DENY`), `nosniff`, `Referrer-Policy: no-referrer`,
- * `Cross-Origin-Opener-Policy: same-origin`. Swagger UI (`/api/docs`) ships inline `<style>`
- * blocks and `data:` images, so its pages alone also allow inline styles.
- */
-function securityHeaders(): (req: Request, res: Response, next: NextFunction) => void {
-  const directives = {
-    defaultSrc: ["'self'"],
-    scriptSrc: ["'self'"],
-    styleSrc: ["'self'"],
-    imgSrc: ["'self'", 'data:'],
-    fontSrc: ["'self'"],
-    connectSrc: ["'self'"],
-    objectSrc: ["'none'"],
-    baseUri: ["'self'"],
-    formAction: ["'self'"],
-    frameAncestors: ["'none'"],
-    upgradeInsecureRequests: null,
-  };
-  const options = (styleSrc: string[]) => ({
-    contentSecurityPolicy: { useDefaults: false, directives: { ...directives, styleSrc } },
-    crossOriginOpenerPolicy: { policy: 'same-origin' as const },
-    referrerPolicy: { policy: 'no-referrer' as const },
-    frameguard: { action: 'deny' as const },
-    // HSTS belongs to whoever terminates TLS (the proxy); on plain HTTP it would only mislead.
-    strictTransportSecurity: false,
-  });
-  const app = fixedHeaders(helmet(options(["'self'"])));
-  const docs = fixedHeaders(helmet(options(["'self'", "'unsafe-inline'"])));
-  return (req, res, next) => {
-    const headers = req.path === '/api/docs' || req.path.startsWith('/api/docs/') ? docs : app;
-    for (const [name, value] of headers) res.setHeader(name, value);
-    res.removeHeader('X-Powered-By');
-    next();
-  };
-}
-
-/**
- * The headers a helmet middleware sets, read once: its options are fixed (no nonces), so every
- * response gets the same ones, and setting them from a list costs a tenth of running its eleven
- * middlewares per request (7% of the CPU of a small API request).
- */
-function fixedHeaders(middleware: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void): [string, string | string[]][] {
-  const headers: [string, string | string[]][] = [];
-  const recorder = {
-    setHeader: (name: string, value: string | number | string[]) => headers.push([name, Array.isArray(value) ? value : String(value)]),
-    removeHeader: () => undefined,
-    getHeader: () => undefined,
-  };
-  let done = false;
-  middleware({ headers: {}, method: 'GET', url: '/' } as IncomingMessage, recorder as unknown as ServerResponse, (err) => {
-    if (err) throw err instanceof Error ? err : new Error(String(err));
-    done = true;
-  });
-  if (!done || headers.length === 0) throw new Error('helmet did not set its headers synchronously');
-  return headers;
 }

@@ -8,9 +8,10 @@ import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import { parsePosition } from '../domain/stream-position.js';
 import { toHttpError } from '../middleware/http-exception.filter.js';
+import { STREAM_SECURITY_HEADERS } from '../middleware/security-headers.js';
 import { CONNECTION_RETRY_AFTER_SECONDS, ConnectionLimitRepository } from '../repositories/connection-limit.repository.js';
 import { userStream } from '../repositories/notification.repository.js';
-import { SseRepository } from '../repositories/sse.repository.js';
+import { SSE_HEADERS, SseRepository } from '../repositories/sse.repository.js';
 import { AuthService, type AuthenticatedSession } from '../services/auth.service.js';
 import { EventStreamService, type TopicSpec } from '../services/event-stream.service.js';
 
@@ -21,6 +22,9 @@ const BLOG = /^\/api\/blogs\/([^/]+)\/stream\/?$/i;
 /** Express's own `req.ip` (with `trust proxy: loopback`): the client's address, or X-Forwarded-For from a proxy on loopback. */
 const proxyAddr = createRequire(import.meta.url)('proxy-addr') as ((req: IncomingMessage, trust: unknown) => string) & { compile(value: string): unknown };
 const TRUST_LOOPBACK = proxyAddr.compile('loopback');
+
+/** A stream's head: the security headers every Express answer carries, then the stream's own. */
+const STREAM_HEAD: readonly string[] = Object.freeze([...STREAM_SECURITY_HEADERS, ...SSE_HEADERS]);
 
 /** What Nest's ParseIntPipe accepts for `:id`. */
 const INTEGER = /^-?\d+$/;
@@ -101,7 +105,7 @@ export class EventStreamResponder {
     if (!release) {
       throw new DomainError('rate_limited', 'Too many open streams; close one first', { retryAfterMs: CONNECTION_RETRY_AFTER_SECONDS * 1000 });
     }
-    res.once('close', release);
+    res.on('close', release); // `release` runs once however often it is called; `once` would wrap it per stream
     const header = req.headers['last-event-id'];
     const raw = typeof header === 'string' ? header : single(query, 'lastEventId');
     const position = parsePosition(raw, composite);
@@ -114,18 +118,24 @@ export class EventStreamResponder {
       sessionId: topics.some((t) => t.private) && session ? session.sessionId : undefined,
       resumed: position.kind !== 'none',
       userId: session?.user.id ?? null,
+      headers: STREAM_HEAD,
     });
   }
 
   /** An error before the stream started is an ordinary JSON answer; after, the stream just ends. */
   private fail(res: ServerResponse, err: unknown): void {
+    if (this.sse.started(res)) {
+      res.socket?.destroy(); // mid-stream: the reader reconnects and resumes from its position
+      return;
+    }
     if (res.headersSent) {
       res.end();
       return;
     }
     const { status, body, headers } = toHttpError(err);
     const json = JSON.stringify(body);
-    res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+    const extra = Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
+    res.writeHead(status, [...STREAM_SECURITY_HEADERS, ...extra, 'Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(json))]);
     res.end(json);
   }
 

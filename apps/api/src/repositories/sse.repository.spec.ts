@@ -11,7 +11,11 @@ class FakeSocket {
   writableLength = 0;
   destroyed = false;
   written: Buffer[] = [];
+  ended = false;
   setNoDelay() {}
+  end() {
+    this.ended = true;
+  }
   cork() {}
   uncork() {}
   write(chunk: string | Buffer) {
@@ -22,16 +26,8 @@ class FakeSocket {
 
 /** Just enough of a ServerResponse: what the repository reads and calls. */
 class FakeResponse extends EventEmitter {
-  writableEnded = false;
-  chunkedEncoding = true;
+  req = { httpVersionMajor: 1, httpVersionMinor: 1 };
   socket = new FakeSocket();
-  writeHead() {
-    return this;
-  }
-  flushHeaders() {}
-  end() {
-    this.writableEnded = true;
-  }
 }
 
 const text = (seq: number) => ({ seq, plain: `id: ${seq}\ndata: {}\n\n`, plainPayloadBytes: 2, body: 'event: update\ndata: {}\n\n', bodyPayloadBytes: 2 });
@@ -50,13 +46,17 @@ describe('SseRepository', () => {
     repo.deliver('blog:1', text(1));
     res.socket.writableLength = 101;
     repo.deliver('blog:1', text(2));
-    // HTTP/1.1 chunks, framed by the repository: hex size, CRLF, the event, CRLF.
+    // The head, written by the repository (Node's response holds no copy), then HTTP/1.1
+    // chunks framed by it: hex size, CRLF, the event, CRLF; the last chunk ends the body.
     expect(res.socket.written.map(String)).toEqual([
+      'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\nConnection: close\r\n',
+      expect.stringMatching(/^Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT\r\nTransfer-Encoding: chunked\r\n\r\n$/),
       'd\r\nretry: 1000\n\n\r\n',
       expect.stringMatching(/^[0-9a-f]+\r\nevent: hello\ndata: \{"connectionId":"[^"]+","serverTime":[\d.]+\}\n\n\r\n$/),
       '10\r\nid: 1\ndata: {}\n\n\r\n',
+      '0\r\n\r\n',
     ]);
-    expect(res.writableEnded).toBe(true);
+    expect(res.socket.ended).toBe(true);
     expect(repo.stats()).toEqual({ connections: 0, subscriptions: 0, timers: 0 });
   });
 
@@ -64,12 +64,12 @@ describe('SseRepository', () => {
     const repo = new SseRepository(config, new TelemetryRepository(), new NetsimRepository());
     const open = async (composite: boolean, chunked = true) => {
       const res = new FakeResponse();
-      res.chunkedEncoding = chunked;
+      if (!chunked) res.req = { httpVersionMajor: 1, httpVersionMinor: 0 };
       await repo.open(res as unknown as ServerResponse, {
         topics: composite ? [{ topic: 'notifications', stream: 'user:1', start: 4, source }, { topic: 'blog:1', stream: 'blog:1', start: 0, source }] : [{ topic: 'blog:1', stream: 'blog:1', start: 0, source }],
         composite,
       });
-      res.socket.written.length = 0; // retry and hello
+      res.socket.written.length = 0; // head, retry and hello
       return res;
     };
     const [a, b, multi, http10] = [await open(false), await open(false), await open(true), await open(false, false)];

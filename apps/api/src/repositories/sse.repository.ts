@@ -12,12 +12,14 @@ import { TurnCork } from './turn-cork.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
 /** The response headers of every event stream (see docs/protocol.md). */
-export const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream; charset=utf-8',
-  'Cache-Control': 'no-cache, no-transform',
-  'X-Accel-Buffering': 'no',
-  Connection: 'keep-alive',
-} as const;
+/** An event stream's own headers, as a flat `[name, value, ...]` list (see SseOpenOptions.headers). */
+export const SSE_HEADERS: readonly string[] = Object.freeze([
+  'Content-Type', 'text/event-stream; charset=utf-8',
+  'Cache-Control', 'no-cache, no-transform',
+  'X-Accel-Buffering', 'no',
+  // The stream owns its connection: when it ends, so does the connection (see SseConnection.close).
+  'Connection', 'close',
+]);
 
 /** `text` as one HTTP/1.1 chunk: size in hex, CRLF, the bytes, CRLF. */
 function chunk(text: string): Buffer {
@@ -84,6 +86,11 @@ export interface SseOpenOptions {
   resumed?: boolean;
   /** The signed-in reader, if any. */
   userId?: number | null;
+  /**
+   * The head's headers as one flat list shared by every stream (SSE_HEADERS and the security
+   * headers): handed to `writeHead` whole, so Node keeps no header map per open stream.
+   */
+  headers?: readonly string[];
 }
 
 /**
@@ -122,12 +129,54 @@ const UNMETERED = -2;
 
 /** `: heartbeat`, prebuilt in both framings. */
 const HEARTBEAT = chunk(': heartbeat\n\n');
+/** The chunk that ends an HTTP/1.1 body (no trailers). */
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+
+/**
+ * A stream's response head, written by us rather than by `ServerResponse.writeHead`: Node keeps
+ * the head it wrote as a string on the response for as long as the response lives (about
+ * 0.75 KiB with the security headers, per open stream). Ours is shared bytes: the status line
+ * and the fixed headers built once, the `Date` line (RFC 9110 §6.6.1) once a second.
+ */
+class StreamHead {
+  private readonly fixed: Buffer;
+  private second = -1;
+  private chunkedTail = Buffer.alloc(0);
+  private plainTail = Buffer.alloc(0);
+
+  constructor(headers: readonly string[]) {
+    let head = 'HTTP/1.1 200 OK\r\n';
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      // Fixed strings from this code base; checked once so a bad one fails at boot, not on the wire.
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value) || !/^[\x20-\x7e]*$/.test(value)) throw new Error(`invalid stream header ${name}`);
+      head += `${name}: ${value}\r\n`;
+    }
+    this.fixed = Buffer.from(head, 'latin1');
+  }
+
+  /** Writes the head: chunked for HTTP/1.1, for an HTTP/1.0 reader a body that ends with the connection. */
+  write(socket: Socket, chunked: boolean): void {
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      const date = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
+      this.chunkedTail = Buffer.from(`${date}Transfer-Encoding: chunked\r\n\r\n`, 'latin1');
+      this.plainTail = Buffer.from(`${date}\r\n`, 'latin1');
+    }
+    socket.write(this.fixed);
+    socket.write(chunked ? this.chunkedTail : this.plainTail);
+  }
+}
 const HEARTBEAT_TEXT = unchunked(HEARTBEAT);
 
 /**
  * One open event stream. After the response head, everything is written straight to the TCP
  * socket, in HTTP/1.1 chunks we frame ourselves (or unframed for an HTTP/1.0 reader), so a
- * prebuilt event goes out as one write of shared bytes. The response object ends the body.
+ * prebuilt event goes out as one write of shared bytes, and the last chunk ends the body (the
+ * head is ours too, see StreamHead: Node's response object writes nothing).
  */
 class SseConnection {
   subscriptions: Subscription[] = [];
@@ -145,7 +194,6 @@ class SseConnection {
   corked?: boolean;
 
   constructor(
-    private readonly res: ServerResponse,
     private readonly socket: Socket,
     /** The response is chunked (HTTP/1.1), so our writes must be chunks too. */
     private readonly chunked: boolean,
@@ -255,8 +303,11 @@ class SseConnection {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.subscriptions) s.cursor.stop();
-    // Node writes the last chunk after ours (the same socket, in order).
-    if (!this.res.writableEnded) this.res.end();
+    // The body ends, and the connection with it (the head said `Connection: close`): Node's
+    // response was never written, so the socket cannot carry another request.
+    if (this.socket.destroyed) return;
+    if (this.chunked) this.socket.write(LAST_CHUNK);
+    this.socket.end();
   }
 }
 
@@ -282,6 +333,8 @@ export class SseRepository {
   /** Private streams whose session expires: told `auth-expired`, then ended. */
   /** Each open stream by its response, for the one shared `close` listener. */
   private readonly byResponse = new WeakMap<ServerResponse, SseConnection>();
+  /** Each head's bytes, by the header list it was built from (one list in the app: STREAM_HEAD). */
+  private readonly heads = new Map<readonly string[], StreamHead>();
   private readonly onResponseClose: (this: ServerResponse) => void;
   private readonly onCursorError = (subscription: Subscription, err: unknown): void => {
     this.logger.error(`${subscription.stream}: cannot keep the stream in order; ending it`, err instanceof Error ? err.stack : String(err));
@@ -348,12 +401,11 @@ export class SseRepository {
 
   /** Registers the stream and writes its beginning; undefined if the client has already left. */
   private start(res: ServerResponse, socket: Socket, options: SseOpenOptions): SseConnection | undefined {
-    res.writeHead(200, SSE_HEADERS);
-    res.flushHeaders();
+    const chunked = res.req.httpVersionMajor > 1 || (res.req.httpVersionMajor === 1 && res.req.httpVersionMinor >= 1);
+    this.headFor(options.headers).write(socket, chunked);
     const connection: SseConnection = new SseConnection(
-      res,
       socket,
-      res.chunkedEncoding,
+      chunked,
       options.topics.map((t) => t.topic),
       options.composite,
       this.config.sseMaxBufferedBytes,
@@ -393,6 +445,17 @@ export class SseRepository {
       return undefined;
     }
     return connection;
+  }
+
+  private headFor(headers: readonly string[] = SSE_HEADERS): StreamHead {
+    let head = this.heads.get(headers);
+    if (!head) this.heads.set(headers, (head = new StreamHead(headers)));
+    return head;
+  }
+
+  /** Whether `res` became a stream (its head is written): after that, an error just ends it. */
+  started(res: ServerResponse): boolean {
+    return this.byResponse.has(res);
   }
 
   /** Whether any stream here reads the log (if none, there is no event to build). */

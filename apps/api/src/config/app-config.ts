@@ -36,6 +36,8 @@ export interface AppConfig {
   readonly shutdownGraceMs: number;
   /** SQLite `PRAGMA synchronous`: NORMAL (default) or FULL. */
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
+  /** SQLite WAL checkpoints from a worker thread every this many ms; 0: SQLite's automatic ones on the event loop (SQLITE_CHECKPOINT_MS). */
+  readonly sqliteCheckpointMs: number;
   /** Most appends one group commit takes into its transaction (WRITE_BATCH_MAX). */
   readonly writeBatchMax: number;
   readonly jwtSecret: string;
@@ -213,6 +215,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     instanceTtlSeconds: int('INSTANCE_TTL_SECONDS', 15, 3, 3600),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     sqliteSynchronous: oneOf('SQLITE_SYNCHRONOUS', 'NORMAL', ['NORMAL', 'FULL'] as const),
+    sqliteCheckpointMs: int('SQLITE_CHECKPOINT_MS', 250, 0, 60_000),
     writeBatchMax: int('WRITE_BATCH_MAX', 512, 1, 10_000),
     jwtSecret,
     sessionTtlSeconds: int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600),

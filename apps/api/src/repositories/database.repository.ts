@@ -10,6 +10,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { answerWithin, waitAtMost } from './deadline.js';
 import { GroupCommitWriter } from './group-commit.js';
 import { sqlitePath } from './migrations.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { PostgresEngine, SqliteEngine, type SqlEngine } from './sql-engine.js';
 import type { Unit } from './sql.js';
 
@@ -36,6 +37,8 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
   private readonly sqliteAdapter?: Promise<{ client: BetterSqlite3.Database }>;
   private engine?: SqlEngine;
   private writer?: GroupCommitWriter;
+  /** WAL checkpoints off the event loop (SQLite, SQLITE_CHECKPOINT_MS > 0). */
+  checkpointer?: SqliteCheckpointer;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.provider = config.databaseProvider;
@@ -63,13 +66,18 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
    * `synchronous` from SQLITE_SYNCHRONOUS. NORMAL (the default) syncs the WAL at checkpoints
    * instead of at every commit: no corruption, and nothing lost when the process dies; an OS
    * crash or power cut may lose the last commits. FULL syncs every commit, and better-sqlite3
-   * does that on the event loop. Foreign keys are enforced.
+   * does that on the event loop. Foreign keys are enforced. WAL checkpoints run in a worker
+   * thread (SqliteCheckpointer) unless SQLITE_CHECKPOINT_MS is 0.
    */
   async onModuleInit(): Promise<void> {
     if (!this.sqliteAdapter) return;
     const { client: sqlite } = await this.sqliteAdapter;
     sqlite.pragma(`synchronous = ${this.config.sqliteSynchronous}`);
     sqlite.pragma('foreign_keys = ON');
+    if (this.config.sqliteCheckpointMs > 0) {
+      this.checkpointer = new SqliteCheckpointer(sqlitePath(this.config.databaseUrl), this.config.sqliteSynchronous, this.config.sqliteCheckpointMs, (m) => this.logger.warn(m), (work) => this.writer?.pauseWhile(work));
+      this.checkpointer.start(sqlite);
+    }
     this.engine = new SqliteEngine(sqlite);
     this.writer = new GroupCommitWriter(this.engine, this.config.writeBatchMax);
   }
@@ -112,6 +120,7 @@ export class DatabaseRepository implements OnModuleInit, OnApplicationShutdown {
   /** Last in the shutdown, after the HTTP server has closed. */
   async onApplicationShutdown(): Promise<void> {
     await this.settled(this.config.shutdownGraceMs);
+    await this.checkpointer?.stop();
     await this.client.$disconnect();
     await this.pool?.end();
   }

@@ -47,6 +47,23 @@ function* failing(): Unit<never> {
 }
 
 describe('GroupCommitWriter', () => {
+  it('starts no batch while paused, and takes what queued meanwhile in the next one, in order', async () => {
+    const engine = new FakeEngine();
+    const writer = new GroupCommitWriter(engine, 100);
+    let release!: () => void;
+    writer.pauseWhile(new Promise<void>((resolve) => (release = resolve)));
+    const results = [writer.write(() => value(1)), writer.write(() => value(2))];
+    await new Promise((r) => setTimeout(r, 20));
+    expect(engine.batches).toEqual([]);
+    results.push(writer.write(() => value(3)));
+    release();
+    expect(await Promise.all(results)).toEqual([1, 2, 3]);
+    expect(engine.batches).toEqual([3]);
+    // A pause whose work fails ends all the same.
+    writer.pauseWhile(Promise.reject(new Error('checkpoint failed')));
+    expect(await writer.write(() => value(4))).toBe(4);
+  });
+
   it('puts writes queued in one turn into one transaction and settles them in queue order', async () => {
     const engine = new FakeEngine();
     const writer = new GroupCommitWriter(engine, 100);

@@ -23,6 +23,8 @@ export class GroupCommitWriter {
   private running = false;
   private inFlight = 0;
   private idle: (() => void)[] = [];
+  /** While set, no new batch starts (see {@link pauseWhile}). */
+  private paused?: Promise<unknown>;
 
   constructor(
     private readonly engine: SqlEngine,
@@ -47,6 +49,22 @@ export class GroupCommitWriter {
     });
   }
 
+  /**
+   * Starts no new batch until `work` settles: units keep queueing (the event loop does not wait)
+   * and go in the next batch. Called between batches (no transaction of ours is open), so `work`
+   * sees the database quiet: SqliteCheckpointer's catch-up pass.
+   */
+  pauseWhile(work: Promise<unknown>): void {
+    const paused = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.paused = paused;
+    void paused.then(() => {
+      if (this.paused === paused) this.paused = undefined;
+    });
+  }
+
   /** Resolves when nothing is queued or running. */
   drained(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
@@ -65,6 +83,10 @@ export class GroupCommitWriter {
     this.running = true;
     try {
       while (this.queue.length > 0) {
+        if (this.paused) {
+          await this.paused;
+          continue;
+        }
         const batch = this.queue.splice(0, this.maxBatch);
         let settled;
         try {

@@ -1,9 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
+import { WebSocketsController } from '@nestjs/websockets/web-sockets-controller.js';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { EMPTY, type Observable } from 'rxjs';
+import { EMPTY, from, mergeAll, type Observable } from 'rxjs';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { UserEntity } from '../domain/entities.js';
 import { jsonShapeProblem } from '../domain/json-guard.js';
@@ -34,12 +35,79 @@ export interface RealtimeWsAdapterOptions {
   admit?(user: UserEntity): Promise<(() => void) | null>;
 }
 
-/** A socket's message handlers: its own bound callbacks, found through a shared event -> position map. */
-interface HandlerTable {
-  positions: Map<string, number>;
-  callbacks: MessageMappingProperties['callback'][];
+type Handler = (...args: unknown[]) => unknown;
+
+/**
+ * One gateway's handlers, shared by every socket it serves: Nest's callbacks (its guards, pipes
+ * and filters already wrapped around each method) and the gateway they run on. `bound`: the
+ * callbacks are already bound to one socket (Nest's own per-socket path, the fallback).
+ */
+interface GatewayHandlers {
+  instance: unknown;
+  bound: boolean;
+  byEvent: Map<string, Handler>;
   /** Nest's result unwrapping (promise or observable to observable). */
   transform: (data: unknown) => Observable<unknown>;
+}
+
+/**
+ * Where a socket's frames go: the handlers of every gateway on its path, by event. Immutable and
+ * shared by every socket with the same gateways, so a socket costs one WeakMap entry here, and a
+ * new feature is a new gateway on `/ws` beside chat's (an event two gateways claim is refused).
+ */
+export class FrameRouter {
+  private readonly extended = new WeakMap<GatewayHandlers, FrameRouter>();
+
+  constructor(readonly routes: ReadonlyMap<string, GatewayHandlers>) {}
+
+  /** This router plus `gateway`'s events (the same object for every socket that gets both). */
+  with(gateway: GatewayHandlers): FrameRouter {
+    let next = this.extended.get(gateway);
+    if (!next) {
+      const routes = new Map(this.routes);
+      for (const event of gateway.byEvent.keys()) {
+        const owner = routes.get(event);
+        if (owner && owner !== gateway) throw new Error(`two gateways on one path handle the event "${event}"`);
+        routes.set(event, gateway);
+      }
+      // A per-socket (bound) gateway is not shared: its router is not kept either.
+      next = new FrameRouter(routes);
+      if (!gateway.bound) this.extended.set(gateway, next);
+    }
+    return next;
+  }
+
+  /** Runs the event's handler; undefined if no gateway handles it. */
+  dispatch(socket: WebSocket, event: string, data: unknown): Observable<unknown> | undefined {
+    const gateway = this.routes.get(event);
+    if (!gateway) return undefined;
+    const handler = gateway.byEvent.get(event)!;
+    return gateway.transform(gateway.bound ? handler(data, event) : handler.call(gateway.instance, socket, data, event));
+  }
+}
+
+/**
+ * Nest binds every handler of a gateway to every socket (`callback.bind(gateway, socket)` in
+ * `WebSocketsController.subscribeMessages`), eight closures per chat socket that live as long as
+ * it does (about 0.7 KiB of an idle WebSocket's heap). For sockets of our adapter, the
+ * controller hands over the unbound callbacks instead, once per gateway; any other adapter gets
+ * Nest's own behaviour. (`subscribeMessages` is public in Nest's typings; the API tests exercise
+ * every frame through this path, and `bindMessageHandlers` below still serves if it is gone.)
+ */
+function shareGatewayHandlers(): void {
+  type Controller = { config: { getIoAdapter(): unknown }; pickResult(result: unknown): Promise<Observable<unknown>> };
+  const proto = WebSocketsController.prototype as unknown as Record<string | symbol, unknown> & {
+    subscribeMessages(this: Controller, handlers: MessageMappingProperties[], client: unknown, instance: unknown): void;
+  };
+  const marker = Symbol.for('realtime-reference.sharedGatewayHandlers');
+  if (proto[marker]) return;
+  const original = proto.subscribeMessages;
+  proto.subscribeMessages = function (this: Controller, handlers, client, instance) {
+    const adapter = this.config.getIoAdapter();
+    if (!(adapter instanceof RealtimeWsAdapter)) return original.call(this, handlers, client, instance);
+    adapter.bindGateway(client as WebSocket, handlers, instance, (data) => from(this.pickResult(data)).pipe(mergeAll()));
+  };
+  proto[marker] = true;
 }
 
 /** A frame's `ref` as the client sent it, keyed by the frame's `data` object (see WsErrorFilter). */
@@ -57,9 +125,11 @@ export const frameRefs = new WeakMap<object, string>();
  *   which cost about 5 KiB of heap per idle connection (see bench/results).
  */
 export class RealtimeWsAdapter extends WsAdapter {
-  /** Per handler list seen (one per gateway): event -> position in the list, and the shared transform. */
-  private readonly handlerPositions = new Map<string, Pick<HandlerTable, 'positions' | 'transform'>>();
-  private readonly tables = new WeakMap<WebSocket, HandlerTable>();
+  /** Each gateway's shared handlers, by Nest's handler list for it (one array per gateway). */
+  private readonly gateways = new WeakMap<MessageMappingProperties[], GatewayHandlers>();
+  /** Each socket's router (shared: see FrameRouter), all grown from this adapter's empty one. */
+  private readonly routers = new WeakMap<WebSocket, FrameRouter>();
+  private readonly noRoutes = new FrameRouter(new Map());
   /** The one `message` listener of every socket (`this` is the socket). */
   private readonly onMessage: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void;
 
@@ -68,9 +138,10 @@ export class RealtimeWsAdapter extends WsAdapter {
     private readonly options: RealtimeWsAdapterOptions,
   ) {
     super(app);
+    shareGatewayHandlers();
     const adapter = this;
     this.onMessage = function (data, isBinary) {
-      const table = adapter.tables.get(this);
+      const table = adapter.routers.get(this);
       if (!table) return;
       // A handler that rejects through an error filter that rethrows is an app bug: logged,
       // and the socket keeps working (every frame is its own subscription).
@@ -99,8 +170,9 @@ export class RealtimeWsAdapter extends WsAdapter {
             if (!session) return done(false, 401, 'Unauthorized');
             const release = this.options.admit ? await this.options.admit(session.user) : null;
             if (this.options.admit && !release) return done(false, 429, 'Too Many Requests', { 'Retry-After': String(CONNECTION_RETRY_AFTER_SECONDS) });
-            // The slot is held until the TCP connection closes, however the upgrade ends.
-            if (release) info.req.socket.once('close', release);
+            // The slot is held until the TCP connection closes, however the upgrade ends
+            // (`release` runs once however often it is called; `once` would wrap it per socket).
+            if (release) info.req.socket.on('close', release);
             Object.assign(info.req, { user: session.user, sessionExpiresAt: session.expiresAt, sessionId: session.sessionId });
             // ws answers 101 and the gateway writes `hello` synchronously inside done(true):
             // corked, both leave in one write (one syscall per connection, not two).
@@ -157,20 +229,37 @@ export class RealtimeWsAdapter extends WsAdapter {
     return server;
   }
 
+  /** A gateway's handlers for `client`, shared with every other socket of that gateway (see shareGatewayHandlers). */
+  bindGateway(client: WebSocket, handlers: MessageMappingProperties[], instance: unknown, transform: (data: unknown) => Observable<unknown>): void {
+    let gateway = this.gateways.get(handlers);
+    if (!gateway) {
+      gateway = { instance, bound: false, byEvent: new Map(handlers.map((h) => [h.message as string, h.callback as Handler])), transform };
+      this.gateways.set(handlers, gateway);
+    }
+    this.route(client, gateway);
+  }
+
+  /**
+   * Nest's own path, if `subscribeMessages` was not taken over: the callbacks are bound to this
+   * socket, so they are kept per socket (merged with any other gateway's on the same path).
+   */
   override bindMessageHandlers(
     client: WebSocket,
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
-    // Nest hands every socket its own handlers (each bound to the socket). Only the bound
-    // callbacks are kept, in an array; the event -> position map and the listener are shared.
-    // Nest's `transform` is a new closure per socket that does the same for every one: the
-    // first is kept for all of the gateway's sockets.
-    const key = handlers.map((h) => h.message as string).join('\0');
-    let shared = this.handlerPositions.get(key);
-    if (!shared) this.handlerPositions.set(key, (shared = { positions: new Map(handlers.map((h, i) => [h.message as string, i])), transform }));
-    this.tables.set(client, { positions: shared.positions, callbacks: handlers.map((h) => h.callback), transform: shared.transform });
-    client.on('message', this.onMessage);
+    this.route(client, { instance: undefined, bound: true, byEvent: new Map(handlers.map((h) => [h.message as string, h.callback as Handler])), transform });
+  }
+
+  private route(client: WebSocket, gateway: GatewayHandlers): void {
+    const current = this.routers.get(client);
+    this.routers.set(client, (current ?? this.noRoutes).with(gateway));
+    if (!current) client.on('message', this.onMessage); // one listener, whatever the number of gateways
+  }
+
+  /** The router a socket's frames go through (tests: shared by every socket of the same gateways). */
+  routerOf(client: WebSocket): FrameRouter | undefined {
+    return this.routers.get(client);
   }
 
   /** ws emits `close` once: a plain listener, not `once`'s wrapper per socket. */
@@ -180,7 +269,7 @@ export class RealtimeWsAdapter extends WsAdapter {
 
   private handleFrame(
     buffer: { data: string | WebSocket.RawData; target: WebSocket },
-    handlers: HandlerTable,
+    router: FrameRouter,
   ): Observable<unknown> {
     const socket = buffer.target;
     this.options.onFrame?.();
@@ -204,10 +293,9 @@ export class RealtimeWsAdapter extends WsAdapter {
     const { event, data } = parsed;
     if (typeof event !== 'string') return reject('bad_frame', 'frame needs a string "event"', ref);
     if (!isRecord(data)) return reject('bad_frame', 'frame needs an object "data"', ref);
-    const position = handlers.positions.get(event);
-    if (position === undefined) return reject('unknown_event', `unknown event "${event.slice(0, 64)}"`, ref);
+    if (!router.routes.has(event)) return reject('unknown_event', `unknown event "${event.slice(0, 64)}"`, ref);
     if (ref !== null) frameRefs.set(data, ref);
-    return handlers.transform(handlers.callbacks[position]!(data, event));
+    return router.dispatch(socket, event, data)!;
   }
 }
 

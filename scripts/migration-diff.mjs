@@ -95,7 +95,9 @@ function readPrismaCliEngineVersion(prismaPkg) {
   try {
     const ev = require(require.resolve('@prisma/engines-version/package.json', { paths: [path.join(root, 'apps/api'), root] }));
     if (ev.version && prismaPkg.version && ev.version.startsWith(prismaPkg.version)) return ev.version;
-  } catch {}
+  } catch {
+    // Not installed: the version is unknown.
+  }
   return undefined;
 }
 
@@ -105,11 +107,15 @@ function resolveFrom(spec, ...bases) {
   for (const base of bases) {
     try {
       return createRequire(base).resolve(spec);
-    } catch {}
+    } catch {
+      // Not resolvable from this base: try the next.
+    }
   }
   try {
     return require.resolve(spec);
-  } catch {}
+  } catch {
+    // Not resolvable at all: the caller reports it.
+  }
   return undefined;
 }
 

@@ -55,7 +55,7 @@ export const DEFAULT_ROOMS = ['general'];
  * Builds the whole server (not yet listening): migrates the database, seeds the default rooms,
  * and wires HTTP, WebSocket and SSE onto one Nest application. Used by `main.ts` and the tests.
  */
-export async function createApp(config: AppConfig): Promise<INestApplication> {
+export async function createApp(config: AppConfig): Promise<INestApplication<Server>> {
   await migrate(config.databaseProvider, config.databaseUrl);
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
@@ -180,7 +180,7 @@ function fixedHeaders(middleware: (req: IncomingMessage, res: ServerResponse, ne
   };
   let done = false;
   middleware({ headers: {}, method: 'GET', url: '/' } as IncomingMessage, recorder as unknown as ServerResponse, (err) => {
-    if (err) throw err instanceof Error ? err : new Error(String(err));
+    if (err) throw err instanceof Error ? err : new Error('a helmet middleware failed', { cause: err });
     done = true;
   });
   if (!done || headers.length === 0) throw new Error('helmet did not set its headers synchronously');

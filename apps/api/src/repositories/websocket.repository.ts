@@ -13,7 +13,7 @@ import { TurnCork } from './turn-cork.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
 /** ws's framing, to frame a message once (`Sender.frame`; @types/ws does not declare it). */
-const frameText = (wsModule as unknown as { Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] } }).Sender.frame;
+const frameText = (wsModule as unknown as { Sender: { frame: (data: Buffer, options: Record<string, unknown>) => Buffer[] } }).Sender.frame;
 
 /** An unmasked, uncompressed, final text frame: what a server sends (RFC 6455 5.2). */
 const TEXT_FRAME_OPTIONS = { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false } as const;
@@ -489,7 +489,7 @@ export class WebSocketRepository implements OnModuleInit {
     if (socket.readyState !== WebSocket.OPEN) return;
     const meter = connection?.meter;
     const direct = connection?.direct;
-    if (direct) this.cork.hold(connection!, direct);
+    if (direct) this.cork.hold(connection, direct);
     if (typeof frame === 'string') {
       if (meter) socket.send(frame, meter.queued(Buffer.byteLength(frame), replayed));
       else socket.send(frame);
@@ -501,7 +501,7 @@ export class WebSocketRepository implements OnModuleInit {
       if (meter && done === undefined) meter.wrote(frame.payload.length, replayed);
     } else if (meter) socket.send(frame.payload, TEXT_FRAME, meter.queued(frame.payload.length, replayed));
     else socket.send(frame.payload, TEXT_FRAME);
-    if (direct) this.cork.check(connection!, direct);
+    if (direct) this.cork.check(connection, direct);
   }
 
   /** An open socket of the user by its connection id. */

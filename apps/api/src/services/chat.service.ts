@@ -127,8 +127,12 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     await this.rooms.markRead(room.id, user.id, seq);
   }
 
-  /** Edits the author's own message; everyone in the room gets `message-edited`. */
-  edit(user: UserEntity, room: string, seq: number, rawText: string): Promise<MessageChange> {
+  /**
+   * Edits the author's own message; everyone in the room gets `message-edited`. Async so that
+   * invalid text is a rejection, not a throw: the gateway runs it in the connection's order
+   * (WebSocketRepository.inOrder), and a throw there would answer before earlier frames' answers.
+   */
+  async edit(user: UserEntity, room: string, seq: number, rawText: string): Promise<MessageChange> {
     return this.change(user, room, seq, { kind: 'edited', text: this.checkText(rawText) });
   }
 

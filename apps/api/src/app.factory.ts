@@ -14,7 +14,7 @@ import { jsonShapeProblem } from './domain/json-guard.js';
 import { RealtimeWsAdapter } from './gateways/ws.adapter.js';
 import { HttpExceptionFilter } from './middleware/http-exception.filter.js';
 import { OriginPolicy, UNSAFE_METHODS } from './middleware/origin-policy.js';
-import { migrate } from './repositories/migrations.js';
+import { migrate } from './boot/migrations.js';
 import { ConnectionLimitRepository } from './repositories/connection-limit.repository.js';
 import { TelemetryRepository } from './repositories/telemetry.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';

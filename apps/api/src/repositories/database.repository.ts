@@ -7,9 +7,9 @@ import { PrismaClient as PostgresPrismaClient } from '../generated/postgres/clie
 import { APP_CONFIG } from '../config/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import type BetterSqlite3 from 'better-sqlite3';
-import { answerWithin, waitAtMost } from './deadline.js';
+import { answerWithin, waitAtMost } from '../domain/deadline.js';
 import { GroupCommitWriter } from './group-commit.js';
-import { sqlitePath } from './migrations.js';
+import { sqlitePath } from '../boot/migrations.js';
 import { PostgresEngine, SqliteEngine, type SqlEngine } from './sql-engine.js';
 import type { Unit } from './sql.js';
 

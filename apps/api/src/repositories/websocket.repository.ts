@@ -407,8 +407,8 @@ export class WebSocketRepository implements OnModuleInit {
   }
 
   /**
-   * Cuts every socket of a user without a closing handshake, as a network failure would
-   * (for tests now, and for the network simulation later). Returns how many were cut.
+   * Cuts every socket of a user without a closing handshake, as a network failure would (the
+   * network simulation's `POST /api/netsim/drop`). Returns how many were cut.
    */
   terminateUser(userId: number): number {
     let count = 0;

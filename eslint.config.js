@@ -18,7 +18,8 @@ import svelteConfig from './apps/web/svelte.config.js';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'apps/api/src/generated/**', 'bench/results/**', 'apps/web/.svelte-kit/**'],
+    // What .gitignore leaves out (build output, generated clients, data, reports), and the benchmark's results.
+    ignores: ['**/dist/**', '**/node_modules/**', 'apps/api/src/generated/**', 'bench/results/**', 'data/**', 'coverage/**', 'test-results/**', '**/.vite/**'],
   },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

@@ -11,12 +11,13 @@
 //   handled by every switch over it. A `default:` does not count for a union: a switch lists the
 //   members it ignores, so adding a member is a decision at every switch, not a silent default.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 import svelteConfig from './apps/web/svelte.config.js';
 
-export default tseslint.config(
+export default defineConfig(
   {
     // What .gitignore leaves out (build output, generated clients, data, reports), and the benchmark's results.
     ignores: ['**/dist/**', '**/node_modules/**', 'apps/api/src/generated/**', 'bench/results/**', 'data/**', 'coverage/**', 'test-results/**', '**/.vite/**'],

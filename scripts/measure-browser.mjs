@@ -45,7 +45,9 @@ async function waitReady(timeoutMs = 20_000) {
     try {
       const res = await fetch(`${base}/api/auth/me`);
       if (res.status === 401) return;
-    } catch {}
+    } catch {
+      // Not listening yet: try again.
+    }
     if (Date.now() > deadline) throw new Error('server did not start');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -76,7 +78,9 @@ async function person(name) {
     try {
       const { event, data } = JSON.parse(e.response.payloadData);
       if (event === 'message') frames.sentAt[data.text] ??= data.sentAt;
-    } catch {}
+    } catch {
+      // Not a JSON frame of ours: counted above, nothing to time.
+    }
   });
   cdp.on('Network.eventSourceMessageReceived', (e) => frames.sse.push(Buffer.byteLength(e.data)));
   await page.goto(base);
@@ -159,7 +163,7 @@ await bob.page.waitForFunction(() => window.__seen['back @bob']);
 const seqs = await bob.page.$$eval('[data-testid="message"][data-pending="false"]', (els) => els.map((e) => Number(e.getAttribute('data-seq'))));
 const gapless = seqs.every((s, i) => s === i + 1);
 
-console.log(`\nmeasured on ${base} with ${await browser.version()}`);
+console.log(`\nmeasured on ${base} with ${browser.version()}`);
 console.log(`chat message, click in one browser to DOM in the other: ${fmt(chat)}`);
 console.log(`  of which click → server sends (stored, frame built): ${fmt(toServer)}`);
 console.log(`  and server sends → on the other screen: ${fmt(toScreen)}`);

@@ -12,11 +12,12 @@
 //       2 on usage or engine errors.
 //       - sqlite: the engine applies the migrations to an in-memory shadow database
 //         (better-sqlite3) and diffs the result against the schema.
-//       - postgres: the same, when SHADOW_DATABASE_URL (or --shadow-url=URL) is set and
-//         @prisma/adapter-pg can be resolved; the engine creates and drops a temporary
-//         database there (the role needs CREATEDB). Otherwise it falls back to a normalised
-//         text comparison of the generated SQL with the concatenated migration files,
-//         which is only meaningful while there is a single, generated, init migration.
+//       - postgres: the same, on the PostgreSQL at SHADOW_DATABASE_URL (or --shadow-url=URL;
+//         by default the machine's own, postgresql://postgres@127.0.0.1:5432/test, which every
+//         developer's and CI's machine runs); the engine creates and drops a temporary
+//         database there (the role needs CREATEDB). `--shadow-url=` (empty) falls back to a
+//         normalised text comparison of the generated SQL with the concatenated migration
+//         files, which is only meaningful while there is a single, generated, init migration.
 //
 // The engine is an internal Prisma API: pin @prisma/schema-engine-wasm to the exact version
 // Prisma's CLI itself depends on (see `prisma/package.json` of the installed CLI build).
@@ -29,6 +30,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const PROVIDERS = { sqlite: 'sqlite', postgres: 'postgres', postgresql: 'postgres' };
 const NO_FILTER = { externalTables: [], externalEnums: [] };
+/** The PostgreSQL every developer's and CI's machine runs (as .ci/run and the scale suite use it). */
+const DEFAULT_SHADOW_URL = 'postgresql://postgres@127.0.0.1:5432/test';
 
 class UsageError extends Error {}
 
@@ -47,6 +50,7 @@ function parseArgs(argv) {
   }
   opts.folder = opts.provider === 'postgresql' ? 'postgres' : opts.provider;
   opts.adapterProvider = PROVIDERS[opts.provider];
+  if (opts.adapterProvider === 'postgres' && opts.shadowUrl === undefined) opts.shadowUrl = DEFAULT_SHADOW_URL;
   return opts;
 }
 
@@ -95,7 +99,9 @@ function readPrismaCliEngineVersion(prismaPkg) {
   try {
     const ev = require(require.resolve('@prisma/engines-version/package.json', { paths: [path.join(root, 'apps/api'), root] }));
     if (ev.version && prismaPkg.version && ev.version.startsWith(prismaPkg.version)) return ev.version;
-  } catch {}
+  } catch {
+    // Not installed: the version is unknown.
+  }
   return undefined;
 }
 
@@ -105,11 +111,15 @@ function resolveFrom(spec, ...bases) {
   for (const base of bases) {
     try {
       return createRequire(base).resolve(spec);
-    } catch {}
+    } catch {
+      // Not resolvable from this base: try the next.
+    }
   }
   try {
     return require.resolve(spec);
-  } catch {}
+  } catch {
+    // Not resolvable at all: the caller reports it.
+  }
   return undefined;
 }
 
@@ -441,7 +451,7 @@ async function main() {
   const missing = want.filter((s) => !have.includes(s));
   const extra = have.filter((s) => !want.includes(s));
   const sameOrder = missing.length === 0 && extra.length === 0 && want.length === have.length && want.every((s, i) => s === have[i]);
-  const how = 'text comparison; set SHADOW_DATABASE_URL for an exact check by the engine';
+  const how = 'text comparison; give a shadow database URL for an exact check by the engine';
   if (sameOrder) {
     console.error(`ok: prisma/${opts.folder}/migrations match the schema (${how})`);
     return 0;

@@ -23,7 +23,7 @@ describe('security headers (defect 5)', () => {
     rmSync(web, { recursive: true, force: true });
   });
 
-  const csp = (res: Response) => Object.fromEntries((res.headers.get('content-security-policy') ?? '').split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values.join(' ')]));
+  const csp = (res: Response) => Object.fromEntries((res.headers.get('content-security-policy') ?? '').split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]): [string, string] => [name ?? '', values.join(' ')]));
 
   it.each(['/', '/rooms/general', '/api/health/live', '/api/auth/me', '/api/openapi.json', '/api/nothing-here'])('%s: CSP without inline script, no framing, nosniff, no referrer, COOP', async (path) => {
     const res = await fetch(`${server.url}${path}`);

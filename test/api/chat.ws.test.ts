@@ -80,7 +80,7 @@ describe('chat', () => {
     // One frame, built once, for every member: the same text, with the room as its id (from
     // `joining`), and nothing of the sender's own (its clientId goes in the ack only).
     const roomId = (a.of('joining').find((d) => d.room === 'general')!.id as number);
-    const raw = `[${roomId},${ack.seq},${alice.user.id},"alice",${atB.t},"hello bob"]`;
+    const raw = `[${roomId},${ack.seq as number},${alice.user.id},"alice",${atB.t as number},"hello bob"]`;
     expect(b.raw).toContain(raw);
     expect(a.raw).toContain(raw);
     expect(raw).not.toContain(id);

@@ -64,6 +64,7 @@ describe('npm start builds only when the sources changed', () => {
       const port = await new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`did not listen in 15 s:\n${output}`)), 20_000);
         child.stdout.on('data', () => {
+          // eslint-disable-next-line no-control-regex -- strips the logger's ANSI colour codes (ESC [ ... m)
           const match = /Listening on http:\/\/[^:]+:(\d+)/.exec(output.replace(/\x1b\[[0-9;]*m/g, ""));
           if (match) {
             clearTimeout(timer);

@@ -1,6 +1,7 @@
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -49,7 +50,7 @@ beforeAll(async () => {
   });
   app.useWebSocketAdapter(adapter);
   await app.listen(0, '127.0.0.1');
-  url = `ws://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/ws`;
+  url = `ws://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}/ws`;
 });
 afterAll(async () => {
   await app.close();

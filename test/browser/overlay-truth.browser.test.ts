@@ -85,7 +85,7 @@ describe.runIf(browserAvailable)('the metrics overlay tells the truth and stays 
 
     // The CSV has the results table first, then the samples.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('probe-export-csv').click()]);
-    const csv = readFileSync((await download.path())!, 'utf8');
+    const csv = readFileSync((await download.path()), 'utf8');
     const [summary, samples] = csv.split('\n\n');
     expect(summary!.split('\n')[0]).toBe('metric,sse,ws');
     expect(summary).toMatch(/^Delivered,150 \/ 150,150 \/ 150$/m);

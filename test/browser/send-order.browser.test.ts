@@ -120,7 +120,7 @@ describe.runIf(browserAvailable)('a fast burst from one person, in the browser',
 
   it('keeps the order across a connection dropped in the middle of the burst', async () => {
     await burstAcross('burst-drop', async (writer) => {
-      const dropped = await writer.evaluate(async () => (await fetch('/api/netsim/drop', { method: 'POST' })).json());
+      const dropped = await writer.evaluate(async () => (await fetch('/api/netsim/drop', { method: 'POST' })).json() as Promise<unknown>);
       expect(dropped).toMatchObject({ ws: 1 });
     });
   });

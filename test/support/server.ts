@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import type { Server } from 'node:http';
 import { afterAll, beforeAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -9,17 +10,17 @@ import { createApp } from '../../apps/api/src/app.factory.js';
 import { loadConfig, type AppConfig } from '../../apps/api/src/config/app-config.js';
 
 export interface TestServer {
-  app: INestApplication;
+  app: INestApplication<Server>;
   config: AppConfig;
   /** `http://127.0.0.1:PORT` */
   url: string;
   /** `ws://127.0.0.1:PORT/ws` */
   wsUrl: string;
   port: number;
-  /** Stops the server; keeps the data folder unless `keepData` is false. */
-  close(): Promise<void>;
+  /** Stops the server; the data folder stays (see cleanup). */
+  close: () => Promise<void>;
   /** Deletes the data folder (call after close). */
-  cleanup(): void;
+  cleanup: () => void;
 }
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';

@@ -14,7 +14,7 @@ import { RealtimeWsAdapter } from './gateways/ws.adapter.js';
 import { HttpExceptionFilter } from './middleware/http-exception.filter.js';
 import { OriginPolicy, UNSAFE_METHODS } from './middleware/origin-policy.js';
 import { securityHeaders } from './middleware/security-headers.js';
-import { migrate } from './repositories/migrations.js';
+import { migrate } from './boot/migrations.js';
 import { ConnectionLimitRepository } from './repositories/connection-limit.repository.js';
 import { TelemetryRepository } from './repositories/telemetry.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
@@ -49,7 +49,7 @@ export const DEFAULT_ROOMS = ['general'];
  * Builds the whole server (not yet listening): migrates the database, seeds the default rooms,
  * and wires HTTP, WebSocket and SSE onto one Nest application. Used by `main.ts` and the tests.
  */
-export async function createApp(config: AppConfig): Promise<INestApplication> {
+export async function createApp(config: AppConfig): Promise<INestApplication<Server>> {
   await migrate(config.databaseProvider, config.databaseUrl);
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {

@@ -23,7 +23,6 @@ import { ConnectionLimitRepository, InProcessConnectionLimitRepository, RedisCon
 import { CryptoRepository } from './repositories/crypto.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { EventBus, InProcessEventBus, RedisEventBus } from './repositories/event-bus.repository.js';
-import { LifecycleRepository } from './repositories/lifecycle.repository.js';
 import { NetsimRepository } from './repositories/netsim.repository.js';
 import { NotificationRepository } from './repositories/notification.repository.js';
 import { InProcessPresenceRepository, PresenceRepository, RedisPresenceRepository } from './repositories/presence.repository.js';
@@ -42,6 +41,7 @@ import { BlogService } from './services/blog.service.js';
 import { ChatService } from './services/chat.service.js';
 import { EventStreamService } from './services/event-stream.service.js';
 import { FanoutService } from './services/fanout.service.js';
+import { LifecycleService } from './services/lifecycle.service.js';
 import { NotificationService } from './services/notification.service.js';
 import { ProbeService } from './services/probe.service.js';
 import { RetentionService } from './services/retention.service.js';
@@ -53,7 +53,6 @@ const repositories = (config: AppConfig): Provider[] => [
   CryptoRepository,
   DatabaseRepository,
   { provide: EventBus, useClass: config.redisUrl ? RedisEventBus : InProcessEventBus },
-  LifecycleRepository,
   NetsimRepository,
   NotificationRepository,
   { provide: PresenceRepository, useClass: config.redisUrl ? RedisPresenceRepository : InProcessPresenceRepository },
@@ -73,7 +72,7 @@ const repositories = (config: AppConfig): Provider[] => [
     : { provide: getStorageToken(), useClass: ThrottlerStorageService },
 ];
 
-const services: Provider[] = [AuthService, BlogService, ChatService, EventStreamService, FanoutService, NotificationService, ProbeService, RetentionService];
+const services: Provider[] = [AuthService, BlogService, ChatService, EventStreamService, FanoutService, LifecycleService, NotificationService, ProbeService, RetentionService];
 
 @Module({})
 export class AppModule {

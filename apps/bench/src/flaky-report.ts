@@ -87,8 +87,8 @@ export function flakyVerdicts(churn: ChurnPoint[], storm: StormPoint[]): FlakyVe
 
 export function flakySection(churn: ChurnPoint[], storm: StormPoint[], settings: Record<string, unknown>): string {
   const parts: string[] = [];
-  const [pLo, pHi] = (settings.churnPeriodMs as number[] | undefined) ?? [NaN, NaN];
-  const [oLo, oHi] = (settings.churnOfflineMs as number[] | undefined) ?? [NaN, NaN];
+  const [pLo, pHi] = (settings.churnPeriodMs as [number, number] | undefined) ?? [NaN, NaN];
+  const [oLo, oHi] = (settings.churnOfflineMs as [number, number] | undefined) ?? [NaN, NaN];
   parts.push(`![flaky networks](flaky.svg)
 
 Four systems: the app's WebSocket (rejoins with \`afterSeq\`), the app's SSE on a live blog's

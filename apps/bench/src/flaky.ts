@@ -507,7 +507,7 @@ export async function settle(published: Published[], timeoutMs: number, t0?: num
   const counts = countDeliveries(clients, published);
   if (process.env.DEBUG_FLAKY) {
     const sorted = [...connectTimes].sort((a, b) => a - b);
-    console.error(`loop delay ms: p50 ${(loopDelay!.percentile(50) / 1e6).toFixed(1)} p99 ${(loopDelay!.percentile(99) / 1e6).toFixed(1)} max ${(loopDelay!.max / 1e6).toFixed(1)}`);
+    console.error(`loop delay ms: p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} max ${(loopDelay.max / 1e6).toFixed(1)}`);
     console.error(`connect ms: n ${sorted.length} p50 ${sorted[sorted.length >> 1]} p90 ${sorted[Math.floor(sorted.length * 0.9)]} max ${sorted.at(-1)}`);
     const base = published[0]?.createdMicros ?? 0;
     for (const c of crowd) {

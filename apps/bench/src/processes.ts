@@ -288,7 +288,7 @@ export class LoadProcess {
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (r: LoadReply) => void, reject });
       this.child.send({ ...command, id });
-    }) as Promise<LoadReply & { ok: true }>;
+    });
   }
 
   /** Disconnects the IPC channel (the generator then closes its sockets and exits) and waits for the exit. */

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { churn, storm } from './flaky-scenarios.js';
 import { pinning, repoRoot } from './processes.js';
-import { FLAKY_SYSTEMS, SYSTEMS, type FlakySystem, type SystemName } from './protocol.js';
+import { FLAKY_SYSTEMS, SYSTEMS, type SystemName } from './protocol.js';
 import { buildReport, type Results } from './report.js';
 import { chat, fanout, idle, multi, MULTI_CONFIGS, store, STORE_ENGINES, STORE_LAYOUTS, sweep, type Settings } from './scenarios.js';
 import { servicesMissing } from './services.js';
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     }
   }
   // Flaky networks: the app's two transports, Socket.IO with recovery, raw ws (no recovery).
-  const flaky = FLAKY_SYSTEMS.filter((f) => systems.includes(f as SystemName)) as FlakySystem[];
+  const flaky = FLAKY_SYSTEMS.filter((f) => systems.includes(f));
   if (scenarios.includes('churn')) for (const system of flaky) results.churn!.push(await churn(system, settings));
   if (scenarios.includes('storm')) for (const system of flaky) results.storm!.push(await storm(system, settings));
   results.meta.durationSeconds = Math.round((Date.now() - started) / 1000);

@@ -195,7 +195,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     .filter(Boolean);
   for (const entry of allowedOrigins) origin('ALLOWED_ORIGINS', entry);
 
-  let jwtSecret = env.JWT_SECRET ?? '';
+  const jwtSecret = env.JWT_SECRET ?? '';
   if (jwtSecret && jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
   if (!jwtSecret && nodeEnv === 'production' && !overrides.jwtSecret) {
     problems.push('JWT_SECRET is required when NODE_ENV=production');

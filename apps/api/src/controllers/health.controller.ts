@@ -5,7 +5,7 @@ import type { Response } from 'express';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import { DatabaseRepository } from '../repositories/database.repository.js';
-import { LifecycleRepository } from '../repositories/lifecycle.repository.js';
+import { LifecycleService } from '../services/lifecycle.service.js';
 import { RedisRepository } from '../repositories/redis.repository.js';
 
 /** How long a dependency gets to answer a readiness check. */
@@ -33,7 +33,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly db: DatabaseRepository,
-    private readonly lifecycle: LifecycleRepository,
+    private readonly lifecycle: LifecycleService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly redis?: RedisRepository,
   ) {}

@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { UserEntity } from '../domain/entities.js';
 import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
 import { ClockPingDto } from '../dtos/probe.dto.js';
-import { nowMs } from '../dtos/sse-format.js';
+import { nowMs } from '../domain/clock.js';
 import { SseRepository } from '../repositories/sse.repository.js';
 import { TelemetryRepository, type ConnectionStats } from '../repositories/telemetry.repository.js';
 

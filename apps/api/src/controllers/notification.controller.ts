@@ -3,7 +3,7 @@ import { ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundRes
 import type { Request, Response } from 'express';
 import type { UserEntity } from '../domain/entities.js';
 import { ListNotificationsQueryDto, NotificationDto, NotificationListDto, TestNotificationDto, toNotificationDto } from '../dtos/notification.dto.js';
-import { nowMs } from '../dtos/sse-format.js';
+import { nowMs } from '../domain/clock.js';
 import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
 import { SESSION_COOKIE } from '../services/auth.service.js';
 import { EventStreamResponder } from './event-stream.responder.js';

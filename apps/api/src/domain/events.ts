@@ -13,5 +13,3 @@ export type DomainEvent =
   | { type: 'stream.appended'; entry: StreamEntry }
   /** A session was revoked (signed out): every instance ends the connections it opened. */
   | { type: 'auth.session.revoked'; sessionId: string };
-
-export type DomainEventType = DomainEvent['type'];

@@ -168,7 +168,7 @@ describe('GaplessCursor', () => {
           const first = await source.after(0, 5);
           return { items: first, position: 5, more: true };
         },
-        after: source.after,
+        after: (from, limit) => source.after(from, limit),
       },
       5,
     );

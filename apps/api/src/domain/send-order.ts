@@ -38,7 +38,7 @@ export class SendOrderGate<Connection extends object> {
       refused: (err: unknown) => {
         if (!willBeResent(err)) return;
         let rooms = this.owed.get(connection);
-        if (!rooms) this.owed.set(connection, (rooms = new Map()));
+        if (!rooms) this.owed.set(connection, (rooms = new Map<string, string>()));
         // The first refused stays owed: those after it in the same transaction failed with it.
         if (!rooms.has(room)) rooms.set(room, clientId);
       },

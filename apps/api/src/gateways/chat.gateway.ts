@@ -5,7 +5,7 @@ import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import { SendOrderGate } from '../domain/send-order.js';
 import { EditDto, frame, JoinDto, MessageRefDto, PingDto, postMessageProblem, RoomFrameDto, toPresenceFrame, type PostMessage } from '../dtos/chat.dto.js';
-import { nowMs } from '../dtos/sse-format.js';
+import { nowMs } from '../domain/clock.js';
 import { TelemetryRepository } from '../repositories/telemetry.repository.js';
 import { WebSocketRepository, WsCloseCode } from '../repositories/websocket.repository.js';
 import { ChatService } from '../services/chat.service.js';

@@ -97,7 +97,7 @@ export class FrameRouter {
 function shareGatewayHandlers(): void {
   type Controller = { config: { getIoAdapter(): unknown }; pickResult(result: unknown): Promise<Observable<unknown>> };
   const proto = WebSocketsController.prototype as unknown as Record<string | symbol, unknown> & {
-    subscribeMessages(this: Controller, handlers: MessageMappingProperties[], client: unknown, instance: unknown): void;
+    subscribeMessages: (this: Controller, handlers: MessageMappingProperties[], client: unknown, instance: unknown) => void;
   };
   const marker = Symbol.for('realtime-reference.sharedGatewayHandlers');
   if (proto[marker]) return;

@@ -48,7 +48,7 @@ export function toHttpError(exception: unknown): HttpErrorAnswer {
   }
   if (exception instanceof HttpException) {
     const body = exception.getResponse();
-    return answer(exception.getStatus(), typeof body === 'object' && body !== null && 'message' in body ? (body as { message: unknown }).message : exception.message);
+    return answer(exception.getStatus(), typeof body === 'object' && body !== null && 'message' in body ? (body).message : exception.message);
   }
   if (isDatabaseUnavailable(exception)) {
     // A transaction that did not commit rolled back whole; a retry with the same idempotency

@@ -61,7 +61,7 @@ function fixedHeaders(middleware: (req: IncomingMessage, res: ServerResponse, ne
   };
   let done = false;
   middleware({ headers: {}, method: 'GET', url: '/' } as IncomingMessage, recorder as unknown as ServerResponse, (err) => {
-    if (err) throw err instanceof Error ? err : new Error(String(err));
+    if (err) throw err instanceof Error ? err : new Error('a helmet middleware failed', { cause: err });
     done = true;
   });
   if (!done || headers.length === 0) throw new Error('helmet did not set its headers synchronously');

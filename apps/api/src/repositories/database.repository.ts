@@ -7,9 +7,9 @@ import { PrismaClient as PostgresPrismaClient } from '../generated/postgres/clie
 import { APP_CONFIG } from '../config/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import type BetterSqlite3 from 'better-sqlite3';
-import { answerWithin, waitAtMost } from './deadline.js';
+import { answerWithin, waitAtMost } from '../domain/deadline.js';
 import { GroupCommitWriter } from './group-commit.js';
-import { sqlitePath } from './migrations.js';
+import { sqlitePath } from '../boot/migrations.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { PostgresEngine, SqliteEngine, type SqlEngine } from './sql-engine.js';
 import type { Unit } from './sql.js';
@@ -157,7 +157,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (code && ['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028'].includes(code)) return true;
   if (err instanceof Prisma.PrismaClientInitializationError || err instanceof Prisma.PrismaClientRustPanicError) return true;
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const text = `${(e as { code?: unknown }).code ?? ''} ${e.message}`;
+    const text = `${(e as { code?: string }).code ?? ''} ${e.message}`;
     if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection terminated|connection timeout|terminating connection|server closed the connection|the database system is (starting up|shutting down)|Can't reach database|DatabaseNotReachable|SQLITE_BUSY|database is locked/i.test(text)) {
       return true;
     }

@@ -44,7 +44,7 @@ export class GroupCommitWriter {
   write<T>(make: () => Unit<T>, failed?: (error: unknown) => void): Promise<T> {
     this.inFlight++;
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ make, failed, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ make, failed, resolve, reject });
       this.kick();
     });
   }

@@ -37,7 +37,7 @@ class LocalPresence {
   /** True when this is the user's first connection in the room here. */
   add(room: string, user: UserEntity, connectionId: string): boolean {
     let users = this.rooms.get(room);
-    if (!users) this.rooms.set(room, (users = new Map()));
+    if (!users) this.rooms.set(room, (users = new Map<number, { user: UserEntity; connections: Set<string> }>()));
     const entry = users.get(user.id);
     if (entry) {
       entry.connections.add(connectionId);

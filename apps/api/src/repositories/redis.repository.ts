@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { redact } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
-import { answerWithin } from './deadline.js';
+import { answerWithin } from '../domain/deadline.js';
 
 /**
  * The two Redis connections of an instance (present only when REDIS_URL is set): `commands` for

@@ -190,7 +190,7 @@ export class SqliteEngine implements SqlEngine {
 /** `timestamp(3)` (1114) and `timestamptz` (1184) as the text PostgreSQL sends: we convert, not node-postgres's local-time parser. */
 const PG_TYPES = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === 1114 || oid === 1184 ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === 1114 || oid === 1184 ? (value: string) => value : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown)) as typeof pg.types.getTypeParser,
 };
 
 /**

@@ -60,7 +60,7 @@ export function* exec(sql: string, params: readonly unknown[]): Unit<number> {
 
 /** A bulk-capable operation (see {@link BulkOp}). */
 export function* bulk<A, R>(op: BulkOp<A, R>, args: A): Unit<R> {
-  return (yield { mode: 'bulk', op: op as BulkOp<unknown, unknown>, args }) as R;
+  return (yield { mode: 'bulk', op, args }) as R;
 }
 
 let lastNow = 0;

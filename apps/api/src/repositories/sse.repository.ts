@@ -6,7 +6,7 @@ import { APP_CONFIG } from '../config/tokens.js';
 import { GaplessCursor, type CursorOptions, type CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite } from '../domain/stream-position.js';
 import type { SseEventText } from '../dtos/events.dto.js';
-import { ExpirySweep } from './expiry-sweep.js';
+import { ExpirySweep } from '../domain/expiry-sweep.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TurnCork } from './turn-cork.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';

@@ -6,14 +6,14 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
 import type { UserEntity } from '../domain/entities.js';
 import { GaplessCursor, type CursorSource } from '../domain/gapless-cursor.js';
-import { waitAtMost } from './deadline.js';
-import { ExpirySweep } from './expiry-sweep.js';
+import { waitAtMost } from '../domain/deadline.js';
+import { ExpirySweep } from '../domain/expiry-sweep.js';
 import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TurnCork } from './turn-cork.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
 /** ws's framing, to frame a message once (`Sender.frame`; @types/ws does not declare it). */
-const frameText = (wsModule as unknown as { Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] } }).Sender.frame;
+const frameText = (wsModule as unknown as { Sender: { frame: (data: Buffer, options: Record<string, unknown>) => Buffer[] } }).Sender.frame;
 
 /** An unmasked, uncompressed, final text frame: what a server sends (RFC 6455 5.2). */
 const TEXT_FRAME_OPTIONS = { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false } as const;
@@ -407,8 +407,8 @@ export class WebSocketRepository implements OnModuleInit {
   }
 
   /**
-   * Cuts every socket of a user without a closing handshake, as a network failure would
-   * (for tests now, and for the network simulation later). Returns how many were cut.
+   * Cuts every socket of a user without a closing handshake, as a network failure would (the
+   * network simulation's `POST /api/netsim/drop`). Returns how many were cut.
    */
   terminateUser(userId: number): number {
     let count = 0;
@@ -489,7 +489,7 @@ export class WebSocketRepository implements OnModuleInit {
     if (socket.readyState !== WebSocket.OPEN) return;
     const meter = connection?.meter;
     const direct = connection?.direct;
-    if (direct) this.cork.hold(connection!, direct);
+    if (direct) this.cork.hold(connection, direct);
     if (typeof frame === 'string') {
       if (meter) socket.send(frame, meter.queued(Buffer.byteLength(frame), replayed));
       else socket.send(frame);
@@ -501,7 +501,7 @@ export class WebSocketRepository implements OnModuleInit {
       if (meter && done === undefined) meter.wrote(frame.payload.length, replayed);
     } else if (meter) socket.send(frame.payload, TEXT_FRAME, meter.queued(frame.payload.length, replayed));
     else socket.send(frame.payload, TEXT_FRAME);
-    if (direct) this.cork.check(connection!, direct);
+    if (direct) this.cork.check(connection, direct);
   }
 
   /** An open socket of the user by its connection id. */

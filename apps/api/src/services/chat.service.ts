@@ -18,10 +18,9 @@ export const TYPING_MIN_INTERVAL_MS = 1000;
 const MENTION = /(?:^|[^a-z0-9_-])@([a-z0-9_-]{3,32})(?![a-z0-9_-])/g;
 const MAX_MENTIONS = 20;
 
+/** What post answers: the stored message (for a resend of a stored clientId, the one stored first). */
 export interface PostResult {
   message: MessageEntity;
-  /** True when this clientId was already stored: nothing new was written or published. */
-  duplicate: boolean;
 }
 
 /** The distinct usernames `@mentioned` in a text, in order of appearance. */
@@ -127,8 +126,12 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     await this.rooms.markRead(room.id, user.id, seq);
   }
 
-  /** Edits the author's own message; everyone in the room gets `message-edited`. */
-  edit(user: UserEntity, room: string, seq: number, rawText: string): Promise<MessageChange> {
+  /**
+   * Edits the author's own message; everyone in the room gets `message-edited`. Async so that
+   * invalid text is a rejection, not a throw: the gateway runs it in the connection's order
+   * (WebSocketRepository.inOrder), and a throw there would answer before earlier frames' answers.
+   */
+  async edit(user: UserEntity, room: string, seq: number, rawText: string): Promise<MessageChange> {
     return this.change(user, room, seq, { kind: 'edited', text: this.checkText(rawText) });
   }
 
@@ -227,10 +230,10 @@ export class ChatService implements OnModuleInit, OnModuleDestroy {
     );
     return stored.then(async ({ outcome, entries }) => {
       if (outcome.kind === 'refused') throw refusal ?? new DomainError('rate_limited', 'Too many messages; try again in 1000 ms', { retryAfterMs: 1000 });
-      if (outcome.kind === 'duplicate') return { message: outcome.message, duplicate: true };
+      if (outcome.kind === 'duplicate') return { message: outcome.message };
       await this.bus.publish({ type: 'chat.message.created', message: outcome.message });
       for (const entry of entries) await this.bus.publish({ type: 'stream.appended', entry });
-      return { message: outcome.message, duplicate: false };
+      return { message: outcome.message };
     });
   }
 

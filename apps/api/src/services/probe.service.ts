@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type WebSocket from 'ws';
 import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
-import { nowMs } from '../dtos/sse-format.js';
+import { nowMs } from '../domain/clock.js';
 import { SseRepository } from '../repositories/sse.repository.js';
 import { TelemetryRepository, type ConnectionStats, type Transport } from '../repositories/telemetry.repository.js';
 import { WebSocketRepository } from '../repositories/websocket.repository.js';

@@ -4,10 +4,10 @@ import type { Server } from 'node:http';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/tokens.js';
-import { DatabaseRepository } from './database.repository.js';
-import { EventBus } from './event-bus.repository.js';
-import { SseRepository } from './sse.repository.js';
-import { WebSocketRepository } from './websocket.repository.js';
+import { DatabaseRepository } from '../repositories/database.repository.js';
+import { EventBus } from '../repositories/event-bus.repository.js';
+import { SseRepository } from '../repositories/sse.repository.js';
+import { WebSocketRepository } from '../repositories/websocket.repository.js';
 
 /**
  * The instance's stop sequence on SIGTERM or SIGINT, in one place because Nest runs the
@@ -21,7 +21,7 @@ import { WebSocketRepository } from './websocket.repository.js';
  * Then Nest closes the HTTP server, and the database and Redis disconnect.
  */
 @Injectable()
-export class LifecycleRepository implements BeforeApplicationShutdown {
+export class LifecycleService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Lifecycle');
   private stopping = false;
 

@@ -1,3 +1,8 @@
+/**
+ * The database's schema, brought up to date before anything else runs: by createApp before Nest
+ * builds a single provider (app.factory.ts), and by `npm run db:migrate` (cli/migrate.ts). A
+ * start-up step, not a repository: nothing injects it, and it is done before the app exists.
+ */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -31,6 +31,17 @@ export interface EventStreamCallbacks {
 
 type Mode = 'idle' | 'stream' | 'poll' | 'auth';
 
+/** The part of a browser `EventSource` the stream uses; specs hand in a fake. */
+export interface EventSourceLike {
+  addEventListener(type: string, listener: (event: MessageEvent<string>) => void): void;
+  close(): void;
+}
+
+export interface EventStreamOptions {
+  /** Opens an EventSource. Defaults to the browser's. */
+  createSource?: (url: string) => EventSourceLike;
+}
+
 /**
  * One connection to `GET /api/events?topics=...` for a set of topics, from a position, kept up.
  *
@@ -52,7 +63,8 @@ export class EventStream {
   #mode: Mode = 'idle';
   #status: StreamStatus = 'offline';
 
-  #source: EventSource | null = null;
+  readonly #createSource: (url: string) => EventSourceLike;
+  #source: EventSourceLike | null = null;
   /** The current EventSource has fired `open` since its last `error`. */
   #opened = false;
   #failures = 0;
@@ -71,9 +83,10 @@ export class EventStream {
   readonly #pollBackoff = new Backoff({ baseMs: POLL_INTERVAL_MS, capMs: POLL_RETRY_CAP_MS });
   #backgroundTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(callbacks: EventStreamCallbacks) {
+  constructor(callbacks: EventStreamCallbacks, options: EventStreamOptions = {}) {
     this.#callbacks = callbacks;
-    window.addEventListener('online', this.#onBrowserOnline);
+    this.#createSource = options.createSource ?? ((url) => new EventSource(url));
+    if (typeof window !== 'undefined') window.addEventListener('online', this.#onBrowserOnline);
   }
 
   get status(): StreamStatus {
@@ -123,7 +136,7 @@ export class EventStream {
   close(): void {
     this.#stopAll();
     this.#mode = 'idle';
-    window.removeEventListener('online', this.#onBrowserOnline);
+    if (typeof window !== 'undefined') window.removeEventListener('online', this.#onBrowserOnline);
   }
 
   #setStatus(status: StreamStatus): void {
@@ -154,7 +167,7 @@ export class EventStream {
   #connect(): void {
     this.#closeSource();
     if (this.#mode === 'stream') this.#setStatus('connecting');
-    const source = new EventSource(`/api/events?${this.#query()}`);
+    const source = this.#createSource(`/api/events?${this.#query()}`);
     this.#source = source;
     this.#opened = false;
 

@@ -1,3 +1,4 @@
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
 
 // Five suites, one `npm test`:
@@ -12,6 +13,8 @@ export default defineConfig({
     projects: [
       {
         extends: true,
+        // The web app's state classes (*.svelte.ts) use runes: compiled by the same plugin as the build.
+        plugins: [svelte({ configFile: false, compilerOptions: { runes: true } })],
         test: { name: 'unit', include: ['apps/api/src/**/*.spec.ts', 'apps/web/src/**/*.spec.ts', 'apps/bench/src/**/*.spec.ts'], environment: 'node' },
       },
       {

@@ -1,9 +1,8 @@
 import { api, ApiError, type Blog, type BlogSnapshot, type BlogUpdate } from './api';
 import type { EventHub } from './events/hub.svelte';
+import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from './reconnect-policy';
 import type { TopicEvent } from './events/types';
 
-const RETRY_BASE_MS = 1000;
-const RETRY_CAP_MS = 30_000;
 /** Keep memory bounded in a long-open tab: the oldest updates drop off the end. */
 const MAX_UPDATES = 500;
 
@@ -46,7 +45,7 @@ export class LiveBlog {
   #unsubscribe: (() => void) | null = null;
   /** Updates deleted while seen here: a late `update` for one of them is not shown again. */
   readonly #deleted = new Set<number>();
-  #attempt = 0;
+  readonly #backoff = new Backoff({ baseMs: LOAD_BACKOFF_BASE_MS, capMs: LOAD_BACKOFF_CAP_MS });
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -148,7 +147,7 @@ export class LiveBlog {
     this.#updates = [...updates].sort((a, b) => b.id - a.id).slice(0, MAX_UPDATES);
     this.#state = 'ready';
     this.#error = null;
-    this.#attempt = 0;
+    this.#backoff.succeeded();
     return typeof snapshot.lastEventId === 'number' ? snapshot.lastEventId : 0;
   }
 
@@ -222,12 +221,10 @@ export class LiveBlog {
 
   #retry(run: () => void): void {
     if (this.#closed) return;
-    const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** this.#attempt);
-    this.#attempt += 1;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (!this.#closed) run();
-    }, RETRY_BASE_MS / 2 + Math.random() * ceiling);
+    }, this.#backoff.next());
   }
 }

@@ -1,12 +1,11 @@
 import { api, type AppNotification, type NotificationPage, type NotificationRead } from './api';
 import type { EventHub } from './events/hub.svelte';
+import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from './reconnect-policy';
 import type { StreamStatus, TopicEvent } from './events/types';
 
 /** The signed-in user's topic on the shared stream. */
 export const NOTIFICATIONS_TOPIC = 'notifications';
 
-const RETRY_BASE_MS = 1000;
-const RETRY_CAP_MS = 30_000;
 /** Keep memory bounded in a long-open tab. */
 const MAX_ITEMS = 200;
 
@@ -26,7 +25,7 @@ export class NotificationFeed {
   readonly #events: EventHub;
   readonly #limit: number;
   #unsubscribe: (() => void) | null = null;
-  #attempt = 0;
+  readonly #backoff = new Backoff({ baseMs: LOAD_BACKOFF_BASE_MS, capMs: LOAD_BACKOFF_CAP_MS });
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -59,6 +58,7 @@ export class NotificationFeed {
       return;
     }
     if (this.#closed) return;
+    this.#backoff.succeeded();
     const lastId = this.#accept(page);
     this.#unsubscribe = this.#events.subscribe(NOTIFICATIONS_TOPIC, lastId, this.#onEvent, () => this.#reload());
   }
@@ -150,12 +150,10 @@ export class NotificationFeed {
 
   #retry(run: () => void): void {
     if (this.#closed) return;
-    const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** this.#attempt);
-    this.#attempt += 1;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (!this.#closed) run();
-    }, Math.random() * ceiling);
+    }, this.#backoff.next());
   }
 }

@@ -58,7 +58,7 @@ export class RoomDirectory {
 
   /** This tab shows `room` up to `seq`: tell the server (throttled by the connection) and the other tabs. */
   markRead(room: string, seq: number): void {
-    this.#chat.markRead(room, seq);
+    this.#chat.reads.markRead(room, seq);
     this.#channel?.postMessage({ room, seq });
   }
 
@@ -78,14 +78,14 @@ export class RoomDirectory {
     return rooms.map((room) => ({
       name: room.name,
       unread: this.#unread(room),
-      online: this.#chat.presence(room.name)?.length ?? room.online,
+      online: this.#chat.presence.users(room.name)?.length ?? room.online,
       active: room.name === this.#active,
     }));
   }
 
   /** Open the list: fetch it now and every 10 s. */
   start(): void {
-    this.#chat.join(this.#active);
+    this.#chat.timeline.join(this.#active);
     void this.refresh();
     this.#timer = setInterval(() => void this.refresh(), REFRESH_INTERVAL_MS);
   }
@@ -101,7 +101,7 @@ export class RoomDirectory {
   open(name: string): void {
     if (name === this.#active) return;
     this.#active = name;
-    this.#chat.join(name);
+    this.#chat.timeline.join(name);
     void this.refresh();
   }
 
@@ -140,12 +140,12 @@ export class RoomDirectory {
   #unread(room: Room): number {
     if (room.name === this.#active) return 0;
     const chat = this.#chat;
-    const read = Math.max(chat.readSeq(room.name) ?? 0, this.#sharedRead[room.name] ?? 0);
+    const read = Math.max(chat.reads.readSeq(room.name) ?? 0, this.#sharedRead[room.name] ?? 0);
     let unread = room.unread;
     if (read > room.lastReadSeq) {
-      unread -= chat.countFromOthers(room.name, this.#userId, room.lastReadSeq, Math.min(read, room.lastSeq));
+      unread -= chat.timeline.countFromOthers(room.name, this.#userId, room.lastReadSeq, Math.min(read, room.lastSeq));
     }
-    unread += chat.countFromOthers(room.name, this.#userId, Math.max(room.lastSeq, read));
+    unread += chat.timeline.countFromOthers(room.name, this.#userId, Math.max(room.lastSeq, read));
     return Math.max(0, unread);
   }
 }

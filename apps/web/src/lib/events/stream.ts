@@ -2,13 +2,11 @@ import { api, ApiError } from '../api';
 import { readStreamData } from '../wire';
 import { formatPosition, parsePosition, queryValue, type Position } from './position';
 import { preciseNow } from '../clock';
-import { RESTART_WINDOW_MS, restartDelay } from '../reconnect-policy';
+import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from '../reconnect-policy';
 import { CONNECTION_EVENT_NAMES, EVENT_NAMES, type StreamSignal, type StreamStatus, type WireEvent } from './types';
 
 /** Failed connects in a row before falling back to polling. */
 const MAX_FAILED_CONNECTS = 3;
-/** Wait before the next connect after the n-th failure (full jitter on top of half of it). */
-const RECONNECT_BASE_MS = 1_000;
 /** While polling, how often the EventSource is tried again. */
 const BACKGROUND_RETRY_MS = 15_000;
 /** Polling interval; a call that returns a full page is repeated at once. */
@@ -33,6 +31,17 @@ export interface EventStreamCallbacks {
 
 type Mode = 'idle' | 'stream' | 'poll' | 'auth';
 
+/** The part of a browser `EventSource` the stream uses; specs hand in a fake. */
+export interface EventSourceLike {
+  addEventListener(type: string, listener: (event: MessageEvent<string>) => void): void;
+  close(): void;
+}
+
+export interface EventStreamOptions {
+  /** Opens an EventSource. Defaults to the browser's. */
+  createSource?: (url: string) => EventSourceLike;
+}
+
 /**
  * One connection to `GET /api/events?topics=...` for a set of topics, from a position, kept up.
  *
@@ -54,26 +63,30 @@ export class EventStream {
   #mode: Mode = 'idle';
   #status: StreamStatus = 'offline';
 
-  #source: EventSource | null = null;
+  readonly #createSource: (url: string) => EventSourceLike;
+  #source: EventSourceLike | null = null;
   /** The current EventSource has fired `open` since its last `error`. */
   #opened = false;
   #failures = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /**
-   * Until when (epoch ms) failed connects are retried on the deploy policy (every 0.5–1 s, not
-   * counted towards polling): set when an open stream ends, as every stream does on a deploy.
+   * Waits between connects: after a failed one the load backoff (full jitter from 1 s), and for a
+   * minute after an open stream ended (every stream does on a deploy) the deploy pace, 0.5–1 s,
+   * those failures not counted towards polling.
    */
-  #restartUntil: number | null = null;
+  readonly #backoff = new Backoff({ baseMs: LOAD_BACKOFF_BASE_MS, capMs: LOAD_BACKOFF_CAP_MS });
 
   /** Bumped whenever polling stops or restarts, so the answer of an older poll is dropped. */
   #pollToken = 0;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
-  #pollFailures = 0;
+  /** Waits after failed polls: full jitter from the poll interval up to 15 s. */
+  readonly #pollBackoff = new Backoff({ baseMs: POLL_INTERVAL_MS, capMs: POLL_RETRY_CAP_MS });
   #backgroundTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(callbacks: EventStreamCallbacks) {
+  constructor(callbacks: EventStreamCallbacks, options: EventStreamOptions = {}) {
     this.#callbacks = callbacks;
-    window.addEventListener('online', this.#onBrowserOnline);
+    this.#createSource = options.createSource ?? ((url) => new EventSource(url));
+    if (typeof window !== 'undefined') window.addEventListener('online', this.#onBrowserOnline);
   }
 
   get status(): StreamStatus {
@@ -123,7 +136,7 @@ export class EventStream {
   close(): void {
     this.#stopAll();
     this.#mode = 'idle';
-    window.removeEventListener('online', this.#onBrowserOnline);
+    if (typeof window !== 'undefined') window.removeEventListener('online', this.#onBrowserOnline);
   }
 
   #setStatus(status: StreamStatus): void {
@@ -154,7 +167,7 @@ export class EventStream {
   #connect(): void {
     this.#closeSource();
     if (this.#mode === 'stream') this.#setStatus('connecting');
-    const source = new EventSource(`/api/events?${this.#query()}`);
+    const source = this.#createSource(`/api/events?${this.#query()}`);
     this.#source = source;
     this.#opened = false;
 
@@ -164,7 +177,7 @@ export class EventStream {
       if (source !== this.#source) return;
       this.#opened = true;
       this.#failures = 0;
-      this.#restartUntil = null;
+      this.#backoff.succeeded();
       this.#signal({ type: 'open', at: preciseNow() });
       if (this.#mode === 'poll') this.#stopPolling();
       this.#mode = 'stream';
@@ -175,25 +188,23 @@ export class EventStream {
       const wasOpen = this.#opened;
       this.#opened = false;
       if (wasOpen) this.#signal({ type: 'drop', at: preciseNow() });
-      const now = Date.now();
       if (wasOpen) {
         // An open stream ended (a deploy drains every stream, a network drop looks the same).
         // We reconnect ourselves rather than leave it to the browser's fixed `retry:` wait: in
         // 0.5–1 s, spread so every tab does not come back in the same millisecond, from the
         // position we hold (the query's lastEventId), and keep trying at that pace for a while.
-        this.#restartUntil = now + RESTART_WINDOW_MS;
+        this.#backoff.restarted();
         this.#closeSource();
         this.#setStatus('connecting');
-        this.#scheduleReconnect(restartDelay());
+        this.#scheduleReconnect(this.#backoff.next());
         return;
       }
       this.#closeSource();
-      if (this.#mode === 'stream' && this.#restartUntil !== null && now < this.#restartUntil) {
+      if (this.#mode === 'stream' && this.#backoff.restarting) {
         // Still coming back from a drop: the server may be restarting; not a sign SSE is blocked.
-        this.#scheduleReconnect(restartDelay());
+        this.#scheduleReconnect(this.#backoff.next());
         return;
       }
-      this.#restartUntil = null;
       // A failed connect, or the browser gave up (a non-200 answer, a wrong content type).
       this.#failures += 1;
       if (this.#mode === 'poll') {
@@ -201,8 +212,7 @@ export class EventStream {
       } else if (this.#failures >= MAX_FAILED_CONNECTS) {
         this.#degrade();
       } else {
-        const wait = RECONNECT_BASE_MS * this.#failures;
-        this.#scheduleReconnect(wait / 2 + Math.random() * wait);
+        this.#scheduleReconnect(this.#backoff.next());
       }
     });
     for (const name of EVENT_NAMES) {
@@ -256,7 +266,7 @@ export class EventStream {
     this.#closeSource();
     this.#mode = 'poll';
     this.#setStatus('degraded');
-    this.#pollFailures = 0;
+    this.#pollBackoff.succeeded();
     const token = ++this.#pollToken;
     void this.#poll(token);
     this.#scheduleBackgroundRetry();
@@ -282,13 +292,12 @@ export class EventStream {
         this.#authExpired();
         return;
       }
-      this.#pollFailures += 1;
       this.#setStatus('offline');
-      this.#schedulePoll(token, Math.min(POLL_RETRY_CAP_MS, POLL_INTERVAL_MS * 2 ** (this.#pollFailures - 1)));
+      this.#schedulePoll(token, this.#pollBackoff.next());
       return;
     }
     if (token !== this.#pollToken || this.#mode !== 'poll') return;
-    this.#pollFailures = 0;
+    this.#pollBackoff.succeeded();
     const events = Array.isArray(answer?.events) ? answer.events : [];
     for (const event of events) {
       if (typeof event?.id !== 'string' || typeof event.event !== 'string') continue;

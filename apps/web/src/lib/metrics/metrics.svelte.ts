@@ -79,12 +79,12 @@ export class TransportMetrics {
     let stopped = false;
     const poll = (): void => {
       for (const meter of [this.ws, this.sse]) {
-        const id = meter.transport === 'ws' ? this.#chat.connectionId : this.#hub.connectionId;
+        const id = meter.transport === 'ws' ? this.#chat.socket.connectionId : this.#hub.connectionId;
         if (!id) continue;
         api.connectionMetrics(id).then(
           (metrics) => {
             // A late answer about a connection since replaced is still right about that one; skip it.
-            if (!stopped && id === (meter.transport === 'ws' ? this.#chat.connectionId : this.#hub.connectionId)) {
+            if (!stopped && id === (meter.transport === 'ws' ? this.#chat.socket.connectionId : this.#hub.connectionId)) {
               meter.setBytes(metrics);
             }
           },
@@ -105,13 +105,13 @@ export class TransportMetrics {
   /** Why a probe cannot start now, or null if it can. */
   probeBlocker(): string | null {
     if (!this.#hub.isLeader) return 'The probe needs the event stream, which another tab of this browser holds: run it from that tab.';
-    if (!this.#chat.connectionId) return 'Waiting for the WebSocket to open…';
+    if (!this.#chat.socket.connectionId) return 'Waiting for the WebSocket to open…';
     if (!this.#hub.connectionId) return 'Waiting for the event stream to open…';
     return null;
   }
 
   async runProbe(params: ProbeParams): Promise<void> {
-    const ws = this.#chat.connectionId;
+    const ws = this.#chat.socket.connectionId;
     const sse = this.#hub.connectionId;
     if (!ws || !sse || !this.#hub.isLeader) return;
     const { delayMs, jitterMs } = this.netsim.impairment;

@@ -31,11 +31,11 @@ export class WsMeterBinding {
     this.#chat = chat;
     this.#meter = meter;
     this.#onProbe = onProbe;
-    this.#pings = new ClockProbeSchedule(() => void this.#chat.ping());
-    this.#meter.state = chat.status === 'online' ? 'open' : 'connecting';
-    this.#meter.connectionId = chat.connectionId;
-    this.#stop = chat.observe(this.#onSignal);
-    if (chat.status === 'online') this.#pings.start();
+    this.#pings = new ClockProbeSchedule(() => void this.#chat.socket.ping());
+    this.#meter.state = chat.socket.status === 'online' ? 'open' : 'connecting';
+    this.#meter.connectionId = chat.socket.connectionId;
+    this.#stop = chat.socket.observe(this.#onSignal);
+    if (chat.socket.status === 'online') this.#pings.start();
   }
 
   close(): void {

@@ -30,6 +30,12 @@ export class SqliteCheckpointer {
   private caughtUp?: () => void;
   /** Catch-up passes asked for (for tests and the log). */
   catchUps = 0;
+  /** Times the WAL was seen to start over (a pass found fewer frames than the one before). */
+  restarts = 0;
+  private lastFrames = 0;
+  private firstPass?: () => void;
+  /** Resolves once the worker has made its first pass (tests). */
+  readonly ready = new Promise<void>((resolve) => (this.firstPass = resolve));
 
   constructor(
     private readonly file: string,
@@ -75,6 +81,12 @@ export class SqliteCheckpointer {
       if (db.open) db.pragma('wal_autocheckpoint = 1000');
     };
     worker.on('message', (report: { frames: number; copied: number; catchUp: boolean }) => {
+      this.firstPass?.();
+      this.firstPass = undefined;
+      if (report.frames >= 0) {
+        if (report.frames < this.lastFrames) this.restarts++;
+        this.lastFrames = report.frames;
+      }
       if (report.catchUp) {
         this.caughtUp?.();
         this.caughtUp = undefined;

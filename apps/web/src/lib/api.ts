@@ -192,7 +192,7 @@ async function toApiError(res: Response): Promise<ApiError> {
   try {
     const body: unknown = await res.json();
     if (body && typeof body === 'object' && 'message' in body) {
-      const m = (body as { message: unknown }).message;
+      const m = (body).message;
       // Validation errors (400) carry an array of messages.
       if (Array.isArray(m)) message = m.map(String).join('; ');
       else if (typeof m === 'string' && m) message = m;

@@ -20,7 +20,7 @@ export function mentionQuery(text: string, caret: number): { start: number; pref
   const before = text.slice(0, caret);
   const match = /(^|[^a-z0-9_-])@([a-z0-9_-]{0,32})$/i.exec(before);
   if (!match) return null;
-  return { start: before.length - match[2]!.length - 1, prefix: match[2]!.toLowerCase() };
+  return { start: before.length - match[2].length - 1, prefix: match[2].toLowerCase() };
 }
 
 /** Up to `limit` names starting with `prefix` (then containing it), without `me`, sorted. */

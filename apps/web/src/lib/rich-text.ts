@@ -29,10 +29,10 @@ function mentions(text: string): Segment[] {
   const out: Segment[] = [];
   let last = 0;
   for (const match of text.matchAll(MENTION)) {
-    const start = match.index + match[1]!.length;
+    const start = match.index + match[1].length;
     if (start > last) out.push({ kind: 'text', text: text.slice(last, start) });
-    out.push({ kind: 'mention', text: `@${match[2]}`, username: match[2]!.toLowerCase() });
-    last = start + 1 + match[2]!.length;
+    out.push({ kind: 'mention', text: `@${match[2]}`, username: match[2].toLowerCase() });
+    last = start + 1 + match[2].length;
   }
   if (last < text.length) out.push({ kind: 'text', text: text.slice(last) });
   return out;

@@ -29,7 +29,7 @@ export function parseRoute(hash: string): Route {
   if (room) {
     let name: string;
     try {
-      name = decodeURIComponent(room[1]!);
+      name = decodeURIComponent(room[1]);
     } catch {
       name = '';
     }

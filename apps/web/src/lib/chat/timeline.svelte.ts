@@ -228,7 +228,7 @@ export class RoomTimeline {
 
   #rememberOrphanChange(room: string, seq: number, change: Change): void {
     let changes = this.#orphanChanges.get(room);
-    if (!changes) this.#orphanChanges.set(room, (changes = new Map()));
+    if (!changes) this.#orphanChanges.set(room, (changes = new Map<number, Change>()));
     const previous = changes.get(seq);
     changes.delete(seq); // re-insert: the map's order is the age of the latest change
     changes.set(seq, previous?.deleted ? previous : change);

@@ -221,13 +221,16 @@ export class EventHub {
       case 'auth-expired':
         void this.#renewForLeader();
         break;
-      default:
-        break;
+      case 'want':
+      case 'rewind':
+      case 'renewed':
+      case 'bye':
+        break; // for the leader (handled by its StreamOwner above)
     }
   };
 
   async #renewForLeader(): Promise<void> {
-    let renewed = false;
+    let renewed: boolean;
     try {
       renewed = (await this.#onAuthExpired?.()) ?? false;
     } catch {

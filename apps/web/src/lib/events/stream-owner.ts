@@ -87,7 +87,7 @@ export class StreamOwner {
         hooks.post({ type: 'status', tab: this.#tab, status });
       },
       onAuthExpired: this.#onAuthExpired,
-      onSignal: hooks.signal,
+      onSignal: (...args) => hooks.signal(...args),
     };
     this.#stream = options.createStream?.(callbacks) ?? new EventStream(callbacks);
     hooks.status(this.#stream.status);
@@ -142,7 +142,12 @@ export class StreamOwner {
       case 'bye':
         if (this.#wants.delete(message.tab)) this.#scheduleRestart();
         break;
-      default:
+      case 'leader':
+      case 'stream':
+      case 'event':
+      case 'position':
+      case 'status':
+      case 'auth-expired':
         // Another leader's messages cannot happen (the lock is exclusive); an old one's may be late.
         break;
     }

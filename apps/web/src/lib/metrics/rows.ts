@@ -274,7 +274,10 @@ function because(metric: MetricName, winner: Transport, sse: MeterSnapshot, ws: 
     case 'gaps':
     case 'duplicates':
       return `${w} resumed from the durable log (${winner === 'ws' ? 'join with afterSeq' : 'Last-Event-ID'}) without skipping or repeating`;
-    default:
-      return '';
+    case 'control-bytes':
+    case 'replayed':
+    case 'samples':
+    case 'state':
+      return ''; // no lead to explain: these rows carry no verdict
   }
 }

@@ -1,6 +1,7 @@
 import { api, ApiError, type Blog, type BlogSnapshot, type BlogUpdate } from './api';
 import type { EventHub } from './events/hub.svelte';
-import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from './reconnect-policy';
+import { LoadRetry } from './load-retry';
+import { insertNewestFirst } from './newest-first';
 import type { TopicEvent } from './events/types';
 
 /** Keep memory bounded in a long-open tab: the oldest updates drop off the end. */
@@ -45,8 +46,7 @@ export class LiveBlog {
   #unsubscribe: (() => void) | null = null;
   /** Updates deleted while seen here: a late `update` for one of them is not shown again. */
   readonly #deleted = new Set<number>();
-  readonly #backoff = new Backoff({ baseMs: LOAD_BACKOFF_BASE_MS, capMs: LOAD_BACKOFF_CAP_MS });
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #retry = new LoadRetry();
   #closed = false;
 
   constructor(id: number, events: EventHub) {
@@ -88,7 +88,7 @@ export class LiveBlog {
       }
       this.#state = 'error';
       this.#error = err instanceof Error ? err.message : String(err);
-      this.#retry(() => void this.start());
+      this.#retry.schedule(() => void this.start());
       return;
     }
     if (this.#closed) return;
@@ -98,8 +98,7 @@ export class LiveBlog {
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#retry.stop();
     this.#unsubscribe?.();
     this.#unsubscribe = null;
   }
@@ -147,7 +146,7 @@ export class LiveBlog {
     this.#updates = [...updates].sort((a, b) => b.id - a.id).slice(0, MAX_UPDATES);
     this.#state = 'ready';
     this.#error = null;
-    this.#backoff.succeeded();
+    this.#retry.succeeded();
     return typeof snapshot.lastEventId === 'number' ? snapshot.lastEventId : 0;
   }
 
@@ -208,23 +207,11 @@ export class LiveBlog {
       if (replace) this.#updates = list.map((u, i) => (i === at ? update : u));
       return;
     }
-    if (!insert) return;
-    const before = list.findIndex((u) => u.id < update.id);
-    const next = before === -1 ? [...list, update] : [...list.slice(0, before), update, ...list.slice(before)];
-    this.#updates = next.length > MAX_UPDATES ? next.slice(0, MAX_UPDATES) : next;
+    if (insert) this.#updates = insertNewestFirst(list, update, MAX_UPDATES);
   }
 
   #delete(id: number): void {
     this.#deleted.add(id);
     if (this.#updates.some((u) => u.id === id)) this.#updates = this.#updates.filter((u) => u.id !== id);
-  }
-
-  #retry(run: () => void): void {
-    if (this.#closed) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (!this.#closed) run();
-    }, this.#backoff.next());
   }
 }

@@ -1,6 +1,7 @@
 import { api, type AppNotification, type NotificationPage, type NotificationRead } from './api';
 import type { EventHub } from './events/hub.svelte';
-import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from './reconnect-policy';
+import { LoadRetry } from './load-retry';
+import { insertNewestFirst } from './newest-first';
 import type { StreamStatus, TopicEvent } from './events/types';
 
 /** The signed-in user's topic on the shared stream. */
@@ -25,8 +26,7 @@ export class NotificationFeed {
   readonly #events: EventHub;
   readonly #limit: number;
   #unsubscribe: (() => void) | null = null;
-  readonly #backoff = new Backoff({ baseMs: LOAD_BACKOFF_BASE_MS, capMs: LOAD_BACKOFF_CAP_MS });
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #retry = new LoadRetry();
   #closed = false;
 
   constructor(events: EventHub, limit = 50) {
@@ -54,11 +54,11 @@ export class NotificationFeed {
     try {
       page = await api.notifications(this.#limit);
     } catch {
-      this.#retry(() => void this.start());
+      this.#retry.schedule(() => void this.start());
       return;
     }
     if (this.#closed) return;
-    this.#backoff.succeeded();
+    this.#retry.succeeded();
     const lastId = this.#accept(page);
     this.#unsubscribe = this.#events.subscribe(NOTIFICATIONS_TOPIC, lastId, this.#onEvent, () => this.#reload());
   }
@@ -81,8 +81,7 @@ export class NotificationFeed {
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#retry.stop();
     this.#unsubscribe?.();
     this.#unsubscribe = null;
   }
@@ -126,12 +125,7 @@ export class NotificationFeed {
   #receive(notification: AppNotification): void {
     const items = this.#items;
     if (items.some((n) => n.id === notification.id)) return;
-
-    // Ids grow, so this is nearly always the front; replayed ones still land in order.
-    const at = items.findIndex((n) => n.id < notification.id);
-    const next =
-      at === -1 ? [...items, notification] : [...items.slice(0, at), notification, ...items.slice(at)];
-    this.#items = next.length > MAX_ITEMS ? next.slice(0, MAX_ITEMS) : next;
+    this.#items = insertNewestFirst(items, notification, MAX_ITEMS);
     if (!notification.read) this.#unread += 1;
   }
 
@@ -146,14 +140,5 @@ export class NotificationFeed {
     if (changed === 0) return;
     this.#items = next;
     this.#unread = Math.max(0, this.#unread - changed);
-  }
-
-  #retry(run: () => void): void {
-    if (this.#closed) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (!this.#closed) run();
-    }, this.#backoff.next());
   }
 }

@@ -78,26 +78,22 @@ export class Arrivals {
 export function countDeliveries(clients: Arrivals[], published: Published[]): DeliveryCounts {
   const accepted = published.filter((p) => p.accepted);
   const known = new Set(accepted.map((p) => p.n));
-  let exactlyOnce = 0;
-  let lost = 0;
-  let duplicated = 0;
-  let outOfOrder = 0;
-  let unexpected = 0;
-  let clientsComplete = 0;
+  // Added up over every client (and every accepted message it should have had).
+  const tally = { exactlyOnce: 0, lost: 0, duplicated: 0, outOfOrder: 0, unexpected: 0, clientsComplete: 0 };
   for (const c of clients) {
     let complete = c.outOfOrder === 0;
     for (const p of accepted) {
       const copies = c.copiesOf(p.n);
-      if (copies === 0) lost++;
-      else if (copies === 1) exactlyOnce++;
-      if (copies > 1) duplicated += copies - 1;
+      if (copies === 0) tally.lost++;
+      else if (copies === 1) tally.exactlyOnce++;
+      if (copies > 1) tally.duplicated += copies - 1;
       if (copies !== 1) complete = false;
     }
-    for (const n of c.received()) if (!known.has(n)) unexpected += c.copiesOf(n);
-    outOfOrder += c.outOfOrder;
-    if (complete) clientsComplete++;
+    for (const n of c.received()) if (!known.has(n)) tally.unexpected += c.copiesOf(n);
+    tally.outOfOrder += c.outOfOrder;
+    if (complete) tally.clientsComplete++;
   }
-  return { clients: clients.length, accepted: accepted.length, expected: accepted.length * clients.length, exactlyOnce, lost, duplicated, outOfOrder, unexpected, clientsComplete };
+  return { clients: clients.length, accepted: accepted.length, expected: accepted.length * clients.length, ...tally };
 }
 
 /**

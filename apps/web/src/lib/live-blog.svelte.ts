@@ -1,6 +1,6 @@
 import { api, ApiError, type Blog, type BlogSnapshot, type BlogUpdate } from './api';
 import type { EventHub } from './events/hub.svelte';
-import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from './reconnect-policy';
+import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from '@rt/protocol';
 import type { TopicEvent } from './events/types';
 
 /** Keep memory bounded in a long-open tab: the oldest updates drop off the end. */

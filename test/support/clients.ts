@@ -1,4 +1,4 @@
-import { clientFrame, DEFAULT_EVENT, NOTIFICATIONS_TOPIC, type ClientEvent } from '@rt/protocol';
+import { clientFrame, DEFAULT_EVENT, NOTIFICATIONS_TOPIC, type ClientEvent, type MessageTuple } from '@rt/protocol';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 
@@ -65,7 +65,7 @@ export interface Frame {
  * `{id, username}`, `deleted` when the text is "".
  */
 export function decodeMessageFrame(frame: unknown[], roomNames: ReadonlyMap<number, string>): Frame {
-  const [roomId, seq, authorId, username, t, text, editedAt] = frame as [number, number, number, string, number, string, number | undefined];
+  const [roomId, seq, authorId, username, t, text, editedAt] = frame as MessageTuple;
   return {
     event: 'message',
     data: {

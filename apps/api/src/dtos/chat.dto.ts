@@ -96,7 +96,7 @@ export function toMessageView(m: MessageEntity) {
 }
 
 /**
- * The `message` frame, built once per message and sent to every member (docs/protocol.md):
+ * The `message` frame (MessageTuple, @rt/protocol), built once per message and sent to every member (docs/protocol.md):
  * `[roomId, seq, authorId, author, t, text]`, with `editedAt` appended for an edited message
  * (history only; a live message is new). `t` is when it was stored and `editedAt` when it was
  * last edited, both epoch ms; a deleted message has the text "" (a live text never is). The

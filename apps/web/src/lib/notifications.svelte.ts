@@ -1,7 +1,6 @@
-import type { NotificationReadData } from '@rt/protocol';
 import { api, type AppNotification, type NotificationPage } from './api';
 import type { EventHub } from './events/hub.svelte';
-import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from '@rt/protocol';
+import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS, type NotificationReadData } from '@rt/protocol';
 import type { StreamStatus, TopicEvent } from './events/types';
 
 /** The signed-in user's topic on the shared stream. */

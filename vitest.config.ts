@@ -1,4 +1,5 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Five suites, one `npm test`:
@@ -8,6 +9,8 @@ import { defineConfig } from 'vitest/config';
 // - bench: `npm run bench --smoke`, checking the benchmark still runs and delivers everything;
 // - browser: the built web app in headless Chromium (playwright-core + Debian's chromium).
 export default defineConfig({
+  // Specs and tests run the wire protocol's TypeScript source: no build of packages/protocol needed.
+  resolve: { alias: { '@rt/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)) } },
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
@@ -15,7 +18,7 @@ export default defineConfig({
         extends: true,
         // The web app's state classes (*.svelte.ts) use runes: compiled by the same plugin as the build.
         plugins: [svelte({ configFile: false, compilerOptions: { runes: true } })],
-        test: { name: 'unit', include: ['apps/api/src/**/*.spec.ts', 'apps/web/src/**/*.spec.ts', 'apps/bench/src/**/*.spec.ts'], environment: 'node' },
+        test: { name: 'unit', include: ['packages/*/src/**/*.spec.ts', 'apps/api/src/**/*.spec.ts', 'apps/web/src/**/*.spec.ts', 'apps/bench/src/**/*.spec.ts'], environment: 'node' },
       },
       {
         extends: true,

@@ -1,4 +1,4 @@
-// Whether the built app (apps/web/dist, apps/api/dist) was built from the sources as they are now.
+// Whether the built app (packages/protocol/dist, apps/web/dist, apps/api/dist) was built from the sources as they are now.
 // `npm start` builds only when they changed, so a restart listens in about a second instead of
 // rebuilding everything (20 s) every time.
 import { createHash } from 'node:crypto';
@@ -12,6 +12,10 @@ export const INPUTS = [
   'tsconfig.json',
   'tsconfig.base.json',
   'prisma',
+  'packages/protocol/package.json',
+  'packages/protocol/tsconfig.json',
+  'packages/protocol/tsconfig.build.json',
+  'packages/protocol/src',
   'apps/api/package.json',
   'apps/api/tsconfig.json',
   'apps/api/tsconfig.build.json',
@@ -25,7 +29,7 @@ export const INPUTS = [
 ];
 
 /** What a build leaves; missing, the build is not there whatever the stamp says. */
-export const OUTPUTS = ['apps/web/dist/index.html', 'apps/api/dist/main.js'];
+export const OUTPUTS = ['packages/protocol/dist/index.js', 'apps/web/dist/index.html', 'apps/api/dist/main.js'];
 
 export const STAMP = 'apps/api/dist/.build-stamp';
 

@@ -9,7 +9,8 @@ const root = resolve(import.meta.dirname, '..');
 const print = fingerprint(root);
 if (process.env.FORCE_BUILD === '1' || !upToDate(root, print)) {
   console.log('Sources changed since the last build (or no build yet): building the web app and the API…');
-  for (const workspace of ['apps/web', 'apps/api']) {
+  // The wire protocol first: the API imports its build (packages/protocol/dist).
+  for (const workspace of ['packages/protocol', 'apps/web', 'apps/api']) {
     const result = spawnSync('npm', ['run', 'build', '-w', workspace], { cwd: root, stdio: 'inherit' });
     if (result.status !== 0) process.exit(result.status ?? 1);
   }

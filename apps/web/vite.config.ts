@@ -1,4 +1,5 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 // The API, the WebSocket and the SSE streams live on one origin in production
@@ -9,6 +10,9 @@ const API = '127.0.0.1:3000';
 
 export default defineConfig({
   plugins: [svelte()],
+  // The wire protocol from its TypeScript source (packages/protocol/src): Vite compiles it with the
+  // app, so `vite dev` sees an edit there at once, with no build of the package first.
+  resolve: { alias: { '@rt/protocol': fileURLToPath(new URL('../../packages/protocol/src/index.ts', import.meta.url)) } },
   build: { outDir: 'dist' },
   server: {
     proxy: {

@@ -23,7 +23,9 @@ describe('npm start builds only when the sources changed', () => {
     put('package.json', '{}');
     put('apps/web/src/App.svelte', '<p>hi</p>');
     put('apps/api/src/main.ts', 'console.log(1)');
+    put('packages/protocol/src/index.ts', 'export {}');
     expect(upToDate(root)).toBe(false); // never built
+    put('packages/protocol/dist/index.js', '');
     put('apps/web/dist/index.html', '<html>');
     put('apps/api/dist/main.js', '');
     expect(upToDate(root)).toBe(false); // built, but not stamped
@@ -42,6 +44,13 @@ describe('npm start builds only when the sources changed', () => {
     put('apps/web/vite.config.ts', 'export default {}');
     expect(upToDate(root)).toBe(false);
     stamp(root, fingerprint(root));
+    put('packages/protocol/src/index.ts', 'export const X = 1;'); // the wire protocol is built into both
+    expect(upToDate(root)).toBe(false);
+    stamp(root, fingerprint(root));
+    expect(upToDate(root)).toBe(true);
+    rmSync(join(root, 'packages/protocol/dist/index.js'));
+    expect(upToDate(root)).toBe(false);
+    put('packages/protocol/dist/index.js', '');
     expect(upToDate(root)).toBe(true);
     rmSync(join(root, 'apps/web/dist/index.html'));
     expect(upToDate(root)).toBe(false);

@@ -1,3 +1,4 @@
+import { clientFrame, DEFAULT_EVENT, NOTIFICATIONS_TOPIC, type ClientEvent, type MessageTuple } from '@rt/protocol';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 
@@ -64,7 +65,7 @@ export interface Frame {
  * `{id, username}`, `deleted` when the text is "".
  */
 export function decodeMessageFrame(frame: unknown[], roomNames: ReadonlyMap<number, string>): Frame {
-  const [roomId, seq, authorId, username, t, text, editedAt] = frame as [number, number, number, string, number, string, number | undefined];
+  const [roomId, seq, authorId, username, t, text, editedAt] = frame as MessageTuple;
   return {
     event: 'message',
     data: {
@@ -114,7 +115,8 @@ export class WsClient {
     });
   }
 
-  send(event: string, data: unknown, extra: Record<string, unknown> = {}): void {
+  /** Any frame, well-formed or not (the tests send hostile ones too); see clientFrame for the typed ones. */
+  send(event: ClientEvent | (string & {}), data: unknown, extra: Record<string, unknown> = {}): void {
     this.socket.send(JSON.stringify({ event, data, ...extra }));
   }
 
@@ -133,7 +135,7 @@ export class WsClient {
 
   async join(room: string, afterSeq?: number, afterRev?: number): Promise<Frame['data']> {
     const from = this.frames.length;
-    this.send('join', { room, ...(afterSeq === undefined ? {} : { afterSeq }), ...(afterRev === undefined ? {} : { afterRev }) });
+    this.socket.send(clientFrame('join', { room, ...(afterSeq === undefined ? {} : { afterSeq }), ...(afterRev === undefined ? {} : { afterRev }) }));
     return this.waitFor('joined', (d) => d.room === room, 5000, from);
   }
 
@@ -152,8 +154,11 @@ export interface SseEvent {
   data: Record<string, unknown>;
 }
 
-/** The main event of each kind of topic, sent unnamed on single-topic streams. */
-const DEFAULT_EVENT: Record<string, string> = { blog: 'update', notifications: 'notification' };
+/** The main event of a topic, which its single-topic stream sends unnamed (SSE's `message`). */
+function defaultEvent(topic: string | null): string {
+  if (topic === NOTIFICATIONS_TOPIC) return DEFAULT_EVENT.user;
+  return topic?.startsWith('blog:') ? DEFAULT_EVENT.blog : 'message';
+}
 
 /** The topic of a single-topic stream's URL (`/api/blogs/3/stream`: `blog:3`); null for `/api/events`. */
 function streamTopic(url: string): string | null {
@@ -209,7 +214,7 @@ export class SseClient {
     // A single-topic stream sends its topic's main event unnamed (docs/protocol.md): recorded
     // under that name, when the caller listens for it.
     this.es.addEventListener('message', (e) => {
-      const type = (topic && DEFAULT_EVENT[topic.split(':')[0]!]) ?? 'message';
+      const type = defaultEvent(topic);
       if (eventTypes.includes(type)) record(type, e);
     });
   }

@@ -5,6 +5,7 @@
  */
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { clientFrame } from '@rt/protocol';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { Target } from './protocol.js';
@@ -52,7 +53,7 @@ function openWs(url: string, headers: Record<string, string>, onMessage: OnMessa
       onMessage(text, wsFrameBytes(data.length), data.length);
     });
     socket.once('open', () => {
-      if (join) socket.send(JSON.stringify({ event: 'join', data: { room: join } }));
+      if (join) socket.send(clientFrame('join', { room: join }));
       else resolve(socket); // the upgrade succeeded: signed in and registered
     });
     socket.once('error', reject);

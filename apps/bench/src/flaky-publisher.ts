@@ -12,6 +12,7 @@
  * A message is "accepted" once taken; the receivers are judged against the accepted ones.
  */
 import { Agent, request } from 'node:http';
+import { clientFrame } from '@rt/protocol';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { flakyPayload, type Published } from './flaky-stats.js';
@@ -160,7 +161,7 @@ export class FlakyPublisher {
           socket.terminate();
         }
       });
-      socket.once('open', () => socket.send(JSON.stringify({ event: 'join', data: { room } })));
+      socket.once('open', () => socket.send(clientFrame('join', { room })));
       this.onClose(socket, t, reject);
     });
   }

@@ -137,7 +137,7 @@ ${table(
 
 SIGTERM, the process exits (the app first tells every socket 1012 and ends every stream), the same
 program starts again on the same port; every client comes back with its own client's backoff: the
-app's WebSocket retries every 0.5 s + 0-0.5 s after a 1012 (apps/web/src/lib/reconnect-policy.ts),
+app's WebSocket retries every 0.5 s + 0-0.5 s after a 1012 (packages/protocol/src/reconnect.ts),
 its SSE after the server's \`retry:\` (1 s), Socket.IO with its Manager's defaults (1 s x 2^attempt,
 +-50 %, at most 5 s), raw ws with full jitter from 0.5 s. Times are seconds after SIGTERM.
 "Back" is a new connection ready; "caught up" is back and holding every taken message made before

@@ -4,7 +4,7 @@
  *
  * - app-ws: the app's chat socket; it rejoins with `afterSeq` (its last seq) and the server replays
  *   from the room's log. After a 1012 close (a deploy) it retries every 0.5 s + 0-0.5 s of jitter
- *   for up to 60 s, otherwise full-jitter backoff from 0.5 s: apps/web/src/lib/reconnect-policy.ts.
+ *   for up to 60 s, otherwise full-jitter backoff from 0.5 s: the app's own `Backoff` (@rt/protocol).
  * - app-sse: `EventSource` semantics on the live blog's stream: `Last-Event-ID` on reconnect, the
  *   wait is the server's `retry:` field, no jitter (as the browser does it).
  * - socketio: the socket.io-client Manager's own reconnection (1 s x 2^attempt up to 5 s, +-50 %),
@@ -18,6 +18,7 @@
  */
 import { request, type ClientRequest } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Backoff, clientFrame, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS, WsCloseCode } from '@rt/protocol';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { sseBlocks } from './clients.js';
@@ -27,13 +28,6 @@ import type { FlakyProgress, FlakyResult, FlakySystem, Fractions, Published, Tar
 
 const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
-/** apps/web/src/lib/reconnect-policy.ts (the bench does not import the web app's build). */
-const WS_BACKOFF_BASE_MS = 500;
-const WS_BACKOFF_CAP_MS = 10_000;
-const RESTART_RETRY_MS = 500;
-const RESTART_JITTER_MS = 500;
-const RESTART_WINDOW_MS = 60_000;
-const WS_SERVICE_RESTART = 1012;
 /** EventSource's wait before the server has sent `retry:` (the WHATWG spec leaves it to the browser; Chromium's is 3 s). */
 const SSE_INITIAL_RETRY_MS = 3000;
 
@@ -158,23 +152,10 @@ export abstract class FlakyClient {
   }
 }
 
-/** Full jitter: uniform in [0, min(cap, base x 2^attempt)). */
-class Backoff {
-  private attempts = 0;
-  /** Until then, a 1012 close's fixed retry applies. */
-  restartUntil = 0;
-  next(): number {
-    if (Date.now() < this.restartUntil) return RESTART_RETRY_MS + Math.random() * RESTART_JITTER_MS;
-    return Math.random() * Math.min(WS_BACKOFF_CAP_MS, WS_BACKOFF_BASE_MS * 2 ** this.attempts++);
-  }
-  reset(): void {
-    this.attempts = 0;
-  }
-}
-
 abstract class WsClient extends FlakyClient {
   protected socket?: WebSocket;
-  protected readonly backoff = new Backoff();
+  /** The web app's reconnect policy, as its chat socket runs it. */
+  protected readonly backoff = new Backoff({ baseMs: WS_BACKOFF_BASE_MS, capMs: WS_BACKOFF_CAP_MS });
 
   protected abstract url(): string;
   protected headers(): Record<string, string> {
@@ -198,7 +179,7 @@ abstract class WsClient extends FlakyClient {
       const ready = () => {
         if (settled) return;
         settled = true;
-        this.backoff.reset();
+        this.backoff.succeeded();
         this.ready();
         resolve();
       };
@@ -218,7 +199,7 @@ abstract class WsClient extends FlakyClient {
       socket.on('error', () => {});
       socket.once('close', (code) => {
         if (this.socket !== socket) return;
-        if (code === WS_SERVICE_RESTART) this.backoff.restartUntil = Date.now() + RESTART_WINDOW_MS;
+        if (code === WsCloseCode.serviceRestart) this.backoff.restarted();
         if (!settled) {
           settled = true;
           reject(new Error(`connection failed (${code})`));
@@ -251,7 +232,7 @@ class AppWsClient extends WsClient {
     return { cookie: this.target.cookies![this.index % this.target.cookies!.length]! };
   }
   protected override opened(socket: WebSocket, ready: () => void): void {
-    socket.send(JSON.stringify({ event: 'join', data: { room: this.target.room, ...(this.lastSeq === undefined ? {} : { afterSeq: this.lastSeq }) } }));
+    socket.send(clientFrame('join', { room: this.target.room! /* the app's targets name their room */, ...(this.lastSeq === undefined ? {} : { afterSeq: this.lastSeq }) }));
     // The connection is up: what comes from here on, replay included, is this connection's.
     ready();
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { CHAT_MAX_TEXT_CHARS, SSE_DEFAULT_RETRY_MS, WS_MAX_FRAME_BYTES } from '@rt/protocol';
 
 /**
  * Everything the server can be told, validated once at boot into a frozen, typed object.
@@ -237,18 +238,18 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     createRateBurst: int('CREATE_RATE_BURST', 5, 1, 1_000_000),
     createRatePerMinute: int('CREATE_RATE_PER_MINUTE', 2, 1, 1_000_000),
     webDistDir: env.WEB_DIST_DIR ?? resolve(repoRoot, 'apps', 'web', 'dist'),
-    sseRetryMs: int('SSE_RETRY_MS', 1000, 100, 600_000),
+    sseRetryMs: int('SSE_RETRY_MS', SSE_DEFAULT_RETRY_MS, 100, 600_000),
     sseHeartbeatMs: int('SSE_HEARTBEAT_MS', 15_000, 100, 600_000),
     sseMaxBufferedBytes: int('SSE_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     eventRetentionDays: int('EVENT_RETENTION_DAYS', 30, 1, 3650),
     eventRetentionCount: int('EVENT_RETENTION_COUNT', 1000, 1, 10_000_000),
-    wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', WS_MAX_FRAME_BYTES, 1024, 16 * 1024 * 1024),
     wsPingIntervalMs: int('WS_PING_INTERVAL_MS', 25_000, 100, 600_000),
     wsMaxBufferedBytes: int('WS_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     wsPerMessageDeflate: bool('WS_PERMESSAGE_DEFLATE', false),
     chatRateBurst: int('CHAT_RATE_BURST', 20, 1, 100_000),
     chatRatePerSecond: int('CHAT_RATE_PER_SECOND', 5, 1, 100_000),
-    chatMaxTextChars: int('CHAT_MAX_TEXT_CHARS', 4000, 1, 60_000),
+    chatMaxTextChars: int('CHAT_MAX_TEXT_CHARS', CHAT_MAX_TEXT_CHARS, 1, 60_000),
     blogMaxUpdateChars: int('BLOG_MAX_UPDATE_CHARS', 10_000, 1, 60_000),
     logLevel: oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'log', ['error', 'warn', 'log', 'debug'] as const),
     ...overrides,

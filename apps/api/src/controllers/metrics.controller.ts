@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Header, HttpCode, NotFoundException, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { encodeSse, type PongData } from '@rt/protocol';
 import type { UserEntity } from '../domain/entities.js';
 import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
 import { ClockPingDto } from '../dtos/probe.dto.js';
@@ -50,7 +51,7 @@ export class MetricsController {
   @HttpCode(204)
   @UseGuards(AuthGuard)
   ping(@CurrentUser() user: UserEntity, @Param('id') id: string, @Body() body: ClockPingDto): void {
-    const data = JSON.stringify({ id: body.id, t: body.t, serverTime: nowMs() });
-    if (!this.sse.writeTo(id, user.id, `event: pong\ndata: ${data}\n\n`)) throw new NotFoundException('No open event stream of yours with that id');
+    const pong: PongData = { id: body.id, t: body.t, serverTime: nowMs() };
+    if (!this.sse.writeTo(id, user.id, encodeSse({ event: 'pong', data: JSON.stringify(pong) }))) throw new NotFoundException('No open event stream of yours with that id');
   }
 }

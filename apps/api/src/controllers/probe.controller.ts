@@ -1,10 +1,11 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiCookieAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { ProbeResult } from '@rt/protocol';
 import type { UserEntity } from '../domain/entities.js';
 import { ProbeRequestDto } from '../dtos/probe.dto.js';
 import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
 import { SESSION_COOKIE } from '../services/auth.service.js';
-import { ProbeService, type ProbeResult } from '../services/probe.service.js';
+import { ProbeService } from '../services/probe.service.js';
 
 @ApiTags('metrics')
 @ApiCookieAuth(SESSION_COOKIE)

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiConflictResponse, ApiCookieAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ROOM_NAME_PATTERN } from '@rt/protocol';
 import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
-import { ROOM_NAME_PATTERN } from '../dtos/chat.dto.js';
 import { CreateRoomDto, HistoryDto, HistoryQueryDto, RoomListDto, RoomResponseDto, toMessageDto, toRoomDto } from '../dtos/room.dto.js';
 import { AuthGuard, CurrentUser } from '../middleware/auth.guard.js';
 import { SESSION_COOKIE } from '../services/auth.service.js';

@@ -1,19 +1,19 @@
+import { CLIENT_ID_MAX_CHARS, ROOM_NAME_PATTERN, wsFrame, type EditData, type JoinData, type MessageRefData, type PingData, type PostMessageData, type RoomData, type WsErrorData } from '@rt/protocol';
 import { IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import type { MessageChange, MessageEntity, UserEntity } from '../domain/entities.js';
 
-export const ROOM_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const ROOM_NAME_MESSAGE = 'room must be 1 to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit';
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 /** Frames that name a room. */
-export class RoomFrameDto {
+export class RoomFrameDto implements RoomData {
   @IsString()
   @Matches(ROOM_NAME_PATTERN, { message: ROOM_NAME_MESSAGE })
   room!: string;
 }
 
 /** `join {room, afterSeq?, afterRev?}` */
-export class JoinDto extends RoomFrameDto {
+export class JoinDto extends RoomFrameDto implements JoinData {
   @IsOptional()
   @IsInt({ message: 'afterSeq must be an integer' })
   @Min(0)
@@ -28,7 +28,7 @@ export class JoinDto extends RoomFrameDto {
 }
 
 /** Frames that name one message: `delete {room, seq}`, `read {room, seq}`. */
-export class MessageRefDto extends RoomFrameDto {
+export class MessageRefDto extends RoomFrameDto implements MessageRefData {
   @IsInt({ message: 'seq must be an integer' })
   @Min(0)
   @Max(MAX_SEQ)
@@ -36,13 +36,13 @@ export class MessageRefDto extends RoomFrameDto {
 }
 
 /** `edit {room, seq, text}` */
-export class EditDto extends MessageRefDto {
+export class EditDto extends MessageRefDto implements EditData {
   @IsString()
   text!: string;
 }
 
 /** `ping {id, t}` */
-export class PingDto {
+export class PingDto implements PingData {
   @IsInt()
   @Min(0)
   @Max(MAX_SEQ)
@@ -52,17 +52,12 @@ export class PingDto {
   t!: number;
 }
 
-/** `message {room, text, clientId, first?}` */
-export interface PostMessage {
-  room: string;
-  text: string;
-  clientId: string;
-  /**
-   * The head of the sender's outbox: no earlier message of this room is unacked. Lets it pass an
-   * `out_of_order` gate (domain/send-order.ts). Absent means false; `null` or a non-boolean is invalid.
-   */
-  first?: boolean;
-}
+/**
+ * `message {room, text, clientId, first?}`. `first`: the head of the sender's outbox, no earlier
+ * message of this room is unacked; lets it pass an `out_of_order` gate (domain/send-order.ts).
+ * Absent means false; `null` or a non-boolean is invalid.
+ */
+export type PostMessage = PostMessageData;
 
 const POST_MESSAGE_FIELDS = new Set(['room', 'text', 'clientId', 'first']);
 
@@ -79,15 +74,10 @@ export function postMessageProblem(data: Record<string, unknown>): string | null
   if (typeof room !== 'string') problems.push('room must be a string', ROOM_NAME_MESSAGE);
   else if (!ROOM_NAME_PATTERN.test(room)) problems.push(ROOM_NAME_MESSAGE);
   if (typeof text !== 'string') problems.push('text must be a string');
-  if (typeof clientId !== 'string') problems.push('clientId must be a string', 'clientId must be 1 to 64 characters');
-  else if (clientId.length < 1 || clientId.length > 64) problems.push('clientId must be 1 to 64 characters');
+  if (typeof clientId !== 'string') problems.push('clientId must be a string', `clientId must be 1 to ${CLIENT_ID_MAX_CHARS} characters`);
+  else if (clientId.length < 1 || clientId.length > CLIENT_ID_MAX_CHARS) problems.push(`clientId must be 1 to ${CLIENT_ID_MAX_CHARS} characters`);
   if (first !== undefined && typeof first !== 'boolean') problems.push('first must be true or false');
   return problems.length === 0 ? null : problems.join('; ');
-}
-
-/** One outbound frame in Nest's ws convention. */
-export function frame(event: string, data: unknown): string {
-  return JSON.stringify({ event, data });
 }
 
 /** A message as clients see it, in history pages and (with `sentAt`) in `message` frames. */
@@ -106,7 +96,7 @@ export function toMessageView(m: MessageEntity) {
 }
 
 /**
- * The `message` frame, built once per message and sent to every member (docs/protocol.md):
+ * The `message` frame (MessageTuple, @rt/protocol), built once per message and sent to every member (docs/protocol.md):
  * `[roomId, seq, authorId, author, t, text]`, with `editedAt` appended for an edited message
  * (history only; a live message is new). `t` is when it was stored and `editedAt` when it was
  * last edited, both epoch ms; a deleted message has the text "" (a live text never is). The
@@ -121,27 +111,20 @@ export function toMessageFrame(m: MessageEntity, roomId: number): string {
 /** `message-edited` or `message-deleted`, built once per change. */
 export function toChangeFrame(c: MessageChange): string {
   return c.kind === 'edited'
-    ? frame('message-edited', { room: c.room, seq: c.seq, rev: c.rev, text: c.text, editedAt: c.at })
-    : frame('message-deleted', { room: c.room, seq: c.seq, rev: c.rev });
+    ? wsFrame('message-edited', { room: c.room, seq: c.seq, rev: c.rev, text: c.text, editedAt: c.at })
+    : wsFrame('message-deleted', { room: c.room, seq: c.seq, rev: c.rev });
 }
 
 const publicUser = (u: UserEntity) => ({ id: u.id, username: u.username });
 
 export function toPresenceFrame(room: string, users: UserEntity[]): string {
-  return frame('presence', { room, users: users.map(publicUser) });
+  return wsFrame('presence', { room, users: users.map(publicUser) });
 }
 
 export function toTypingFrame(room: string, user: UserEntity): string {
-  return frame('typing', { room, user: publicUser(user) });
-}
-
-export interface WsErrorData {
-  code: string;
-  message: string;
-  ref: string | null;
-  [detail: string]: unknown;
+  return wsFrame('typing', { room, user: publicUser(user) });
 }
 
 export function toErrorFrame(data: WsErrorData): string {
-  return frame('error', data);
+  return wsFrame('error', data);
 }

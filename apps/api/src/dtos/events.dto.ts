@@ -1,17 +1,10 @@
+import { DEFAULT_EVENT, encodeSse, NOTIFICATIONS_TOPIC } from '@rt/protocol';
 import type { StreamEntry } from '../domain/entities.js';
 
 /** The topic name clients use for a log: `notifications` for any `user:<id>`, else the log's own name. */
 export function topicOf(stream: string): string {
-  return stream.startsWith('user:') ? 'notifications' : stream;
+  return stream.startsWith('user:') ? NOTIFICATIONS_TOPIC : stream;
 }
-
-/**
- * The main event of each kind of log. A single-topic stream (`/api/blogs/:id/stream`,
- * `/api/notifications/stream`) sends it without an `event:` line, as SSE's default `message`
- * event (`EventSource.onmessage`), which saves 14 to 20 bytes per event; the multiplexed
- * `/api/events` names every event, since its readers dispatch on the name.
- */
-export const DEFAULT_EVENT: Readonly<Record<string, string>> = { blog: 'update', user: 'notification' };
 
 const text = (value: unknown): string => JSON.stringify(typeof value === 'string' ? value : '');
 const epochMs = (iso: unknown): number => (typeof iso === 'string' ? Date.parse(iso) : NaN) || 0;
@@ -64,18 +57,13 @@ export interface SseEventText {
 export function sseEvent(entry: StreamEntry): SseEventText {
   const plainData = eventData(entry, false);
   const bodyData = eventData(entry, true);
-  const unnamed = entry.type === DEFAULT_EVENT[entry.stream.slice(0, entry.stream.indexOf(':'))];
+  // The log's main event goes unnamed on a single-topic stream (SSE's default `message`): see DEFAULT_EVENT.
+  const unnamed = entry.type === (DEFAULT_EVENT as Readonly<Record<string, string>>)[entry.stream.slice(0, entry.stream.indexOf(':'))];
   return {
     seq: entry.seq,
-    plain: `id: ${entry.seq}\n${unnamed ? '' : `event: ${entry.type}\n`}data: ${plainData}\n\n`,
+    plain: encodeSse({ id: entry.seq, event: unnamed ? undefined : entry.type, data: plainData }),
     plainPayloadBytes: Buffer.byteLength(plainData),
-    body: `event: ${entry.type}\ndata: ${bodyData}\n\n`,
+    body: encodeSse({ event: entry.type, data: bodyData }),
     bodyPayloadBytes: Buffer.byteLength(bodyData),
   };
-}
-
-export interface PolledEvent {
-  id: string;
-  event: string;
-  data: unknown;
 }

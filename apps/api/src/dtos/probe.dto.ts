@@ -1,23 +1,26 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { PROBE_LIMITS, type ClockPing, type ProbeRequest } from '@rt/protocol';
 import { IsInt, IsNumber, IsString, Length, Max, Min } from 'class-validator';
 
-export class ProbeRequestDto {
-  @ApiProperty({ minimum: 64, maximum: 65_536, default: 100, description: 'Size of the data JSON of each probe message' })
+const { sizeBytes, ratePerSecond, durationMs } = PROBE_LIMITS;
+
+export class ProbeRequestDto implements ProbeRequest {
+  @ApiProperty({ minimum: sizeBytes.min, maximum: sizeBytes.max, default: sizeBytes.default, description: 'Size of the data JSON of each probe message' })
   @IsInt()
-  @Min(64)
-  @Max(65_536)
+  @Min(sizeBytes.min)
+  @Max(sizeBytes.max)
   sizeBytes!: number;
 
-  @ApiProperty({ minimum: 1, maximum: 1000, default: 50 })
+  @ApiProperty({ minimum: ratePerSecond.min, maximum: ratePerSecond.max, default: ratePerSecond.default })
   @IsInt()
-  @Min(1)
-  @Max(1000)
+  @Min(ratePerSecond.min)
+  @Max(ratePerSecond.max)
   ratePerSecond!: number;
 
-  @ApiProperty({ minimum: 500, maximum: 30_000, default: 3000 })
+  @ApiProperty({ minimum: durationMs.min, maximum: durationMs.max, default: durationMs.default })
   @IsInt()
-  @Min(500)
-  @Max(30_000)
+  @Min(durationMs.min)
+  @Max(durationMs.max)
   durationMs!: number;
 
   @ApiProperty({ description: 'From the WebSocket hello' })
@@ -31,7 +34,7 @@ export class ProbeRequestDto {
   sseConnectionId!: string;
 }
 
-export class ClockPingDto {
+export class ClockPingDto implements ClockPing {
   @IsInt()
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ROOM_NAME_PATTERN } from '@rt/protocol';
 import { IsString, Matches } from 'class-validator';
 import type { MessageEntity, RoomSummary } from '../domain/entities.js';
-import { ROOM_NAME_PATTERN, toMessageView } from './chat.dto.js';
+import { toMessageView } from './chat.dto.js';
 import { OptionalIntQuery } from './query.js';
 
 export class CreateRoomDto {

@@ -1,13 +1,14 @@
 import { Logger, UseFilters } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, type OnGatewayConnection, type OnGatewayDisconnect } from '@nestjs/websockets';
+import { WsCloseCode, wsFrame } from '@rt/protocol';
 import type WebSocket from 'ws';
 import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import { SendOrderGate } from '../domain/send-order.js';
-import { EditDto, frame, JoinDto, MessageRefDto, PingDto, postMessageProblem, RoomFrameDto, toPresenceFrame, type PostMessage } from '../dtos/chat.dto.js';
+import { EditDto, JoinDto, MessageRefDto, PingDto, postMessageProblem, RoomFrameDto, toPresenceFrame, type PostMessage } from '../dtos/chat.dto.js';
 import { nowMs } from '../domain/clock.js';
 import { TelemetryRepository } from '../repositories/telemetry.repository.js';
-import { WebSocketRepository, WsCloseCode } from '../repositories/websocket.repository.js';
+import { WebSocketRepository } from '../repositories/websocket.repository.js';
 import { ChatService } from '../services/chat.service.js';
 import { FanoutService } from '../services/fanout.service.js';
 import { wsErrorFrame, WsErrorFilter } from './ws-error.filter.js';
@@ -53,9 +54,9 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     const room = await this.chat.getRoom(data.room);
     if (data.afterSeq !== undefined && !this.websockets.isJoined(socket, room.name)) this.telemetry.resumed('ws');
     // Before any of the room's frames: `message` frames name the room by this id.
-    this.websockets.send(socket, frame('joining', { room: room.name, id: room.id }));
+    this.websockets.send(socket, wsFrame('joining', { room: room.name, id: room.id }));
     const first = await this.websockets.join(socket, room, this.fanout.roomSources(room, data.afterSeq, data.afterRev), ({ lastSeq, lastRev }) =>
-      this.websockets.send(socket, frame('joined', { room: room.name, lastSeq, lastRev })),
+      this.websockets.send(socket, wsFrame('joined', { room: room.name, lastSeq, lastRev })),
     );
     // A repeated join was answered with the current position; presence already has this socket.
     if (!first || !this.websockets.isJoined(socket, room.name)) return; // (or it left or closed meanwhile)
@@ -68,7 +69,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   async leave(@ConnectedSocket() socket: WebSocket, @MessageBody() data: RoomFrameDto): Promise<void> {
     const { id, user } = this.connection(socket);
     if (this.websockets.leave(socket, data.room)) await this.chat.exit(user, data.room, id);
-    this.websockets.send(socket, frame('left', { room: data.room }));
+    this.websockets.send(socket, wsFrame('left', { room: data.room }));
   }
 
   /**
@@ -92,7 +93,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
         queued(data.text.length); // it has its place in the group commit: the next may queue behind it
         return stored;
       });
-      answer = frame('ack', { clientId: message.clientId, seq: message.seq, room: message.room });
+      answer = wsFrame('ack', { clientId: message.clientId, seq: message.seq, room: message.room });
     } catch (err) {
       // Answered here, not by the filter (a few turns later), so acks and refusals keep send order.
       answer = wsErrorFrame(err, data, this.logger);
@@ -129,7 +130,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   /** `ping {id, t}`: answered at once with the server's clock. */
   @SubscribeMessage('ping')
   ping(@ConnectedSocket() socket: WebSocket, @MessageBody() data: PingDto): void {
-    this.websockets.send(socket, frame('pong', { id: data.id, t: data.t, serverTime: nowMs() }));
+    this.websockets.send(socket, wsFrame('pong', { id: data.id, t: data.t, serverTime: nowMs() }));
   }
 
   private connection(socket: WebSocket): { id: string; user: UserEntity } {

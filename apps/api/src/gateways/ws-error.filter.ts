@@ -1,4 +1,5 @@
 import { ArgumentsHost, BadRequestException, Catch, Injectable, Logger, type ExceptionFilter } from '@nestjs/common';
+import { REF_MAX_CHARS } from '@rt/protocol';
 import WebSocket from 'ws';
 import { DomainError } from '../domain/errors.js';
 import { isDatabaseUnavailable } from '../repositories/database.repository.js';
@@ -34,7 +35,7 @@ export function wsErrorFrame(exception: unknown, data: unknown, logger: Logger):
   let ref: string | null = null;
   if (typeof data === 'object' && data !== null) {
     const clientId = (data as { clientId?: unknown }).clientId;
-    ref = frameRefs.get(data) ?? (typeof clientId === 'string' ? clientId.slice(0, 64) : null);
+    ref = frameRefs.get(data) ?? (typeof clientId === 'string' ? clientId.slice(0, REF_MAX_CHARS) : null);
   }
   let code: string;
   let message: string;

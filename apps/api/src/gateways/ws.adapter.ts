@@ -2,6 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { WebSocketsController } from '@nestjs/websockets/web-sockets-controller.js';
+import { REF_MAX_CHARS, type WsErrorCode } from '@rt/protocol';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { EMPTY, from, mergeAll, type Observable } from 'rxjs';
@@ -273,7 +274,7 @@ export class RealtimeWsAdapter extends WsAdapter {
   ): Observable<unknown> {
     const socket = buffer.target;
     this.options.onFrame?.();
-    const reject = (code: string, message: string, ref: string | null = null) => {
+    const reject = (code: WsErrorCode, message: string, ref: string | null = null) => {
       this.options.send(socket, toErrorFrame({ code, message, ref }));
       return EMPTY;
     };
@@ -287,7 +288,7 @@ export class RealtimeWsAdapter extends WsAdapter {
       return reject('bad_json', 'frame is not valid JSON');
     }
     if (!isRecord(parsed)) return reject('bad_frame', 'frame must be an object {"event", "data"}');
-    const ref = typeof parsed.ref === 'string' ? parsed.ref.slice(0, 64) : null;
+    const ref = typeof parsed.ref === 'string' ? parsed.ref.slice(0, REF_MAX_CHARS) : null;
     const problem = jsonShapeProblem(parsed);
     if (problem) return reject('bad_frame', problem, ref);
     const { event, data } = parsed;

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { encodeSse, sseIdLine, type HelloData } from '@rt/protocol';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AppConfig } from '../config/app-config.js';
@@ -128,7 +129,9 @@ const CONTROL_WRITE = -1;
 const UNMETERED = -2;
 
 /** `: heartbeat`, prebuilt in both framings. */
-const HEARTBEAT = chunk(': heartbeat\n\n');
+const HEARTBEAT = chunk(encodeSse({ comment: 'heartbeat' }));
+/** The last event of a private stream whose session ended. */
+const AUTH_EXPIRED = encodeSse({ event: 'auth-expired', data: '{}' });
 /** The chunk that ends an HTTP/1.1 body (no trailers). */
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
@@ -222,7 +225,7 @@ class SseConnection {
     }
     // The one piece that differs per stream: a multiplexed stream's id is its own position in
     // every topic it carries (ASCII: topic names and digits).
-    const idLine = `id: ${this.id()}\n`;
+    const idLine = sseIdLine(this.id());
     if (this.scheduler.idle()) this.writeComposite(idLine, frame, replayed);
     else this.scheduler.run(() => this.writeComposite(idLine, frame, replayed));
   }
@@ -344,9 +347,8 @@ export class SseRepository {
     this.logger.warn('ending a slow SSE reader');
     this.remove(connection, 'slow_consumer');
   };
-  private get retryLine(): string {
-    return `retry: ${this.config.sseRetryMs}\n\n`;
-  }
+  /** The `retry:` every stream starts with (SSE_RETRY_MS). */
+  private readonly retryLine: string;
   private readonly expiries = new ExpirySweep<SseConnection>((connection) => this.expire(connection));
   /** Holds each stream's writes to the end of the turn: one write per stream per batch. */
   private readonly cork: TurnCork<SseConnection>;
@@ -356,6 +358,7 @@ export class SseRepository {
     private readonly telemetry: TelemetryRepository,
     private readonly netsim: NetsimRepository,
   ) {
+    this.retryLine = encodeSse({ retry: config.sseRetryMs });
     this.cork = new TurnCork<SseConnection>(Math.min(64 * 1024, Math.floor(config.sseMaxBufferedBytes / 4)), (c) => c.meter?.catchUp());
     const byResponse = this.byResponse;
     const remove = (connection: SseConnection) => this.remove(connection);
@@ -426,8 +429,9 @@ export class SseRepository {
     if (options.resumed) this.telemetry.resumed('sse');
     connection.write(this.retryLine, CONTROL_WRITE);
     // No id: line, so it does not move the browser's Last-Event-ID.
-    connection.write(`event: hello\ndata: {"connectionId":${JSON.stringify(connection.connectionId)},"serverTime":${performance.timeOrigin + performance.now()}}\n\n`, CONTROL_WRITE);
-    if (options.reset) connection.write(`id: ${connection.id()}\nevent: reset\ndata: ${options.reset}\n\n`);
+    const hello: HelloData = { connectionId: connection.connectionId, serverTime: performance.timeOrigin + performance.now() };
+    connection.write(encodeSse({ event: 'hello', data: JSON.stringify(hello) }), CONTROL_WRITE);
+    if (options.reset) connection.write(encodeSse({ id: connection.id(), event: 'reset', data: options.reset }));
     this.heartbeat ??= setInterval(() => {
       for (const open of this.connections.values()) open.heartbeat();
     }, this.config.sseHeartbeatMs).unref();
@@ -481,7 +485,7 @@ export class SseRepository {
   /** A private stream whose session ended (expired or revoked): told `auth-expired`, then ended. */
   private expire(connection: SseConnection): void {
     connection.expiry = undefined;
-    connection.write('event: auth-expired\ndata: {}\n\n');
+    connection.write(AUTH_EXPIRED);
     this.remove(connection, 'session_expired');
   }
 

@@ -1,9 +1,10 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { ConnectionMetrics, Transport } from '@rt/protocol';
 import type { Socket } from 'node:net';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
-export type Transport = 'ws' | 'sse';
+export type { Transport };
 export const TRANSPORTS: readonly Transport[] = ['ws', 'sse'];
 
 /** Why a connection ended (a label of `rt_disconnects_total`). */
@@ -189,14 +190,8 @@ export interface TransportStats {
 }
 
 /** One connection's own counters (the overlay compares them for the user's own traffic). */
-export interface ConnectionStats {
-  transport: Transport;
-  messagesOut: number;
-  payloadBytesOut: number;
-  wireBytesOut: number;
-  /** The part of `wireBytesOut` that carried no message (heartbeats, pings, `retry:`, `hello`, SSE `pong`s). */
-  controlBytesOut: number;
-}
+/** `GET /api/metrics/connections/:id` (the wire shape lives in @rt/protocol). */
+export type ConnectionStats = ConnectionMetrics;
 
 /**
  * Every measurement of the transports, in one place. Wire bytes come from the TCP socket itself:

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
+import { WsCloseCode } from '@rt/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { AppConfig } from '../config/app-config.js';
 import { NetsimRepository } from './netsim.repository.js';
 import { TelemetryRepository } from './telemetry.repository.js';
-import { WebSocketRepository, WsCloseCode, WsFrame } from './websocket.repository.js';
+import { WebSocketRepository, WsFrame } from './websocket.repository.js';
 
 /** Just enough of a ws socket: what the repository reads and calls. */
 class FakeSocket extends EventEmitter {

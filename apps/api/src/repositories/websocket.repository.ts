@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { WsCloseCode, wsFrame } from '@rt/protocol';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import * as wsModule from 'ws';
@@ -45,17 +46,6 @@ export interface SequencedFrame {
   frame: string | WsFrame;
 }
 
-/** Close codes we use (documented in docs/protocol.md). */
-export const WsCloseCode = {
-  normal: 1000,
-  goingAway: 1001,
-  /** This instance is stopping: reconnect (to another one) and resume. */
-  serviceRestart: 1012,
-  tooBig: 1009,
-  internalError: 1011,
-  sessionExpired: 4001,
-  slowConsumer: 4008,
-} as const;
 
 interface Subscription {
   socket: WebSocket;
@@ -238,7 +228,7 @@ export class WebSocketRepository implements OnModuleInit {
     socket.on('ping', this.answerPing);
     this.sockets.set(socket, connection);
     connection.expiry = this.expiries.add(socket, expiresAt);
-    this.write(socket, `{"event":"hello","data":{"connectionId":${JSON.stringify(connection.id)},"serverTime":${performance.timeOrigin + performance.now()}}}`, false, connection);
+    this.write(socket, wsFrame('hello', { connectionId: connection.id, serverTime: performance.timeOrigin + performance.now() }), false, connection);
     return connection.id;
   }
 

@@ -1,10 +1,11 @@
+import { MAX_TOPICS, POLL_LIMIT } from '@rt/protocol';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { BlogEntity, StreamEntry, UserEntity } from '../domain/entities.js';
 import { parsePosition } from '../domain/stream-position.js';
 import type { BlogRepository } from '../repositories/blog.repository.js';
 import type { StreamEventRepository } from '../repositories/stream-event.repository.js';
 import { FakeNotifications, NOW, runUnit } from '../testing/fakes.js';
-import { EventStreamService, MAX_TOPICS, POLL_LIMIT, type TopicSpec } from './event-stream.service.js';
+import { EventStreamService, type TopicSpec } from './event-stream.service.js';
 
 /** The durable logs in memory: entries 1..last of each, of which those at or below `pruned` are gone. */
 class FakeLogs implements Pick<StreamEventRepository, 'after' | 'floor'> {

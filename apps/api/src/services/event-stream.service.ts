@@ -1,16 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import { MAX_TOPICS, POLL_LIMIT, type PolledEvent, type PollAnswer } from '@rt/protocol';
 import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite, TOPIC_PATTERN, type ParsedPosition } from '../domain/stream-position.js';
-import { eventData, sseEvent, type PolledEvent, type SseEventText } from '../dtos/events.dto.js';
+import { eventData, sseEvent, type SseEventText } from '../dtos/events.dto.js';
 import { BlogRepository, blogStream } from '../repositories/blog.repository.js';
 import { NotificationRepository, userStream } from '../repositories/notification.repository.js';
 import { StreamEventRepository } from '../repositories/stream-event.repository.js';
 
-export const MAX_TOPICS = 10;
 const PAGE = 500;
-export const POLL_LIMIT = 100;
 
 /** One topic of a stream: what the client calls it, which log it reads, whether it is private. */
 export interface TopicSpec {
@@ -129,7 +128,7 @@ export class EventStreamService {
    * The polling fallback: what a stream would send from `plan`, as JSON, up to POLL_LIMIT events,
    * with the composite id after each.
    */
-  async poll(plan: StreamPlan): Promise<{ events: PolledEvent[]; lastEventId: string }> {
+  async poll(plan: StreamPlan): Promise<PollAnswer> {
     const order = plan.topics.map((t) => t.topic);
     const positions = new Map(plan.starts);
     const events: PolledEvent[] = [];

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { encodeSse, wsFrameJson, type ProbeRequest, type ProbeResult, type ProbeTransportResult } from '@rt/protocol';
 import type WebSocket from 'ws';
 import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
@@ -6,28 +7,6 @@ import { nowMs } from '../domain/clock.js';
 import { SseRepository } from '../repositories/sse.repository.js';
 import { TelemetryRepository, type ConnectionStats, type Transport } from '../repositories/telemetry.repository.js';
 import { WebSocketRepository } from '../repositories/websocket.repository.js';
-
-export interface ProbeRequest {
-  sizeBytes: number;
-  ratePerSecond: number;
-  durationMs: number;
-  wsConnectionId: string;
-  sseConnectionId: string;
-}
-
-export interface ProbeTransportResult {
-  sent: number;
-  wireBytesPerMessage: number;
-  payloadBytesPerMessage: number;
-  cpuMsPer1000: number;
-}
-
-export interface ProbeResult {
-  run: string;
-  count: number;
-  ws: ProbeTransportResult;
-  sse: ProbeTransportResult;
-}
 
 /** Upper bound of bytes the CPU phase sends per transport. */
 const CPU_PHASE_BYTES = 8 * 1024 * 1024;
@@ -99,14 +78,14 @@ export class ProbeService {
     };
   }
 
-  private sendWs(socket: WebSocket, data: string, event = 'probe'): boolean {
+  private sendWs(socket: WebSocket, data: string, event: 'probe' | 'probe-cpu' = 'probe'): boolean {
     if (socket.readyState !== 1) return false;
-    this.websockets.sendDirect(socket, `{"event":"${event}","data":${data}}`);
+    this.websockets.sendDirect(socket, wsFrameJson(event, data));
     return true;
   }
 
-  private sendSse(connectionId: string, userId: number, event: string, data: string): boolean {
-    return this.sse.writeTo(connectionId, userId, `event: ${event}\ndata: ${data}\n\n`, Buffer.byteLength(data));
+  private sendSse(connectionId: string, userId: number, event: 'probe' | 'probe-cpu', data: string): boolean {
+    return this.sse.writeTo(connectionId, userId, encodeSse({ event, data }), Buffer.byteLength(data));
   }
 
   /** Server CPU (user + system) per 1,000 messages while only one transport sends. */

@@ -1,5 +1,11 @@
 // Typed REST helpers for the API described in docs/protocol.md.
 // Same origin only: the session lives in an HttpOnly cookie the browser sends for us.
+// The shapes that travel on the streams too (blog updates, probes, polls) are @rt/protocol's.
+
+import type { BlogUpdateData, ClockPing, ConnectionMetrics, PollAnswer, ProbeRequest, ProbeResult } from '@rt/protocol';
+
+/** A blog update, as in `GET /api/blogs/:id` and the `update-edited` event. */
+export type BlogUpdate = BlogUpdateData;
 
 export interface User {
   id: number;
@@ -86,14 +92,6 @@ export interface NotificationPage {
   lastId: number | null;
 }
 
-/** The `data` of a `notification-read` event. */
-export interface NotificationRead {
-  ids: number[];
-  /** Every notification up to `ids[0]` was marked read (read-all). */
-  all: boolean;
-  unread: number;
-}
-
 export interface Blog {
   id: number;
   title: string;
@@ -106,69 +104,11 @@ export interface Blog {
   following: boolean;
 }
 
-export interface BlogUpdate {
-  id: number;
-  body: string;
-  createdAt: string;
-  editedAt: string | null;
-}
-
 /** `GET /api/blogs/:id`: the blog, its latest 50 updates (newest first) and its log's position. */
 export interface BlogSnapshot {
   blog: Blog;
   updates: BlogUpdate[];
   lastEventId: number;
-}
-
-/** `GET /api/events/poll`: the same events as the stream, at most 100 per call. */
-export interface PollAnswer {
-  events: { id: string; event: string; data: unknown }[];
-  lastEventId: string;
-}
-
-/** `GET /api/metrics/connections/:id`: what the server has sent on one of your connections. */
-export interface ConnectionMetrics {
-  transport: 'ws' | 'sse' | (string & {});
-  messagesOut: number;
-  payloadBytesOut: number;
-  /** Sampled at the call; excludes the WebSocket handshake and the SSE response head. */
-  wireBytesOut: number;
-  /** The part of `wireBytesOut` that carried no message: heartbeats, protocol pings, `retry:`, `hello`, SSE pongs. */
-  controlBytesOut?: number;
-}
-
-/** `POST /api/probe` body. Limits: size 64 to 65,536; rate 1 to 1,000; duration 500 to 30,000 ms. */
-export interface ProbeRequest {
-  sizeBytes: number;
-  ratePerSecond: number;
-  durationMs: number;
-  wsConnectionId: string;
-  sseConnectionId: string;
-}
-
-/** One transport's side of a probe, as the server measured it. */
-export interface ProbeServerSide {
-  sent: number;
-  wireBytesPerMessage: number;
-  payloadBytesPerMessage: number;
-  cpuMsPer1000: number;
-}
-
-/** `POST /api/probe` answer, once the timed phase and the CPU phase are over. */
-export interface ProbeAnswer {
-  run: string;
-  count: number;
-  ws: ProbeServerSide;
-  sse: ProbeServerSide;
-}
-
-/** The `data` of a `probe` frame (WebSocket) or event (SSE). */
-export interface ProbeMessage {
-  run: string;
-  n: number;
-  count: number;
-  sentAt: number;
-  payload: string;
 }
 
 export interface Credentials {
@@ -288,10 +228,10 @@ export const api = {
   connectionMetrics: (id: string) =>
     request<ConnectionMetrics>('GET', `/api/metrics/connections/${encodeURIComponent(id)}`),
   /** Clock probe over SSE: the server answers with `event: pong` on that stream (204 here). */
-  pingStream: (id: string, ping: { id: number; t: number }) =>
+  pingStream: (id: string, ping: ClockPing) =>
     request<void>('POST', `/api/metrics/connections/${encodeURIComponent(id)}/ping`, ping),
   /** Head-to-head probe; answers when it is over. 409 while another of yours runs. */
-  probe: (body: ProbeRequest) => request<ProbeAnswer>('POST', '/api/probe', body),
+  probe: (body: ProbeRequest) => request<ProbeResult>('POST', '/api/probe', body),
   /** Cuts every WebSocket and event stream of yours, as a network failure would. */
   netsimDrop: () => request<{ ws: number; sse: number }>('POST', '/api/netsim/drop'),
   /** Every delivery to your connections waits `delayMs` plus 0 to `jitterMs` (0 and 0: off). */

@@ -8,7 +8,6 @@ import { RoomTimeline } from './chat/timeline.svelte';
 export type { ChatError, ChatObserver, ChatSignal, ChatStatus } from './chat/socket.svelte';
 export type { HistoryState } from './chat/history.svelte';
 export type { OutboxHoldReason, OutboxState, PendingMessage } from './chat/outbox.svelte';
-export { MAX_TEXT_LENGTH } from './chat/timeline.svelte';
 
 export interface ChatOptions extends ChatSocketOptions {
   /** Loads a page of older messages. Defaults to `GET /api/rooms/:room/messages`. */

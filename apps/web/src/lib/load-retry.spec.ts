@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LoadRetry } from './load-retry';
-import { LOAD_BACKOFF_CAP_MS } from './reconnect-policy';
+import { LOAD_BACKOFF_CAP_MS } from '@rt/protocol';
 
 describe('LoadRetry', () => {
   beforeEach(() => {

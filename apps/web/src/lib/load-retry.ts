@@ -1,4 +1,4 @@
-import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from './reconnect-policy';
+import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from '@rt/protocol';
 
 /**
  * Retries a snapshot load that failed (the notifications page, a live blog) after the load

@@ -1,7 +1,8 @@
-import { api, type AppNotification, type NotificationPage, type NotificationRead } from './api';
+import { api, type AppNotification, type NotificationPage } from './api';
 import type { EventHub } from './events/hub.svelte';
 import { LoadRetry } from './load-retry';
 import { insertNewestFirst } from './newest-first';
+import type { NotificationReadData } from '@rt/protocol';
 import type { StreamStatus, TopicEvent } from './events/types';
 
 /** The signed-in user's topic on the shared stream. */
@@ -107,7 +108,7 @@ export class NotificationFeed {
       const notification = event.data as AppNotification;
       if (typeof notification.id === 'number') this.#receive(notification);
     } else if (event.event === 'notification-read') {
-      const read = event.data as Partial<NotificationRead>;
+      const read = event.data as Partial<NotificationReadData>;
       const ids = Array.isArray(read.ids) ? read.ids.filter((id): id is number => typeof id === 'number') : [];
       if (read.all) {
         // Read-all: everything up to ids[0] (everything, if the server did not say).

@@ -1,3 +1,5 @@
+import { ROOM_NAME_PATTERN } from '@rt/protocol';
+
 /**
  * Where the app is, from the URL's hash, so a view can be linked to, reloaded and gone back to:
  * `#/` (or nothing) the chat in its default room, `#/rooms/design` a room, `#/rooms/design/42`
@@ -8,9 +10,6 @@ export type Route =
   | { view: 'chat'; room: string | null; seq: number | null }
   | { view: 'blogs' }
   | { view: 'blog'; id: number };
-
-/** Room names as the server allows them (1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit). */
-const ROOM_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 function positiveInt(text: string | undefined): number | null {
   const n = Number(text);
@@ -33,7 +32,7 @@ export function parseRoute(hash: string): Route {
     } catch {
       name = '';
     }
-    if (ROOM_NAME.test(name)) return { view: 'chat', room: name, seq: positiveInt(room[2]) };
+    if (ROOM_NAME_PATTERN.test(name)) return { view: 'chat', room: name, seq: positiveInt(room[2]) };
   }
   return { view: 'chat', room: null, seq: null };
 }

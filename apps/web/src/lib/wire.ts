@@ -1,5 +1,6 @@
 // The server's frames and events as the app reads them: the one place where wire formats
-// (docs/protocol.md) become the objects the rest of the app uses. The busiest ones are compact
+// (docs/protocol.md; their types and names in @rt/protocol, packages/protocol/src) become the
+// objects the rest of the app uses. What comes off the wire is checked here, not trusted. The busiest ones are compact
 // JSON arrays; everything else is `{event, data}` (WebSocket) or an object (SSE).
 
 /** A WebSocket frame: its event and data (a `message` frame as a ChatMessage-shaped object). */

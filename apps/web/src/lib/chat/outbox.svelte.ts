@@ -1,6 +1,6 @@
-import { backoffDelay, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS } from '../reconnect-policy';
+import { backoffDelay, CHAT_MAX_TEXT_CHARS, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS, type PostMessageData } from '@rt/protocol';
 import type { ChatError, ChatSocket } from './socket.svelte';
-import { MAX_TEXT_LENGTH, type RoomTimeline } from './timeline.svelte';
+import type { RoomTimeline } from './timeline.svelte';
 
 /** A message we sent whose `clientId` has not come back in a `message` frame yet. */
 export interface PendingMessage {
@@ -139,7 +139,7 @@ export class Outbox {
    */
   send(room: string, text: string): boolean {
     const trimmed = text.trim();
-    if (!trimmed || trimmed.length > MAX_TEXT_LENGTH) return false;
+    if (!trimmed || trimmed.length > CHAT_MAX_TEXT_CHARS) return false;
     const message: PendingMessage = {
       clientId: crypto.randomUUID(),
       room,
@@ -280,7 +280,7 @@ export class Outbox {
       }
       if (onTheirWay >= window) break;
       const ref = `${message.clientId}~${++this.#transmissions}`;
-      const data: Record<string, unknown> = { room, text: message.text, clientId: message.clientId };
+      const data: PostMessageData = { room, text: message.text, clientId: message.clientId };
       if (head) data.first = true;
       if (!this.#socket.send('message', data, ref)) break;
       this.#inFlight.set(message.clientId, ref);
@@ -317,7 +317,7 @@ export class Outbox {
     }
   }
 
-  /** The reconnect backoff (reconnect-policy.ts) for refusals that do not say when to come back. */
+  /** The reconnect backoff (@rt/protocol, reconnect.ts) for refusals that do not say when to come back. */
   #backoffMs(room: string): number {
     const refusals = (this.#refusals.get(room) ?? 0) + 1;
     this.#refusals.set(room, refusals);

@@ -1,5 +1,5 @@
 import { preciseNow } from '../clock';
-import { Backoff, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS } from '../reconnect-policy';
+import { Backoff, clientFrame, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS, WsCloseCode, type ClientEvent, type ClientFrames } from '@rt/protocol';
 import { ChatFrameReader } from '../wire';
 
 export type ChatStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
@@ -74,12 +74,8 @@ export const PING_INTERVAL_MS = 20_000;
 /** No frame at all for this long after a ping: the socket is dead, whatever the browser thinks. */
 export const PONG_TIMEOUT_MS = 10_000;
 
-/** Close codes from docs/protocol.md, and the one we use to drop a silent socket ourselves. */
-export const CLOSE_SESSION_EXPIRED = 4001;
-export const CLOSE_SLOW_CONSUMER = 4008;
+/** The close code we drop a silent socket with ourselves (the server's are WsCloseCode, @rt/protocol). */
 export const CLOSE_NO_PONG = 4000;
-/** The server instance is stopping (a deploy): reconnect soon, it or another will answer. */
-export const CLOSE_SERVICE_RESTART = 1012;
 
 const OPEN = 1;
 
@@ -231,9 +227,9 @@ export class ChatSocket {
   }
 
   /** Send one frame. Returns whether it went out (false while no socket is open). */
-  send(event: string, data: Record<string, unknown>, ref?: string): boolean {
+  send<E extends ClientEvent>(event: E, data: ClientFrames[E], ref?: string): boolean {
     if (!this.isOpen || !this.#socket) return false;
-    this.#socket.send(JSON.stringify(ref === undefined ? { event, data } : { event, data, ref }));
+    this.#socket.send(clientFrame(event, data, ref));
     return true;
   }
 
@@ -355,14 +351,14 @@ export class ChatSocket {
     this.#status = 'reconnecting';
     this.emit({ type: 'close', at: preciseNow(), code });
 
-    if (code === CLOSE_SESSION_EXPIRED && this.#onSessionExpired) {
+    if (code === WsCloseCode.sessionExpired && this.#onSessionExpired) {
       this.#renewThenReconnect(this.#onSessionExpired, wasHealthy);
-    } else if (code === CLOSE_SLOW_CONSUMER && wasHealthy) {
+    } else if (code === WsCloseCode.slowConsumer && wasHealthy) {
       this.#connect();
     } else {
       // A 1012 from a socket that was working starts the deploy window (60 s on the deploy
       // pace); a server that answers every new socket with 1012 gets the ordinary backoff after.
-      if (code === CLOSE_SERVICE_RESTART && wasHealthy) this.#backoff.restarted();
+      if (code === WsCloseCode.serviceRestart && wasHealthy) this.#backoff.restarted();
       this.#scheduleReconnect();
     }
   }

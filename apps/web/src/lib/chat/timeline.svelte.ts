@@ -1,3 +1,4 @@
+import { CHAT_MAX_TEXT_CHARS, type JoinData } from '@rt/protocol';
 import type { ChatMessage } from '../api';
 import { preciseNow } from '../clock';
 import type { ChatSocket } from './socket.svelte';
@@ -6,8 +7,6 @@ import type { ChatSocket } from './socket.svelte';
 export const MAX_MESSAGES_PER_ROOM = 1000;
 /** Changes to messages older than the ones held, kept for a history page that is on its way. */
 const MAX_ORPHAN_CHANGES_PER_ROOM = 200;
-/** Same limit as the server: 1 to 4,000 characters after trimming. */
-export const MAX_TEXT_LENGTH = 4000;
 
 const EMPTY_MESSAGES: readonly ChatMessage[] = [];
 
@@ -121,7 +120,7 @@ export class RoomTimeline {
    */
   edit(room: string, seq: number, text: string): boolean {
     const trimmed = text.trim();
-    if (!trimmed || trimmed.length > MAX_TEXT_LENGTH || !this.#ready.has(room)) return false;
+    if (!trimmed || trimmed.length > CHAT_MAX_TEXT_CHARS || !this.#ready.has(room)) return false;
     return this.#socket.send('edit', { room, seq, text: trimmed }, `edit:${room}:${seq}`);
   }
 
@@ -150,7 +149,7 @@ export class RoomTimeline {
     // On a re-join ask only for what we missed; on the first join, for the latest history.
     const afterSeq = this.#lastSeq[room];
     const afterRev = this.#lastRev[room];
-    const data: Record<string, unknown> = { room };
+    const data: JoinData = { room };
     if (afterSeq !== undefined) {
       data.afterSeq = afterSeq;
       if (afterRev !== undefined) data.afterRev = afterRev;

@@ -1,10 +1,9 @@
+import { MAX_TOPICS } from '@rt/protocol';
 import { preciseNow } from '../clock';
 import type { Position } from './position';
 import { EventStream, type EventStreamCallbacks } from './stream';
 import type { ChannelMessage, StreamSignal, StreamStatus, WireEvent } from './types';
 
-/** The server refuses more (400). */
-const MAX_TOPICS = 10;
 /** A follower not heard from for this long is gone (hidden tabs' timers may run once a minute). */
 export const WANT_TTL_MS = 150_000;
 /** A new leader keeps the old stream's topics this long, while the tabs announce theirs. */
@@ -87,7 +86,7 @@ export class StreamOwner {
         hooks.post({ type: 'status', tab: this.#tab, status });
       },
       onAuthExpired: this.#onAuthExpired,
-      onSignal: (...args) => hooks.signal(...args),
+      onSignal: (signal) => hooks.signal(signal),
     };
     this.#stream = options.createStream?.(callbacks) ?? new EventStream(callbacks);
     hooks.status(this.#stream.status);

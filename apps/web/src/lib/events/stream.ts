@@ -2,8 +2,8 @@ import { api, ApiError } from '../api';
 import { readStreamData } from '../wire';
 import { formatPosition, parsePosition, queryValue, type Position } from './position';
 import { preciseNow } from '../clock';
-import { Backoff, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS } from '../reconnect-policy';
-import { CONNECTION_EVENT_NAMES, EVENT_NAMES, type StreamSignal, type StreamStatus, type WireEvent } from './types';
+import { Backoff, CONNECTION_EVENT_NAMES, LOAD_BACKOFF_BASE_MS, LOAD_BACKOFF_CAP_MS, STREAM_EVENT_NAMES } from '@rt/protocol';
+import type { StreamSignal, StreamStatus, WireEvent } from './types';
 
 /** Failed connects in a row before falling back to polling. */
 const MAX_FAILED_CONNECTS = 3;
@@ -50,7 +50,7 @@ export interface EventStreamOptions {
  * `GET /api/events/poll` every 2 s instead (at once again while a call returns a full page of
  * 100) and tries the EventSource again every 15 s in the background, back to it as soon as one
  * opens. A drop after `open` (every stream ends on a deploy) is reconnected by us, not left to
- * the browser's fixed `retry:` wait: in 0.5–1 s (src/lib/reconnect-policy.ts), from the position
+ * the browser's fixed `retry:` wait: in 0.5–1 s (packages/protocol/src/reconnect.ts), from the position
  * held, and at that pace for up to a minute while the server does not answer.
  *
  * It keeps the position in every topic (from each event's composite id), so a reopen by hand, a
@@ -215,7 +215,7 @@ export class EventStream {
         this.#scheduleReconnect(this.#backoff.next());
       }
     });
-    for (const name of EVENT_NAMES) {
+    for (const name of STREAM_EVENT_NAMES) {
       source.addEventListener(name, (event: MessageEvent<string>) => {
         if (source !== this.#source) return;
         const at = preciseNow();

@@ -1,5 +1,6 @@
 import { parsePosition, type Position } from './position';
-import type { ResetData, TopicEvent, WireEvent } from './types';
+import type { ResetData } from '@rt/protocol';
+import type { TopicEvent, WireEvent } from './types';
 
 /** A snapshot reload that failed is tried again after this. */
 const RELOAD_RETRY_MS = 3_000;

@@ -1,4 +1,4 @@
-// Shapes shared by the stream, the hub and the tabs' channel.
+// Shapes shared by the stream, the hub and the tabs' channel (the wire's own are in @rt/protocol).
 
 /**
  * Where the event stream of this browser stands:
@@ -8,25 +8,6 @@
  * - `offline`: nothing comes in (no topic wanted, or polling fails too).
  */
 export type StreamStatus = 'connecting' | 'live' | 'degraded' | 'offline';
-
-/** Every event name the stream carries (docs/protocol.md, "Events"). */
-export const EVENT_NAMES = [
-  'notification',
-  'notification-read',
-  'update',
-  'update-edited',
-  'update-deleted',
-  'blog-followers',
-  'blog-ended',
-  'reset',
-  'auth-expired',
-] as const;
-
-/**
- * Events about the stream itself rather than a topic (docs/protocol.md, "Metrics"): they carry no
- * id, never move the position, and are not relayed to other tabs.
- */
-export const CONNECTION_EVENT_NAMES = ['hello', 'pong', 'probe'] as const;
 
 /**
  * What the EventSource of the leader tab did, for observers such as the metrics overlay
@@ -61,11 +42,6 @@ export interface TopicEvent {
   seq: number;
   event: string;
   data: unknown;
-}
-
-/** The `data` of a `reset` event. */
-export interface ResetData {
-  topics: Record<string, { lastId: number; reason: 'ok' | 'malformed' | 'unknown' | 'expired' | (string & {}) }>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ConnectionMetrics } from '../api';
+import type { ConnectionMetrics } from '@rt/protocol';
 import { preciseNow } from '../clock';
 import { ClockEstimator, RateCounter, SampleWindow, SequenceTracker, type ClockSample, type Percentiles } from './stats';
 

@@ -1,4 +1,5 @@
-import { api, ApiError, type ProbeAnswer, type ProbeMessage, type ProbeServerSide } from '../api';
+import { PROBE_LIMITS as WIRE_LIMITS, type ProbeMessage, type ProbeResult as ProbeAnswer, type ProbeTransportResult as ProbeServerSide } from '@rt/protocol';
+import { api, ApiError } from '../api';
 import type { Transport } from './meter.svelte';
 import { percentilesOf } from './stats';
 
@@ -12,10 +13,11 @@ export interface ProbeParams {
   durationMs: number;
 }
 
+/** The server's limits (@rt/protocol), the duration in seconds as the panel asks for it. */
 export const PROBE_LIMITS = {
-  sizeBytes: { min: 64, max: 65_536, default: 100 },
-  ratePerSecond: { min: 1, max: 1_000, default: 50 },
-  durationSeconds: { min: 0.5, max: 30, default: 3 },
+  sizeBytes: WIRE_LIMITS.sizeBytes,
+  ratePerSecond: WIRE_LIMITS.ratePerSecond,
+  durationSeconds: { min: WIRE_LIMITS.durationMs.min / 1000, max: WIRE_LIMITS.durationMs.max / 1000, default: WIRE_LIMITS.durationMs.default / 1000 },
 } as const;
 
 export interface ProbeSample {

@@ -1,5 +1,5 @@
 import { formatBytes, formatDuration } from '../format';
-import { RESTART_JITTER_MS, RESTART_RETRY_MS, SSE_DEFAULT_RETRY_MS, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS } from '../reconnect-policy';
+import { RESTART_JITTER_MS, RESTART_RETRY_MS, SSE_DEFAULT_RETRY_MS, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS } from '@rt/protocol';
 import type { MeterSnapshot, Transport } from './meter.svelte';
 import { MIN_SAMPLES } from './stats';
 

@@ -1,8 +1,9 @@
-import { api, type ProbeMessage } from '../api';
+import type { ProbeMessage, ResetData } from '@rt/protocol';
+import { api } from '../api';
 import { preciseNow } from '../clock';
 import type { EventHub } from '../events/hub.svelte';
 import { parsePosition } from '../events/position';
-import type { ResetData, StreamSignal } from '../events/types';
+import type { StreamSignal } from '../events/types';
 import { ClockProbeSchedule } from './clock-probe';
 import type { TransportMeter } from './meter.svelte';
 import type { ProbeSink } from './probe.svelte';

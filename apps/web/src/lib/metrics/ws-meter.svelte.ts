@@ -1,4 +1,4 @@
-import type { ProbeMessage } from '../api';
+import type { ProbeMessage } from '@rt/protocol';
 import type { ChatConnection, ChatSignal } from '../chat.svelte';
 import { ClockProbeSchedule } from './clock-probe';
 import type { TransportMeter } from './meter.svelte';

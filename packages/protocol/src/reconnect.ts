@@ -1,12 +1,10 @@
-/**
- * How the web app reconnects and retries, in one place: the chat socket, the event stream (and
- * its polling), the chat outbox and the snapshot loads of notifications and live blogs all wait
- * with `Backoff`, and the metrics overlay quotes these constants when it says why one transport
- * came back sooner.
- *
- * One jitter formula everywhere, full jitter: the n-th wait in a row (n from 0) is uniform in
- * [0, min(cap, base × 2^n)). What differs per user is only the base and the cap.
- */
+// How a client of this server reconnects and retries, in one place: the web app's chat socket,
+// event stream (and its polling), chat outbox and snapshot loads all wait with `Backoff`; the
+// metrics overlay quotes these constants when it says why one transport came back sooner; the
+// benchmark's flaky-network clients (apps/bench/src/flaky.ts) come back the way the app does.
+//
+// One jitter formula everywhere, full jitter: the n-th wait in a row (n from 0) is uniform in
+// [0, min(cap, base × 2^n)). What differs per use is only the base and the cap.
 
 /** A lost WebSocket, and a chat message the server could not store yet. */
 export const WS_BACKOFF_BASE_MS = 500;
@@ -18,16 +16,13 @@ export const LOAD_BACKOFF_CAP_MS = 30_000;
 
 /**
  * After a deploy (close 1012, or an event stream the server ended): retry every
- * `RESTART_RETRY_MS` plus a uniform 0 to `RESTART_JITTER_MS`, spread so a thousand tabs do not
+ * `RESTART_RETRY_MS` plus a uniform 0 to `RESTART_JITTER_MS`, spread so a thousand clients do not
  * arrive in the same millisecond, for up to `RESTART_WINDOW_MS`; then the ordinary backoff. Every
- * tab is live again within about 1 s of the server answering.
+ * client is live again within about 1 s of the server answering.
  */
 export const RESTART_RETRY_MS = 500;
 export const RESTART_JITTER_MS = 500;
 export const RESTART_WINDOW_MS = 60_000;
-
-/** The `retry:` the server sends on its event streams by default (SSE_RETRY_MS). */
-export const SSE_DEFAULT_RETRY_MS = 1_000;
 
 /** The wait before the next try after a deploy, in [RETRY, RETRY + JITTER). */
 export function restartDelay(random: () => number = Math.random): number {

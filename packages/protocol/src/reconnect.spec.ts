@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff, backoffDelay, RESTART_WINDOW_MS, restartDelay } from './reconnect-policy';
+import { Backoff, backoffDelay, RESTART_WINDOW_MS, restartDelay, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS } from './reconnect.js';
 
 /** A clock the spec moves by hand. */
 function clock(start = 1_000_000) {
@@ -60,5 +60,16 @@ describe('Backoff', () => {
   it('restartDelay is within [500, 1000)', () => {
     expect(restartDelay(() => 0)).toBe(500);
     expect(restartDelay(() => 0.999_999)).toBeLessThan(1000);
+  });
+});
+
+describe('backoffDelay (ceilings)', () => {
+  it('doubles the ceiling with each failure in a row, up to the cap (full jitter: random × ceiling)', () => {
+    const ceilings = [0, 1, 2, 3, 4, 5, 6].map((attempt) => backoffDelay(attempt, WS_BACKOFF_BASE_MS, WS_BACKOFF_CAP_MS, () => 1));
+    expect(ceilings).toEqual([500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+  });
+
+  it('treats a negative attempt as the first', () => {
+    expect(backoffDelay(-3, 500, 10_000, () => 1)).toBe(500);
   });
 });

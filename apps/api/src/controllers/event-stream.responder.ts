@@ -128,10 +128,6 @@ export class EventStreamResponder {
       res.socket?.destroy(); // mid-stream: the reader reconnects and resumes from its position
       return;
     }
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
     const { status, body, headers } = toHttpError(err);
     const json = JSON.stringify(body);
     const extra = Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);

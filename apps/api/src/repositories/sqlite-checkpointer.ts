@@ -59,9 +59,9 @@ export class SqliteCheckpointer {
        const pass = (catchUp) => {
          try {
            const [result] = db.pragma('wal_checkpoint(PASSIVE)');
-           parentPort.postMessage({ frames: result.log, copied: result.checkpointed, catchUp });
+           parentPort.postMessage({ frames: result.log, catchUp });
          } catch (err) {
-           if (err && err.code === 'SQLITE_BUSY') parentPort.postMessage({ frames: -1, copied: -1, catchUp });
+           if (err && err.code === 'SQLITE_BUSY') parentPort.postMessage({ frames: -1, catchUp });
            else { clearInterval(timer); throw err; }
          }
        };
@@ -80,17 +80,15 @@ export class SqliteCheckpointer {
       this.warn(`WAL checkpoint worker stopped (${why}); checkpoints are automatic again`);
       if (db.open) db.pragma('wal_autocheckpoint = 1000');
     };
-    worker.on('message', (report: { frames: number; copied: number; catchUp: boolean }) => {
+    worker.on('message', (report: { frames: number; catchUp: boolean }) => {
       this.firstPass?.();
       this.firstPass = undefined;
       if (report.frames >= 0) {
         if (report.frames < this.lastFrames) this.restarts++;
         this.lastFrames = report.frames;
       }
-      if (report.catchUp) {
-        this.caughtUp?.();
-        this.caughtUp = undefined;
-      } else if (report.frames >= this.restartFrames && !this.caughtUp) {
+      if (report.catchUp) this.caughtUp?.();
+      else if (report.frames >= this.restartFrames && !this.caughtUp) {
         this.catchUps++;
         // Released by the worker's answer, or after a second whatever happens.
         const done = new Promise<void>((resolve) => {

@@ -12,8 +12,7 @@ import { DeliveryScheduler, NetsimRepository } from './netsim.repository.js';
 import { TurnCork } from './turn-cork.js';
 import { TelemetryRepository, type ConnectionMeter, type DisconnectReason } from './telemetry.repository.js';
 
-/** The response headers of every event stream (see docs/protocol.md). */
-/** An event stream's own headers, as a flat `[name, value, ...]` list (see SseOpenOptions.headers). */
+/** An event stream's own headers (docs/protocol.md), as a flat `[name, value, ...]` list (see SseOpenOptions.headers). */
 export const SSE_HEADERS: readonly string[] = Object.freeze([
   'Content-Type', 'text/event-stream; charset=utf-8',
   'Cache-Control', 'no-cache, no-transform',
@@ -89,7 +88,7 @@ export interface SseOpenOptions {
   userId?: number | null;
   /**
    * The head's headers as one flat list shared by every stream (SSE_HEADERS and the security
-   * headers): handed to `writeHead` whole, so Node keeps no header map per open stream.
+   * headers); its bytes are built once per list (see StreamHead).
    */
   headers?: readonly string[];
 }
@@ -130,6 +129,7 @@ const UNMETERED = -2;
 
 /** `: heartbeat`, prebuilt in both framings. */
 const HEARTBEAT = chunk(encodeSse({ comment: 'heartbeat' }));
+const HEARTBEAT_TEXT = unchunked(HEARTBEAT);
 /** The last event of a private stream whose session ended. */
 const AUTH_EXPIRED = encodeSse({ event: 'auth-expired', data: '{}' });
 /** The chunk that ends an HTTP/1.1 body (no trailers). */
@@ -161,8 +161,7 @@ class StreamHead {
 
   /** Writes the head: chunked for HTTP/1.1, for an HTTP/1.0 reader a body that ends with the connection. */
   write(socket: Socket, chunked: boolean): void {
-    const now = Date.now();
-    const second = Math.floor(now / 1000);
+    const second = Math.floor(Date.now() / 1000);
     if (second !== this.second) {
       this.second = second;
       const date = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
@@ -173,7 +172,6 @@ class StreamHead {
     socket.write(chunked ? this.chunkedTail : this.plainTail);
   }
 }
-const HEARTBEAT_TEXT = unchunked(HEARTBEAT);
 
 /**
  * One open event stream. After the response head, everything is written straight to the TCP

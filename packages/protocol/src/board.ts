@@ -5,8 +5,6 @@
 // folds with the same code to answer a late join with the picture (strokes since the last clear,
 // undone strokes dropped, each stroke's segments merged).
 //
-// Status: the wire format and the fold. The server's board log, gateway and SSE topic, the web
-// app's Board tab and the benchmark scenario build on this and are not in yet.
 
 /** The board space: coordinates are integers in [0, BOARD_WIDTH] × [0, BOARD_HEIGHT], whatever the screen. */
 export const BOARD_WIDTH = 4000;
@@ -69,10 +67,28 @@ export interface BoardPictureData {
   cleared: { by: string; t: number } | null;
 }
 
-/** `board-cursor` from the server: `[roomId, userId, username, x, y]`; x = -1 hides the cursor. */
-export type BoardCursorTuple = [roomId: number, userId: number, username: string, x: number, y: number];
+/**
+ * Server → client board frames (`{"event", "data"}`), beside the entries (arrays). A `board-join`
+ * is answered with `board-picture` (the whole picture; also when `after` is older than the log
+ * keeps) or `board-resume` (the entries after `after` follow), then the entries the log holds
+ * past that, then `board-joined` with the position reached; then live entries, in order.
+ */
+export interface BoardServerFrames {
+  'board-picture': BoardPictureData;
+  'board-resume': { room: string; id: number; seq: number };
+  'board-joined': { room: string; seq: number };
+  'board-left': { room: string };
+  /** Another member's pointer in board space (`x` = -1: it left the board); not stored, at most `cursorsPerSecond` per user. */
+  'board-cursor': { room: string; id: number; name: string; x: number; y: number };
+}
 
-/** Client → server board frames' `data` (`{"event", "data", "ref"?}` like every client frame). */
+/**
+ * Client → server board frames' `data` (`{"event", "data", "ref"?}` like every client frame).
+ * There is no ack frame: the drawer's own entry coming back (same author, stroke and part) is
+ * the ack. A resend of something stored already takes no new position and gets nothing back
+ * (the stored entry was or will be delivered). A refusal is an `error` frame whose `ref` is the
+ * frame's `ref` (the web app sends `s:i` for a segment).
+ */
 export interface BoardClientFrames {
   /** Read the board: the picture (or the entries after `after`, when the log still has them), then live entries. */
   'board-join': { room: string; after?: number };

@@ -2,6 +2,7 @@
 // (optionally with a top-level `ref` from the client), except the server's `message`, a JSON
 // array.
 
+import type { BoardClientFrames, BoardServerFrames } from './board.js';
 import type { HelloData, PongData } from './sse.js';
 import type { ProbeMessage } from './probe.js';
 
@@ -39,8 +40,8 @@ export interface PingData {
   t: number;
 }
 
-/** Each client → server frame's `data`, by event. */
-export interface ClientFrames {
+/** Each client → server frame's `data`, by event (the board's: board.ts). */
+export interface ClientFrames extends BoardClientFrames {
   join: JoinData;
   leave: RoomData;
   message: PostMessageData;
@@ -65,6 +66,8 @@ export const WS_ERROR_CODES = [
   'message_not_found',
   'rate_limited',
   'out_of_order',
+  'board_full',
+  'stroke_not_found',
   'internal',
   'unavailable',
 ] as const;
@@ -83,8 +86,11 @@ export interface WsErrorData {
   [detail: string]: unknown;
 }
 
-/** Each server → client object frame's `data`, by event (`message` is the array {@link MessageTuple}). */
-export interface ServerFrames {
+/**
+ * Each server → client object frame's `data`, by event (`message` is the array
+ * {@link MessageTuple}; board entries are the arrays `BoardEntry`, kind letter first).
+ */
+export interface ServerFrames extends BoardServerFrames {
   hello: HelloData;
   joining: { room: string; id: number };
   joined: { room: string; lastSeq: number; lastRev: number };

@@ -93,7 +93,9 @@ export class WsClient {
       this.raw.push(text);
       const parsed = JSON.parse(text) as Frame | unknown[];
       if (Array.isArray(parsed)) {
-        this.frames.push(decodeMessageFrame(parsed, this.roomNames));
+        // A board entry starts with its kind letter; a chat message with its room id.
+        if (typeof parsed[0] === 'string') this.frames.push({ event: 'board-entry', data: { entry: parsed } });
+        else this.frames.push(decodeMessageFrame(parsed, this.roomNames));
         return;
       }
       if (parsed.event === 'joining') this.roomNames.set(parsed.data.id as number, parsed.data.room as string);

@@ -15,10 +15,12 @@ import { NetsimController } from './controllers/netsim.controller.js';
 import { ProbeController } from './controllers/probe.controller.js';
 import { NotificationController } from './controllers/notification.controller.js';
 import { RoomController } from './controllers/room.controller.js';
+import { BoardGateway } from './gateways/board.gateway.js';
 import { ChatGateway } from './gateways/chat.gateway.js';
 import { AuthThrottleGuard, authThrottlerOptions } from './middleware/auth-throttle.guard.js';
 import { AuthGuard } from './middleware/auth.guard.js';
 import { BlogRepository } from './repositories/blog.repository.js';
+import { BoardRepository } from './repositories/board.repository.js';
 import { ConnectionLimitRepository, InProcessConnectionLimitRepository, RedisConnectionLimitRepository } from './repositories/connection-limit.repository.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
@@ -38,6 +40,7 @@ import { UserRepository } from './repositories/user.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AuthService } from './services/auth.service.js';
 import { BlogService } from './services/blog.service.js';
+import { BoardService } from './services/board.service.js';
 import { ChatService } from './services/chat.service.js';
 import { EventStreamService } from './services/event-stream.service.js';
 import { FanoutService } from './services/fanout.service.js';
@@ -49,6 +52,7 @@ import { RetentionService } from './services/retention.service.js';
 /** The repositories; with REDIS_URL, fan-out and presence go through Redis. */
 const repositories = (config: AppConfig): Provider[] => [
   BlogRepository,
+  BoardRepository,
   { provide: ConnectionLimitRepository, useClass: config.redisUrl ? RedisConnectionLimitRepository : InProcessConnectionLimitRepository },
   CryptoRepository,
   DatabaseRepository,
@@ -72,7 +76,7 @@ const repositories = (config: AppConfig): Provider[] => [
     : { provide: getStorageToken(), useClass: ThrottlerStorageService },
 ];
 
-const services: Provider[] = [AuthService, BlogService, ChatService, EventStreamService, FanoutService, LifecycleService, NotificationService, ProbeService, RetentionService];
+const services: Provider[] = [AuthService, BlogService, BoardService, ChatService, EventStreamService, FanoutService, LifecycleService, NotificationService, ProbeService, RetentionService];
 
 @Module({})
 export class AppModule {
@@ -85,7 +89,7 @@ export class AppModule {
         ...(serveWeb ? [ServeStaticModule.forRoot({ rootPath: config.webDistDir, exclude: ['/api/{*path}', '/ws', '/metrics'] })] : []),
       ],
       controllers: [AuthController, BlogController, EventsController, HealthController, MetricsController, NetsimController, NotificationController, ProbeController, RoomController],
-      providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories(config), ...services, AuthGuard, AuthThrottleGuard, EventStreamResponder, ChatGateway],
+      providers: [{ provide: APP_CONFIG, useValue: config }, ...repositories(config), ...services, AuthGuard, AuthThrottleGuard, EventStreamResponder, ChatGateway, BoardGateway],
     };
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { CHAT_MAX_TEXT_CHARS, SSE_DEFAULT_RETRY_MS, WS_MAX_FRAME_BYTES } from '@rt/protocol';
+import { BOARD_LIMITS, CHAT_MAX_TEXT_CHARS, SSE_DEFAULT_RETRY_MS, WS_MAX_FRAME_BYTES } from '@rt/protocol';
 
 /**
  * Everything the server can be told, validated once at boot into a frozen, typed object.
@@ -104,6 +104,16 @@ export interface AppConfig {
   readonly chatRatePerSecond: number;
   /** The longest chat message text, in characters. */
   readonly chatMaxTextChars: number;
+  /** Board segments, undos and clears a user may send at once before the rate applies. */
+  readonly boardRateBurst: number;
+  /** Board segments, undos and clears per second a user may send, sustained. */
+  readonly boardRatePerSecond: number;
+  /** Cursor updates per second a user may send on a board; more are dropped. */
+  readonly boardCursorsPerSecond: number;
+  /** Points a board holds since its last clear; past it, strokes are refused (`board_full`). */
+  readonly boardMaxPoints: number;
+  /** Entries a board's log keeps for resuming; each time it grows by as many again, the older ones are compacted into a snapshot. */
+  readonly boardLogKeep: number;
   /** The longest live-blog update body, in characters. */
   readonly blogMaxUpdateChars: number;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
@@ -250,6 +260,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     chatRateBurst: int('CHAT_RATE_BURST', 20, 1, 100_000),
     chatRatePerSecond: int('CHAT_RATE_PER_SECOND', 5, 1, 100_000),
     chatMaxTextChars: int('CHAT_MAX_TEXT_CHARS', CHAT_MAX_TEXT_CHARS, 1, 60_000),
+    boardRateBurst: int('BOARD_RATE_BURST', BOARD_LIMITS.segmentBurst, 1, 100_000),
+    boardRatePerSecond: int('BOARD_RATE_PER_SECOND', BOARD_LIMITS.segmentsPerSecond, 1, 100_000),
+    boardCursorsPerSecond: int('BOARD_CURSORS_PER_SECOND', BOARD_LIMITS.cursorsPerSecond, 1, 1000),
+    boardMaxPoints: int('BOARD_MAX_POINTS', BOARD_LIMITS.pointsPerBoard, 128, 10_000_000),
+    boardLogKeep: int('BOARD_LOG_KEEP', 10_000, 10, 10_000_000),
     blogMaxUpdateChars: int('BLOG_MAX_UPDATE_CHARS', 10_000, 1, 60_000),
     logLevel: oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'log', ['error', 'warn', 'log', 'debug'] as const),
     ...overrides,

@@ -13,6 +13,10 @@ export type DomainErrorCode =
   | 'message_not_found'
   | 'rate_limited'
   | 'out_of_order'
+  /** A board holds as many points as it may: clear it to draw more. */
+  | 'board_full'
+  /** A board segment or undo names a stroke the board does not hold (never started, undone, cleared, or compacted). */
+  | 'stroke_not_found'
   | 'not_found'
   | 'too_large'
   | 'conflict'

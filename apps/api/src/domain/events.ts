@@ -1,3 +1,4 @@
+import type { BoardEntry } from '@rt/protocol';
 import type { MessageChange, MessageEntity, StreamEntry, UserEntity } from './entities.js';
 
 /**
@@ -11,5 +12,9 @@ export type DomainEvent =
   | { type: 'chat.presence.changed'; room: string; users: UserEntity[] }
   | { type: 'chat.typing'; room: string; user: UserEntity }
   | { type: 'stream.appended'; entry: StreamEntry }
+  /** A board's log grew by `entry` (its room id is `entry[1]`, its position `entry[2]`). */
+  | { type: 'board.appended'; entry: BoardEntry }
+  /** A member's pointer moved on a board (not stored). */
+  | { type: 'board.cursor'; roomId: number; room: string; user: UserEntity; x: number; y: number }
   /** A session was revoked (signed out): every instance ends the connections it opened. */
   | { type: 'auth.session.revoked'; sessionId: string };

@@ -15,6 +15,8 @@ const STATUS: Record<DomainErrorCode, HttpStatus> = {
   message_not_found: HttpStatus.NOT_FOUND,
   rate_limited: HttpStatus.TOO_MANY_REQUESTS,
   out_of_order: HttpStatus.CONFLICT,
+  board_full: HttpStatus.CONFLICT,
+  stroke_not_found: HttpStatus.NOT_FOUND,
   too_large: HttpStatus.PAYLOAD_TOO_LARGE,
   conflict: HttpStatus.CONFLICT,
   busy: HttpStatus.SERVICE_UNAVAILABLE,

@@ -16,9 +16,11 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: n
  * - `chat`: new chat messages (CHAT_RATE_BURST, CHAT_RATE_PER_SECOND);
  * - `write`: edits and deletes of messages, blog updates and their edits and deletes, the end of
  *   a blog, test notifications (WRITE_RATE_BURST, WRITE_RATE_PER_SECOND);
- * - `create`: new rooms and blogs, which every user sees listed (CREATE_RATE_BURST, CREATE_RATE_PER_MINUTE).
+ * - `create`: new rooms and blogs, which every user sees listed (CREATE_RATE_BURST, CREATE_RATE_PER_MINUTE);
+ * - `board`: board segments, undos and clears (BOARD_RATE_BURST, BOARD_RATE_PER_SECOND);
+ * - `cursor`: board cursor updates (BOARD_CURSORS_PER_SECOND, a burst of as many).
  */
-export type RatePolicy = 'chat' | 'write' | 'create';
+export type RatePolicy = 'chat' | 'write' | 'create' | 'board' | 'cursor';
 
 /**
  * A token bucket in Redis, taken from in one step on the server. KEYS[1]: the bucket (a hash of
@@ -50,7 +52,8 @@ return wait
  * instances gets one allowance (while Redis is unreachable, each instance counts on its own, as
  * without Redis). The `chat` buckets stay in this process: they are asked on every chat message,
  * the benchmarked hot path, where a Redis round trip each would cost more than the rest of the
- * write; spread over n instances, a user gets n chat allowances.
+ * write; spread over n instances, a user gets n chat allowances. So do the `board` and `cursor`
+ * buckets (60 segments a second per drawer).
  */
 @Injectable()
 export class RateLimitRepository {
@@ -68,6 +71,8 @@ export class RateLimitRepository {
       chat: { burst: config.chatRateBurst, perMs: config.chatRatePerSecond / 1000 },
       write: { burst: config.writeRateBurst, perMs: config.writeRatePerSecond / 1000 },
       create: { burst: config.createRateBurst, perMs: config.createRatePerMinute / 60_000 },
+      board: { burst: config.boardRateBurst, perMs: config.boardRatePerSecond / 1000 },
+      cursor: { burst: config.boardCursorsPerSecond, perMs: config.boardCursorsPerSecond / 1000 },
     };
   }
 

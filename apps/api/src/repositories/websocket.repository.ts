@@ -60,6 +60,21 @@ interface Subscription {
   changes: GaplessCursor<SequencedFrame>;
 }
 
+/**
+ * A socket's subscription to a log of its own beside the rooms' (a room's board: `board:<id>`):
+ * one cursor, so the log's entries reach it in order and once, replayed or live.
+ */
+interface LogSubscription {
+  socket: WebSocket;
+  topic: string;
+  userId: number;
+  /** Settles once the subscription's replay is done (a second subscribe waits for it). */
+  ready?: Promise<void>;
+  /** The topic's readers on this instance (the set this subscription is in). */
+  readers: Set<LogSubscription>;
+  cursor: GaplessCursor<SequencedFrame>;
+}
+
 /** The readers of one room on this instance, and the room's id (what `message` frames carry). */
 interface RoomReaders {
   id: number;
@@ -70,6 +85,8 @@ interface Connection {
   id: string;
   user: UserEntity;
   rooms: Map<string, Subscription>;
+  /** Its other logs (boards), by topic. */
+  logs: Map<string, LogSubscription>;
   alive: boolean;
   /** Being closed as a slow consumer: nothing more is written to it. */
   closing: boolean;
@@ -106,6 +123,8 @@ const TEXT_FRAME = { binary: false } as const;
 
 /** The rooms of a connection that has joined none (most idle sockets): shared, never written to. */
 const NO_ROOMS: Map<string, Subscription> = new Map();
+/** The same for other logs: nearly every socket reads none. */
+const NO_LOGS: Map<string, LogSubscription> = new Map();
 
 /** Frames per replay page. */
 const REPLAY_PAGE = 200;
@@ -119,6 +138,8 @@ const REPLAY_PAGE = 200;
 export class WebSocketRepository implements OnModuleInit {
   private readonly logger = new Logger('WebSocket');
   private readonly rooms = new Map<string, RoomReaders>();
+  /** Readers of other logs (boards) on this instance, by topic. */
+  private readonly logs = new Map<string, Set<LogSubscription>>();
   private readonly sockets = new Map<WebSocket, Connection>();
   /** Prefix of connection ids: the instance's name (INSTANCE_ID), so ids are unique across instances. */
   private get instance(): string {
@@ -201,6 +222,7 @@ export class WebSocketRepository implements OnModuleInit {
         subscription.changes.catchUp();
       }
     }
+    for (const readers of this.logs.values()) for (const subscription of readers) subscription.cursor.catchUp();
   }
 
   /**
@@ -213,6 +235,7 @@ export class WebSocketRepository implements OnModuleInit {
       id: `${this.instance}-${++this.nextId}`,
       user,
       rooms: NO_ROOMS,
+      logs: NO_LOGS,
       alive: true,
       closing: false,
       scheduler: this.netsim.scheduler(user.id),
@@ -348,6 +371,92 @@ export class WebSocketRepository implements OnModuleInit {
     return true;
   }
 
+  /**
+   * Subscribes the socket to a log that is not a room's (a board, `topic`): replays what the
+   * source says, calls `onJoined` with the position reached, then sends live entries, in order
+   * and once, paced and capped like a room's. A repeated subscribe replays nothing (`onJoined`
+   * gets the current position) and returns false.
+   */
+  async subscribeLog(socket: WebSocket, topic: string, source: CursorSource<SequencedFrame>, onJoined: (position: number) => void): Promise<boolean> {
+    const connection = this.sockets.get(socket);
+    if (!connection) return false;
+    const existing = connection.logs.get(topic);
+    if (existing) {
+      await existing.ready;
+      if (connection.logs.get(topic) === existing) onJoined(existing.cursor.current);
+      return false;
+    }
+    let readers = this.logs.get(topic);
+    if (!readers) this.logs.set(topic, (readers = new Set()));
+    const subscription: LogSubscription = {
+      socket,
+      topic,
+      userId: connection.user.id,
+      readers,
+      cursor: new GaplessCursor({
+        source: {
+          initial: () => source.initial(),
+          after: async (after, limit) => {
+            await this.drained(socket);
+            return source.after(after, limit);
+          },
+        },
+        deliver: (item, live) => this.send(socket, item.frame, connection, !live),
+        onError: (err) => {
+          this.logger.error(`${topic}: cannot keep the reader in order; closing its socket`, err instanceof Error ? err.stack : String(err));
+          socket.close(WsCloseCode.internalError, 'resume required');
+        },
+        pageSize: REPLAY_PAGE,
+      }),
+    };
+    if (connection.logs === NO_LOGS) connection.logs = new Map();
+    connection.logs.set(topic, subscription);
+    readers.add(subscription);
+    const replay = subscription.cursor.start();
+    subscription.ready = replay.then(settle, settle);
+    await replay;
+    if (connection.logs.get(topic) === subscription) onJoined(subscription.cursor.current);
+    return true;
+  }
+
+  /** Whether the socket reads `topic` (see {@link subscribeLog}). */
+  isSubscribed(socket: WebSocket, topic: string): boolean {
+    return this.sockets.get(socket)?.logs.has(topic) ?? false;
+  }
+
+  /** Unsubscribes the socket from `topic`; true if it was subscribed. */
+  leaveLog(socket: WebSocket, topic: string): boolean {
+    const subscription = this.sockets.get(socket)?.logs.get(topic);
+    if (!subscription) return false;
+    this.unsubscribeLog(subscription);
+    return true;
+  }
+
+  /** Whether `topic` has readers on this instance (else there is no frame to build). */
+  readsLog(topic: string): boolean {
+    return this.logs.has(topic);
+  }
+
+  /** Offers one prepared entry frame to every reader of `topic`. */
+  broadcastLog(topic: string, item: SequencedFrame): void {
+    const readers = this.logs.get(topic);
+    if (readers) for (const subscription of readers) subscription.cursor.offer(item);
+  }
+
+  /** Sends an unsequenced frame (a board cursor) to every reader of `topic`, except one user's. */
+  broadcastLogVolatile(topic: string, frame: WsFrame, exceptUserId?: number): void {
+    const readers = this.logs.get(topic);
+    if (!readers) return;
+    for (const subscription of readers) if (subscription.userId !== exceptUserId) this.send(subscription.socket, frame);
+  }
+
+  private unsubscribeLog(subscription: LogSubscription): void {
+    subscription.cursor.stop();
+    this.sockets.get(subscription.socket)?.logs.delete(subscription.topic);
+    subscription.readers.delete(subscription);
+    if (subscription.readers.size === 0 && this.logs.get(subscription.topic) === subscription.readers) this.logs.delete(subscription.topic);
+  }
+
   /** Unsubscribes the socket from the room; true if it was subscribed. */
   leave(socket: WebSocket, room: string): boolean {
     const subscription = this.sockets.get(socket)?.rooms.get(room);
@@ -392,6 +501,7 @@ export class WebSocketRepository implements OnModuleInit {
     if (connection.expiry !== undefined) this.expiries.remove(socket, connection.expiry);
     const rooms = [...connection.rooms.keys()];
     for (const subscription of connection.rooms.values()) this.unsubscribe(subscription);
+    for (const subscription of connection.logs.values()) this.unsubscribeLog(subscription);
     this.sockets.delete(socket);
     return { id: connection.id, user: connection.user, rooms };
   }

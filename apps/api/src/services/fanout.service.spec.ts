@@ -35,7 +35,7 @@ function fakeChat(gate: Promise<void> = Promise.resolve()) {
 describe('FanoutService resume pages', () => {
   it('resumes from one position asked in the same turn share one read and one set of frames', async () => {
     const { reads, chat } = fakeChat();
-    const fanout = new FanoutService(null as never, null as never, null as never, chat, null as never);
+    const fanout = new FanoutService(null as never, null as never, null as never, chat, null as never, null as never);
     const pages = await Promise.all([10, 10, 10, 11].map((after) => fanout.roomSources(room, after, undefined).messages.initial()));
     expect(reads.sort()).toEqual([10, 11]);
     expect(pages[0]!.items.map((i) => i.seq)).toEqual([11, 12]);
@@ -48,7 +48,7 @@ describe('FanoutService resume pages', () => {
   it('a resume asked while the shared read runs reads afresh (it may have subscribed after that read began)', async () => {
     let release!: () => void;
     const { reads, chat } = fakeChat(new Promise((r) => (release = r)));
-    const fanout = new FanoutService(null as never, null as never, null as never, chat, null as never);
+    const fanout = new FanoutService(null as never, null as never, null as never, chat, null as never, null as never);
     const first = fanout.roomSources(room, 10, undefined).messages.initial();
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
@@ -61,7 +61,7 @@ describe('FanoutService resume pages', () => {
 
   it('a join without a position still gets the latest history, read for it alone', async () => {
     const { reads, chat } = fakeChat();
-    const fanout = new FanoutService(null as never, null as never, null as never, chat, null as never);
+    const fanout = new FanoutService(null as never, null as never, null as never, chat, null as never, null as never);
     const page = await fanout.roomSources(room, undefined, undefined).messages.initial();
     expect(reads).toEqual([undefined]);
     expect(page.more).toBe(false);

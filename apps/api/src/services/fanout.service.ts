@@ -1,14 +1,17 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { wsFrame, type BoardPicture } from '@rt/protocol';
 import type { RoomEntity } from '../domain/entities.js';
 import type { DomainEvent } from '../domain/events.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
 import { toChangeFrame, toMessageFrame, toPresenceFrame, toTypingFrame } from '../dtos/chat.dto.js';
+import { boardEntryText, boardPictureFrame, boardSseEvent, boardTopic } from '../dtos/board.dto.js';
 import { sseEvent } from '../dtos/events.dto.js';
 import { EventBus } from '../repositories/event-bus.repository.js';
 import { SessionRepository } from '../repositories/session.repository.js';
 import { SseRepository } from '../repositories/sse.repository.js';
 import { WebSocketRepository, WsFrame, type SequencedFrame } from '../repositories/websocket.repository.js';
+import { BoardService } from './board.service.js';
 import { ChatService } from './chat.service.js';
 
 const REPLAY_PAGE = 500;
@@ -33,8 +36,12 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
     private readonly websockets: WebSocketRepository,
     private readonly sse: SseRepository,
     private readonly chat: ChatService,
+    private readonly board: BoardService,
     private readonly sessions: SessionRepository,
   ) {}
+
+  /** A picture's frame, built once for every joiner that shares the picture's read. */
+  private readonly pictureFrames = new WeakMap<BoardPicture, WsFrame>();
 
   onModuleInit(): void {
     this.unsubscribe = this.bus.subscribe((event) => this.handle(event));
@@ -98,6 +105,20 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
         if (this.sse.reads(entry.stream)) this.sse.deliver(entry.stream, sseEvent(entry));
         return;
       }
+      case 'board.appended': {
+        const { entry } = event;
+        const topic = boardTopic(entry[1]);
+        if (this.websockets.readsLog(topic)) this.websockets.broadcastLog(topic, { seq: entry[2], frame: new WsFrame(boardEntryText(entry)) });
+        if (this.sse.reads(topic)) this.sse.deliver(topic, boardSseEvent(entry));
+        return;
+      }
+      case 'board.cursor': {
+        const topic = boardTopic(event.roomId);
+        if (!this.websockets.readsLog(topic)) return;
+        const frame = wsFrame('board-cursor', { room: event.room, id: event.user.id, name: event.user.username, x: event.x, y: event.y });
+        this.websockets.broadcastLogVolatile(topic, new WsFrame(frame), event.user.id);
+        return;
+      }
       case 'auth.session.revoked':
         this.websockets.endSession(event.sessionId);
         this.sse.endSession(event.sessionId);
@@ -107,6 +128,33 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
         throw new Error(`unhandled event ${JSON.stringify(unhandled)}`);
       }
     }
+  }
+
+  /**
+   * Replay for a WebSocket `board-join`: with `after` inside what the log keeps, `board-resume`
+   * and the entries after it; otherwise (no position, compacted away, or ahead of the log) the
+   * picture, then whatever the log holds past it. Then the cursor goes live.
+   */
+  boardSource(room: RoomEntity, after: number | undefined): CursorSource<SequencedFrame> {
+    const page = async (from: number, limit: number): Promise<SequencedFrame[]> =>
+      (await this.board.entriesAfter(room.id, from, limit)).map((entry) => ({ seq: entry[2], frame: boardEntryText(entry) }));
+    return {
+      initial: async () => {
+        if (after !== undefined) {
+          const { last, floor } = await this.board.bounds(room.id);
+          if (after >= floor && after <= last) {
+            const items = await page(after, REPLAY_PAGE);
+            const resume = { seq: after, frame: wsFrame('board-resume', { room: room.name, id: room.id, seq: after }) };
+            return { items: [resume, ...items], position: items.at(-1)?.seq ?? after, more: items.length === REPLAY_PAGE };
+          }
+        }
+        const picture = await this.board.picture(room.id);
+        let frame = this.pictureFrames.get(picture);
+        if (!frame) this.pictureFrames.set(picture, (frame = new WsFrame(boardPictureFrame(picture, room.name, room.id))));
+        return { items: [{ seq: picture.seq, frame }], position: picture.seq, more: true };
+      },
+      after: page,
+    };
   }
 
   /**

@@ -3,7 +3,7 @@
 // and drawer), undo and clear, compaction, a restart, limits and hostile frames.
 import { BoardPicture, type BoardEntry, type BoardPictureData } from '@rt/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, postJson, signUp, WsClient, type SignedIn } from '../support/clients.js';
+import { eventually, postJson, SseClient, signUp, WsClient, type SignedIn } from '../support/clients.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -268,6 +268,60 @@ describe('board log', () => {
     const late = await connect(bob);
     expect((await joinBoard(late, room)).joined).toBe(1);
     expect(a.socket.readyState).toBe(a.socket.OPEN);
+  });
+});
+
+describe('board over SSE', () => {
+  const roomId = async (room: string, c: WsClient) => ((await joinBoard(c, room)).first.data.id as number);
+
+  it('serves board:ID to signed-in readers only, for rooms that exist', async () => {
+    const room = await newRoom();
+    const id = await roomId(room, await connect(alice));
+    expect((await fetch(`${server.url}/api/events?topics=board:${id}`)).status).toBe(401);
+    for (const [topics, status] of [[`board:999999`, 404], ['board:0', 400], ['board:x', 400], [`board:${id}x`, 400]] as const) {
+      const res = await fetch(`${server.url}/api/events?topics=${topics}`, { headers: { cookie: bob.cookie } });
+      expect(res.status, topics).toBe(status);
+      await res.body?.cancel();
+    }
+  });
+
+  it('gives a viewer the picture, then every entry with its position, and resumes from Last-Event-ID', async () => {
+    const room = await newRoom();
+    const a = await connect(alice);
+    const id = await roomId(room, a);
+    const s = draw(a, room, 3);
+    await eventually(() => entries(a).length === 3 || undefined);
+    const viewer = new SseClient(`${server.url}/api/events?topics=board:${id}`, bob.cookie, ['picture', 'board']);
+    try {
+      const [picture] = await viewer.waitForCount(1);
+      expect(picture).toMatchObject({ type: 'picture', id: `board:${id}=3`, data: { topic: `board:${id}`, room, id, seq: 3 } });
+      const watched = new BoardPicture(picture!.data as unknown as BoardPictureData);
+      expect(pixels(watched)).toEqual(pixels(fold(a)));
+      for (let i = 3; i < 6; i++) a.send('board-stroke', { room, s, i, p: [i, i] });
+      a.send('board-undo', { room, s });
+      await viewer.waitForCount(5);
+      expect(viewer.events.slice(1).map((e) => [e.type, e.id])).toEqual([4, 5, 6, 7].map((n) => ['board', `board:${id}=${n}`]));
+      // The same bytes as the WebSocket's frames.
+      expect(viewer.raw.slice(1)).toEqual(a.raw.filter((r) => r.startsWith('["')).slice(3));
+      for (const e of viewer.events.slice(1)) expect(watched.apply(e.data.entry as BoardEntry)).toBe('applied');
+      expect(pixels(watched)).toEqual(pixels(fold(a)));
+    } finally {
+      viewer.close();
+    }
+    // Resuming from a position replays the entries after it, no picture.
+    const resumed = new SseClient(`${server.url}/api/events?topics=board:${id}&lastEventId=${encodeURIComponent(`board:${id}=5`)}`, bob.cookie, ['picture', 'board']);
+    try {
+      await resumed.waitForCount(2);
+      expect(resumed.events.map((e) => [e.type, e.id])).toEqual([['board', `board:${id}=6`], ['board', `board:${id}=7`]]);
+    } finally {
+      resumed.close();
+    }
+    // The polling fallback answers the same, as JSON.
+    const poll = await fetch(`${server.url}/api/events/poll?topics=board:${id}`, { headers: { cookie: bob.cookie } });
+    const answer = (await poll.json()) as { events: { event: string; id: string; data: BoardPictureData }[]; lastEventId: string };
+    expect(answer.events.map((e) => e.event)).toEqual(['picture']);
+    expect(answer.lastEventId).toBe(`board:${id}=7`);
+    expect(answer.events[0]!.data.strokes).toEqual([]);
   });
 });
 

@@ -176,6 +176,8 @@ function streamTopic(url: string): string | null {
  * leaves it out of the data: it is the stream's own).
  */
 export function decodeStreamData(type: string, data: unknown, id: string, topic: string | null): Record<string, unknown> {
+  // A board entry is the same tuple as over the WebSocket (its room id names the topic).
+  if (type === 'board') return { entry: data };
   if (Array.isArray(data)) {
     const fields = topic === null ? data : [topic, ...data];
     const own = String(fields[0]);

@@ -12,6 +12,8 @@ export const TOPIC_EVENT_NAMES = [
   'update-deleted',
   'blog-followers',
   'blog-ended',
+  'board',
+  'picture',
 ] as const;
 export type TopicEventName = (typeof TOPIC_EVENT_NAMES)[number];
 
@@ -31,7 +33,11 @@ export type ProbeCpuEventName = 'probe-cpu';
 
 export type SseEventName = StreamEventName | ConnectionEventName | ProbeCpuEventName;
 
-/** The private topic of the signed-in user; a blog's is `blog:ID`. */
+/**
+ * The private topic of the signed-in user; a blog's is `blog:ID`; a room's board `board:ID`
+ * (the room's id, signed-in readers only: `picture` first, then `board` entries, the same tuples
+ * as over the WebSocket).
+ */
 export const NOTIFICATIONS_TOPIC = 'notifications';
 
 /**

@@ -111,7 +111,7 @@ export class EventStreamResponder {
     const position = parsePosition(raw, composite);
     const plan = await this.streams.plan(topics, position);
     await this.sse.open(res, {
-      topics: topics.map((t) => ({ topic: t.topic, stream: t.stream, start: plan.starts.get(t.topic)!, source: this.streams.source(t, plan.starts.get(t.topic)!) })),
+      topics: topics.map((t) => ({ topic: t.topic, stream: t.stream, start: plan.starts.get(t.topic)!, source: this.streams.source(t, plan.starts.get(t.topic)!, plan) })),
       composite,
       reset: plan.reset ? JSON.stringify({ topics: plan.reset }) : undefined,
       expiresAt: topics.some((t) => t.private) && session ? session.expiresAt : undefined,

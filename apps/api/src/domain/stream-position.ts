@@ -3,7 +3,7 @@
  * stream, or `topic=seq` pairs joined by `,` on a multiplexed one (`notifications=12,blog:3=40`).
  */
 
-export const TOPIC_PATTERN = /^(notifications|blog:[1-9][0-9]{0,9}|user:[1-9][0-9]{0,9})$/;
+export const TOPIC_PATTERN = /^(notifications|blog:[1-9][0-9]{0,9}|user:[1-9][0-9]{0,9}|board:[1-9][0-9]{0,9})$/;
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 export type ParsedPosition =

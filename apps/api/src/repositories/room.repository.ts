@@ -210,6 +210,11 @@ export class RoomRepository {
     return row ? { id: row.id, name: row.name, lastSeq: row.lastSeq, lastRev: row.lastRev, createdAt: isoTime(row.createdAt) } : null;
   }
 
+  /** A room's id and name by id (a board topic names its room by id). */
+  async refById(id: number): Promise<RoomRef | null> {
+    return (await this.db.read(one<RoomRef>(`SELECT "id", "name" FROM "Room" WHERE "id" = $1`, [id]))) ?? null;
+  }
+
   /** Creates the room if it does not exist yet (idempotent, safe to run at every start). */
   async ensure(name: string): Promise<RoomEntity> {
     return toRoom(await idempotent(() => this.db.client.room.upsert({ where: { name }, create: { name }, update: {}, select: roomSelect })));

@@ -36,6 +36,11 @@ export class BoardService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /** A room by id (the board topic `board:ID`), or null. */
+  roomById(id: number): Promise<{ id: number; name: string } | null> {
+    return this.rooms.refById(id);
+  }
+
   async room(name: string): Promise<RoomEntity> {
     const room = await this.rooms.findByName(name);
     if (!room) throw new DomainError('room_not_found', `No room named "${name}"`);

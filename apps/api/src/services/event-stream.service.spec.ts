@@ -51,7 +51,7 @@ describe('EventStreamService', () => {
     logs = new FakeLogs();
     blogs = new FakeBlogFinder();
     notifications = new FakeNotifications();
-    service = new EventStreamService(notifications.as(), blogs as unknown as BlogRepository, logs as unknown as StreamEventRepository);
+    service = new EventStreamService(notifications.as(), blogs as unknown as BlogRepository, logs as unknown as StreamEventRepository, null as never);
   });
 
   /** Gives alice `count` notifications: her counter and her log. */

@@ -4,10 +4,12 @@ import type { UserEntity } from '../domain/entities.js';
 import { DomainError } from '../domain/errors.js';
 import type { CursorSource } from '../domain/gapless-cursor.js';
 import { formatComposite, TOPIC_PATTERN, type ParsedPosition } from '../domain/stream-position.js';
+import { boardPictureSse, boardSseEvent } from '../dtos/board.dto.js';
 import { eventData, sseEvent, type SseEventText } from '../dtos/events.dto.js';
 import { BlogRepository, blogStream } from '../repositories/blog.repository.js';
 import { NotificationRepository, userStream } from '../repositories/notification.repository.js';
 import { StreamEventRepository } from '../repositories/stream-event.repository.js';
+import { BoardService } from './board.service.js';
 
 const PAGE = 500;
 
@@ -18,6 +20,8 @@ export interface TopicSpec {
   private: boolean;
   /** The log's last position, when resolving the topic read it already (saves a query per stream). */
   last?: number;
+  /** A board topic's room. */
+  board?: { id: number; name: string };
 }
 
 export type ResetReason = 'ok' | 'malformed' | 'unknown' | 'expired';
@@ -27,6 +31,8 @@ export interface StreamPlan {
   topics: TopicSpec[];
   starts: Map<string, number>;
   reset: Record<string, { lastId: number; reason: ResetReason }> | null;
+  /** Board topics that start with their picture (no position, or one the log no longer holds). */
+  pictures: Set<string>;
 }
 
 /**
@@ -50,6 +56,32 @@ class LogSource implements CursorSource<SseEventText> {
   }
 }
 
+/**
+ * A board topic's replay: its picture first when the reader has no position the log still
+ * holds, then the entries after the picture's position (or after `start`).
+ */
+class BoardSource implements CursorSource<SseEventText> {
+  constructor(
+    private readonly board: BoardService,
+    private readonly room: { id: number; name: string },
+    private readonly start: number,
+    private readonly picture: boolean,
+  ) {}
+
+  async initial() {
+    if (this.picture) {
+      const picture = await this.board.picture(this.room.id);
+      return { items: [boardPictureSse(picture.toData(this.room.name, this.room.id))], position: picture.seq, more: true };
+    }
+    const items = await this.after(this.start, PAGE);
+    return { items, position: items.at(-1)?.seq ?? this.start, more: items.length === PAGE };
+  }
+
+  async after(from: number, limit: number): Promise<SseEventText[]> {
+    return (await this.board.entriesAfter(this.room.id, from, limit)).map(boardSseEvent);
+  }
+}
+
 /** Which SSE topics exist, who may read them, and where a reader resumes (or must reset). */
 @Injectable()
 export class EventStreamService {
@@ -57,6 +89,7 @@ export class EventStreamService {
     private readonly notifications: NotificationRepository,
     private readonly blogs: BlogRepository,
     private readonly log: StreamEventRepository,
+    private readonly board: BoardService,
   ) {}
 
   /**
@@ -76,6 +109,13 @@ export class EventStreamService {
         if (!specs.some((s) => s.topic === 'notifications')) specs.push({ topic: 'notifications', stream: userStream(user.id), private: true });
         continue;
       }
+      if (name.startsWith('board:')) {
+        if (!user) throw new DomainError('unauthenticated', 'Sign in required');
+        const room = await this.board.roomById(Number(name.slice('board:'.length)));
+        if (!room) throw new DomainError('not_found', `No room ${name.slice('board:'.length)}`);
+        specs.push({ topic: name, stream: name, private: true, board: room });
+        continue;
+      }
       const id = Number(name.slice('blog:'.length));
       const blog = await this.blogs.find(id);
       if (!blog) throw new DomainError('not_found', `No blog ${id}`);
@@ -87,6 +127,7 @@ export class EventStreamService {
   /** The last position handed out in a topic's log. */
   private async last(spec: TopicSpec): Promise<number> {
     if (spec.last !== undefined) return spec.last;
+    if (spec.board) return (await this.board.bounds(spec.board.id)).last;
     const [kind, id] = spec.stream.split(':');
     if (kind === 'user') return this.notifications.lastSeq(Number(id));
     return (await this.blogs.find(Number(id)))?.lastSeq ?? 0;
@@ -101,6 +142,7 @@ export class EventStreamService {
   async plan(topics: TopicSpec[], position: ParsedPosition): Promise<StreamPlan> {
     const starts = new Map<string, number>();
     const reasons = new Map<string, ResetReason>();
+    const pictures = new Set<string>();
     for (const spec of topics) {
       const last = await this.last(spec);
       const given =
@@ -108,19 +150,27 @@ export class EventStreamService {
       let reason: ResetReason = 'ok';
       if (position.kind === 'malformed') reason = 'malformed';
       else if (given !== undefined && given > last) reason = 'unknown';
-      else if (given !== undefined && given < (await this.log.floor(spec.stream, last))) reason = 'expired';
+      else if (given !== undefined && given < (await this.floor(spec, last))) reason = 'expired';
       starts.set(spec.topic, reason === 'ok' && given !== undefined ? given : last);
       reasons.set(spec.topic, reason);
+      // A board reader without a position it can resume from needs the picture, not the end of the log.
+      if (spec.board && (reason !== 'ok' || given === undefined)) pictures.add(spec.topic);
     }
     const needsReset = [...reasons.values()].some((r) => r !== 'ok');
     const reset = needsReset
       ? Object.fromEntries(topics.map((t) => [t.topic, { lastId: starts.get(t.topic)!, reason: reasons.get(t.topic)! }]))
       : null;
-    return { topics, starts, reset };
+    return { topics, starts, reset, pictures };
   }
 
-  /** The replay source of one topic, from `start`. */
-  source(spec: TopicSpec, start: number): CursorSource<SseEventText> {
+  /** The oldest position a reader of the topic may resume from. */
+  private async floor(spec: TopicSpec, last: number): Promise<number> {
+    return spec.board ? (await this.board.bounds(spec.board.id)).floor : this.log.floor(spec.stream, last);
+  }
+
+  /** The replay source of one topic, from `start` (a board's from its picture when `plan` says so). */
+  source(spec: TopicSpec, start: number, plan?: StreamPlan): CursorSource<SseEventText> {
+    if (spec.board) return new BoardSource(this.board, spec.board, start, plan?.pictures.has(spec.topic) ?? false);
     return new LogSource(this.log, spec.stream, start);
   }
 
@@ -134,6 +184,10 @@ export class EventStreamService {
     const events: PolledEvent[] = [];
     if (plan.reset) events.push({ id: formatComposite(order, positions), event: 'reset', data: { topics: plan.reset } });
     for (const spec of plan.topics) {
+      if (spec.board) {
+        await this.pollBoard(spec, spec.board, plan, order, positions, events);
+        continue;
+      }
       const room = POLL_LIMIT - events.length;
       if (room <= 0) break;
       for (const entry of await this.log.after(spec.stream, positions.get(spec.topic)!, room)) {
@@ -142,5 +196,19 @@ export class EventStreamService {
       }
     }
     return { events, lastEventId: formatComposite(order, positions) };
+  }
+
+  /** A board topic's part of a poll: the picture if the plan says so, then entries, as JSON. */
+  private async pollBoard(spec: TopicSpec, board: { id: number; name: string }, plan: StreamPlan, order: string[], positions: Map<string, number>, events: PolledEvent[]): Promise<void> {
+    if (POLL_LIMIT - events.length <= 0) return;
+    if (plan.pictures.has(spec.topic)) {
+      const picture = await this.board.picture(board.id);
+      positions.set(spec.topic, picture.seq);
+      events.push({ id: formatComposite(order, positions), event: 'picture', data: { topic: spec.topic, ...picture.toData(board.name, board.id) } });
+    }
+    for (const entry of await this.board.entriesAfter(board.id, positions.get(spec.topic)!, POLL_LIMIT - events.length)) {
+      positions.set(spec.topic, entry[2]);
+      events.push({ id: formatComposite(order, positions), event: 'board', data: entry });
+    }
   }
 }

@@ -1,6 +1,7 @@
 // Two (and more) API instances, each its own process as `npm start` runs it, sharing the machine's
 // PostgreSQL and Redis: fan-out, ordering, resume and presence across instances, graceful and
 // ungraceful stops.
+import { BoardPicture, type BoardEntry, type BoardPictureData } from '@rt/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, postJson, range, readStream, SseClient, signUp, WsClient, type SignedIn } from '../support/clients.js';
 import { startInstance, type Instance } from '../support/instances.js';
@@ -133,6 +134,37 @@ describe.skipIf(!available)('two instances sharing PostgreSQL and Redis', () => 
     const acked = senders.flatMap((ws) => ws.of('ack').map((d) => d.seq as number)).sort((x, y) => x - y);
     expect(acked).toEqual(range(1, total));
     for (const ws of [...senders, ...readers]) ws.close();
+  });
+
+  it('a board drawn on A and on B at once is one gapless log; watchers on either instance, over WebSocket and SSE, fold it to the same picture', async () => {
+    const room = unique('board');
+    await createRoom(a.url, alice, room);
+    const drawers = [await WsClient.connect(a.wsUrl, alice.cookie), await WsClient.connect(b.wsUrl, bob.cookie)];
+    const watcher = await WsClient.connect(b.wsUrl, alice.cookie);
+    for (const ws of [...drawers, watcher]) {
+      ws.send('board-join', { room });
+      await ws.waitFor('board-joined', (d) => d.room === room);
+    }
+    const id = watcher.of('board-picture')[0]!.id as number;
+    const viewer = new SseClient(`${b.url}/api/events?topics=board:${id}`, bob.cookie, ['picture', 'board']);
+    await viewer.waitForCount(1);
+    const parts = 30;
+    drawers.forEach((ws, d) => {
+      for (let i = 0; i < parts; i++) ws.send('board-stroke', i === 0 ? { room, s: 1, i, p: [d, i], c: '#000000', w: 4 } : { room, s: 1, i, p: [d, i] });
+    });
+    const total = parts * drawers.length;
+    const board = (ws: WsClient) => ws.of('board-entry').map((f) => f.entry as BoardEntry);
+    for (const ws of [...drawers, watcher]) await eventually(() => (board(ws).length >= total ? true : undefined), 20_000, `${total} board entries`);
+    await viewer.waitForCount(1 + total, 20_000);
+    expect(board(watcher).map((e) => e[2])).toEqual(range(1, total));
+    for (const ws of drawers) expect(board(ws)).toEqual(board(watcher));
+    expect(viewer.events.slice(1).map((e) => e.data.entry)).toEqual(board(watcher));
+    // Each drawer's stroke holds its points in the order drawn, whichever instance stored them.
+    const picture = new BoardPicture(viewer.events[0]!.data as unknown as BoardPictureData);
+    for (const entry of board(watcher)) expect(picture.apply(entry)).toBe('applied');
+    for (const s of picture.strokes) expect(s.points).toEqual(range(0, parts - 1).flatMap((i) => [s.authorId === alice.user.id ? 0 : 1, i]));
+    viewer.close();
+    for (const ws of [...drawers, watcher]) ws.close();
   });
 
   it('a WebSocket that leaves A resumes on B with afterSeq and misses nothing', async () => {

@@ -112,3 +112,10 @@ export interface BlogUpdateEntity {
   createdAt: string;
   editedAt: string | null;
 }
+
+/** What a member adds to a board's log (the kinds of the protocol's `BoardEntry`). */
+export type BoardWrite =
+  | { kind: 's'; stroke: number; colour: string; width: number; eraser: 0 | 1; points: number[] }
+  | { kind: 'p'; stroke: number; part: number; points: number[] }
+  | { kind: 'u'; stroke: number }
+  | { kind: 'c'; id: number; name: string };

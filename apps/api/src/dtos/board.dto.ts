@@ -11,7 +11,7 @@ import {
   type BoardPicture,
   type BoardPictureData,
 } from '@rt/protocol';
-import type { BoardWrite } from '../repositories/board.repository.js';
+import type { BoardWrite } from '../domain/entities.js';
 import type { SseEventText } from './events.dto.js';
 
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;

@@ -1,14 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { BoardPicture, type BoardEntry, type BoardPictureData } from '@rt/protocol';
+import type { BoardWrite } from '../domain/entities.js';
 import { DatabaseRepository } from './database.repository.js';
 import { exec, isoTime, many, one, sqlNow, type Unit } from './sql.js';
 
-/** What a member adds to a board's log (the kinds of {@link BoardEntry}). */
-export type BoardWrite =
-  | { kind: 's'; stroke: number; colour: string; width: number; eraser: 0 | 1; points: number[] }
-  | { kind: 'p'; stroke: number; part: number; points: number[] }
-  | { kind: 'u'; stroke: number }
-  | { kind: 'c'; id: number; name: string };
 
 export type BoardRefusal = 'board_full' | 'stroke_not_found' | 'rate_limited';
 

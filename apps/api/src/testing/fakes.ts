@@ -101,7 +101,7 @@ export class RecordingBus extends EventBus {
  * Rate limits that allow everything until told otherwise: `deny(policy)` refuses that policy's
  * next takes (all, or `times` of them). Records every take.
  */
-export class FakeRateLimit implements Pick<RateLimitRepository, 'take' | 'enforce'> {
+export class FakeRateLimit implements Pick<RateLimitRepository, 'take' | 'takeFrom' | 'enforce'> {
   readonly taken: { policy: RatePolicy; key: string }[] = [];
   private readonly denials = new Map<RatePolicy, number>();
 
@@ -119,6 +119,10 @@ export class FakeRateLimit implements Pick<RateLimitRepository, 'take' | 'enforc
 
   take(key: string): RateDecision {
     return this.decide('chat', key);
+  }
+
+  takeFrom(policy: RatePolicy, key: string): RateDecision {
+    return this.decide(policy, key);
   }
 
   enforce(policy: Exclude<RatePolicy, 'chat'>, key: string | number, what: string): Promise<void> {

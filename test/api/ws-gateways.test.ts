@@ -96,6 +96,8 @@ describe('feature gateways on one /ws', () => {
     expect(adapter.routerOf(sb)).toBe(router);
     expect([...router!.routes.keys()].sort()).toEqual(['double', 'echo']);
     expect(sa.listenerCount('message')).toBe(1);
+    // Neither gateway has handleDisconnect: Nest's per-gateway close callback is not kept (it would tell nobody).
+    expect(sa.listenerCount('close')).toBe(0);
     a.ws.close();
     b.ws.close();
   });

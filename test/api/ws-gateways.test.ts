@@ -83,7 +83,7 @@ describe('feature gateways on one /ws', () => {
     a.ws.close();
   });
 
-  it('shares one router between sockets and gives each socket one message listener', async () => {
+  it('shares one router between sockets and gives each socket no listener of its own for frames, pings, errors or closes', async () => {
     const [a, b] = [await client(), await client()];
     for (const c of [a, b]) {
       c.ws.send(JSON.stringify({ event: 'echo', data: {} }));
@@ -95,9 +95,8 @@ describe('feature gateways on one /ws', () => {
     expect(router).toBeDefined();
     expect(adapter.routerOf(sb)).toBe(router);
     expect([...router!.routes.keys()].sort()).toEqual(['double', 'echo']);
-    expect(sa.listenerCount('message')).toBe(1);
-    // Neither gateway has handleDisconnect: Nest's per-gateway close callback is not kept (it would
-    // tell nobody); the one listener is ws's own client tracking.
+    // The adapter's socket class routes them (see RealtimeWsAdapter); the one `close` listener is ws's own client tracking.
+    for (const event of ['message', 'ping', 'pong', 'error']) expect(sa.listenerCount(event), event).toBe(0);
     expect(sa.listenerCount('close')).toBe(1);
     a.ws.close();
     b.ws.close();

@@ -97,6 +97,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication<Ser
       perMessageDeflate: config.wsPerMessageDeflate,
       onFrame: () => telemetry.received('ws'),
       maxFrameBytes: config.wsMaxFrameBytes,
+      onPing: (socket, data) => websockets.answerPing(socket, data),
+      onPong: (socket) => websockets.markAlive(socket),
     }),
   );
 

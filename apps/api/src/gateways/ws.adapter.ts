@@ -34,6 +34,10 @@ export interface RealtimeWsAdapterOptions {
    * function, or null when the user is at the cap (the upgrade gets 429).
    */
   admit?(user: UserEntity): Promise<(() => void) | null>;
+  /** A client's ping (the registry answers it through its send cap: `autoPong` is off). */
+  onPing?(socket: WebSocket, data: Buffer): void;
+  /** A client's pong: it is alive. */
+  onPong?(socket: WebSocket): void;
 }
 
 type Handler = (...args: unknown[]) => unknown;
@@ -46,6 +50,8 @@ type Handler = (...args: unknown[]) => unknown;
 interface GatewayHandlers {
   instance: unknown;
   bound: boolean;
+  /** The gateway's `handleDisconnect`, if it has one. */
+  disconnect?: (socket: WebSocket, reason?: unknown) => unknown;
   byEvent: Map<string, Handler>;
   /** Nest's result unwrapping (promise or observable to observable). */
   transform: (data: unknown) => Observable<unknown>;
@@ -59,7 +65,11 @@ interface GatewayHandlers {
 export class FrameRouter {
   private readonly extended = new WeakMap<GatewayHandlers, FrameRouter>();
 
-  constructor(readonly routes: ReadonlyMap<string, GatewayHandlers>) {}
+  constructor(
+    readonly routes: ReadonlyMap<string, GatewayHandlers>,
+    /** The gateways to tell when a socket closes (those with `handleDisconnect`). */
+    readonly disconnects: readonly GatewayHandlers[] = [],
+  ) {}
 
   /** This router plus `gateway`'s events (the same object for every socket that gets both). */
   with(gateway: GatewayHandlers): FrameRouter {
@@ -72,7 +82,7 @@ export class FrameRouter {
         routes.set(event, gateway);
       }
       // A per-socket (bound) gateway is not shared: its router is not kept either.
-      next = new FrameRouter(routes);
+      next = new FrameRouter(routes, gateway.disconnect ? [...this.disconnects, gateway] : this.disconnects);
       if (!gateway.bound) this.extended.set(gateway, next);
     }
     return next;
@@ -121,9 +131,12 @@ export const frameRefs = new WeakMap<object, string>();
  * - frames above the size limit close the socket with 1009 (ws's `maxPayload`);
  * - frames the stock adapter drops silently (binary, not JSON, not `{event, data}`, unknown
  *   event) are answered with an `error` frame, and the connection stays open;
- * - a socket's frames reach the handlers through one plain `message` listener instead of the
- *   stock adapter's per-socket rxjs pipeline (fromEvent, share, first, mergeMap, takeUntil),
- *   which cost about 5 KiB of heap per idle connection (see bench/results).
+ * - a socket's frames reach the handlers without the stock adapter's per-socket rxjs pipeline
+ *   (fromEvent, share, first, mergeMap, takeUntil), which cost about 5 KiB of heap per idle
+ *   connection (see bench/results), and without listeners of its own: the server's sockets are
+ *   a subclass of ws's (ws's `WebSocket` option) whose `emit` hands `message`, `ping`, `pong`,
+ *   `error` and `close` to code shared by every socket (a socket with five listeners of its own
+ *   cost 0.2 KiB more per idle connection).
  */
 export class RealtimeWsAdapter extends WsAdapter {
   /** Each gateway's shared handlers, by Nest's handler list for it (one array per gateway). */
@@ -131,10 +144,12 @@ export class RealtimeWsAdapter extends WsAdapter {
   /** Each socket's router (shared: see FrameRouter), all grown from this adapter's empty one. */
   private readonly routers = new WeakMap<WebSocket, FrameRouter>();
   private readonly noRoutes = new FrameRouter(new Map());
+  /** What every socket does with a frame (`this` is the socket). */
+  private readonly onMessage: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void;
+  /** The class of the server's sockets (see the class comment). */
+  private readonly socketClass: typeof WebSocket;
   /** The gateway `bindGateway` was last called for (see bindClientDisconnect). */
   private boundInstance: unknown;
-  /** The one `message` listener of every socket (`this` is the socket). */
-  private readonly onMessage: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void;
 
   constructor(
     app: INestApplicationContext,
@@ -155,12 +170,49 @@ export class RealtimeWsAdapter extends WsAdapter {
         error: (err: unknown) => adapter.logger.error(err),
       });
     };
+    this.socketClass = class ServerSocket extends WebSocket {
+      override emit(event: string | symbol, ...args: unknown[]): boolean {
+        switch (event) {
+          case 'message':
+            adapter.onMessage.call(this, args[0] as WebSocket.RawData, args[1] as boolean);
+            break;
+          case 'ping':
+            adapter.options.onPing?.(this, args[0] as Buffer);
+            break;
+          case 'pong':
+            adapter.options.onPong?.(this);
+            break;
+          case 'error':
+            // Client-caused (oversized frames, protocol violations): ws already closed the socket
+            // with the right code. Normal on a public endpoint, so not an error anyone could use
+            // to flood the log.
+            adapter.logger.debug(`client socket error: ${(args[0] as Error | undefined)?.message ?? ''}`);
+            return this.listenerCount('error') > 0 ? super.emit(event, ...args) : true;
+          case 'close':
+            adapter.closed(this, args[0]);
+            break;
+        }
+        return super.emit(event, ...args);
+      }
+    };
+  }
+
+  /** A socket closed: the gateways that listen are told (as Nest would, `handleDisconnect(socket, code)`). */
+  private closed(socket: WebSocket, reason: unknown): void {
+    const router = this.routers.get(socket);
+    if (!router) return;
+    for (const gateway of router.disconnects) {
+      Promise.resolve()
+        .then(() => gateway.disconnect!(socket, reason))
+        .catch((err: unknown) => this.logger.error(err));
+    }
   }
 
   override create(port: number, options: Record<string, unknown> = {}): unknown {
     return super.create(port, {
       ...options,
       maxPayload: this.options.maxFrameBytes,
+      WebSocket: this.socketClass,
       perMessageDeflate: this.options.perMessageDeflate,
       // We speak no subprotocol: offered ones are not echoed back (ws would select the first).
       handleProtocols: () => false,
@@ -225,9 +277,7 @@ export class RealtimeWsAdapter extends WsAdapter {
    * level, not as errors anyone could use to flood the log.
    */
   override bindErrorHandler(server: WebSocketServer): WebSocketServer {
-    // One listener for every socket, not a closure per socket.
-    const onError = (err: Error) => this.logger.debug(`client socket error: ${err.message}`);
-    server.on('connection', (socket: WebSocket) => socket.on('error', onError));
+    // The sockets' own errors are handled by their class (see the class comment).
     server.on('error', (err: Error) => this.logger.error(err));
     return server;
   }
@@ -237,7 +287,14 @@ export class RealtimeWsAdapter extends WsAdapter {
     this.boundInstance = instance;
     let gateway = this.gateways.get(handlers);
     if (!gateway) {
-      gateway = { instance, bound: false, byEvent: new Map(handlers.map((h) => [h.message as string, h.callback as Handler])), transform };
+      const onDisconnect = (instance as { handleDisconnect?: (socket: WebSocket, reason?: unknown) => unknown }).handleDisconnect;
+      gateway = {
+        instance,
+        bound: false,
+        disconnect: typeof onDisconnect === 'function' ? onDisconnect.bind(instance) : undefined,
+        byEvent: new Map(handlers.map((h) => [h.message as string, h.callback as Handler])),
+        transform,
+      };
       this.gateways.set(handlers, gateway);
     }
     this.route(client, gateway);
@@ -258,7 +315,8 @@ export class RealtimeWsAdapter extends WsAdapter {
   private route(client: WebSocket, gateway: GatewayHandlers): void {
     const current = this.routers.get(client);
     this.routers.set(client, (current ?? this.noRoutes).with(gateway));
-    if (!current) client.on('message', this.onMessage); // one listener, whatever the number of gateways
+    // A socket of another class (not made by our server) gets one listener, whatever the number of gateways.
+    if (!current && !(client instanceof this.socketClass)) (client as WebSocket).on('message', this.onMessage);
   }
 
   /** The router a socket's frames go through (tests: shared by every socket of the same gateways). */
@@ -267,16 +325,17 @@ export class RealtimeWsAdapter extends WsAdapter {
   }
 
   /**
-   * ws emits `close` once: a plain listener, not `once`'s wrapper per socket. Nest asks this once
-   * per gateway per socket, right after `bindGateway` for that gateway; a gateway without
-   * `handleDisconnect` would get a closure per socket that tells nobody (a second gateway on
-   * `/ws` cost 0.3 KiB per idle socket that way), so it gets none.
+   * Nest asks this once per gateway per socket, right after `bindGateway` for that gateway, with
+   * a closure per socket. A gateway bound through `bindGateway` is told of the close by the
+   * socket's class instead (`closed`, from the router's `disconnects`), so the closure is not
+   * kept (a second gateway on `/ws` cost 0.3 KiB per idle socket that way); on Nest's own path
+   * it is a plain listener (ws emits `close` once: not `once`'s wrapper).
    */
   override bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => void): void {
-    const instance = this.boundInstance;
+    const shared = this.boundInstance !== undefined;
     this.boundInstance = undefined;
-    if (instance !== undefined && typeof (instance as { handleDisconnect?: unknown }).handleDisconnect !== 'function') return;
-    client.on('close', callback);
+    if (shared && client instanceof this.socketClass) return;
+    (client).on('close', callback);
   }
 
   private handleFrame(

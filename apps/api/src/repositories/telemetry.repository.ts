@@ -52,10 +52,13 @@ export class ConnectionMeter {
    * can then leave them out and say so.
    */
   controlBytesOut = 0;
-  /** The write callback that settles this connection's queued writes (one per connection, not per write). */
-  readonly written: WriteCallback;
-  /** Writes not yet known to have reached the kernel, oldest first from `head`. */
-  private ledger: number[] = [];
+  /**
+   * Writes not yet known to have reached the kernel, oldest first from `head`. Made on the first
+   * write that has to wait (an idle connection never needs one: 10,000 of them save 0.3 MiB).
+   */
+  private ledger: number[] | null = null;
+  /** The write callback (see {@link written}), made when first needed, for the same reason. */
+  private settleCallback?: WriteCallback;
   private head = 0;
   private ended = false;
 
@@ -70,7 +73,15 @@ export class ConnectionMeter {
   ) {
     // Everything handed to the socket so far (a handshake, a response head) is not ours.
     this.seen = socket.bytesWritten;
-    this.written = (err) => this.settle(err);
+  }
+
+  /** The write callback that settles this connection's queued writes (one per connection, not per write). */
+  get written(): WriteCallback {
+    return (this.settleCallback ??= (err) => this.settle(err));
+  }
+
+  private enqueue(entry: number): void {
+    (this.ledger ??= []).push(entry);
   }
 
   /**
@@ -80,7 +91,7 @@ export class ConnectionMeter {
    */
   callbackFor(payloadBytes: number, replayed: boolean): WriteCallback | undefined {
     if (this.socket.writableLength === 0) return undefined;
-    this.ledger.push(payloadBytes * 8 + (replayed ? REPLAYED : 0) + COVERED);
+    this.enqueue(payloadBytes * 8 + (replayed ? REPLAYED : 0) + COVERED);
     return this.written;
   }
 
@@ -88,12 +99,12 @@ export class ConnectionMeter {
   wrote(payloadBytes: number, replayed: boolean): void {
     const entry = payloadBytes * 8 + (replayed ? REPLAYED : 0);
     if (this.socket.writableLength === 0 && !this.socket.destroyed) this.count(entry);
-    else this.ledger.push(entry); // the write in flight: settled by the next one (or when read)
+    else this.enqueue(entry); // the write in flight: settled by the next one (or when read)
   }
 
   /** For a write through a library that queues on its own (ws): it always carries the callback. */
   queued(payloadBytes: number, replayed: boolean): WriteCallback {
-    this.ledger.push(payloadBytes * 8 + (replayed ? REPLAYED : 0) + COVERED);
+    this.enqueue(payloadBytes * 8 + (replayed ? REPLAYED : 0) + COVERED);
     return this.written;
   }
 
@@ -107,9 +118,9 @@ export class ConnectionMeter {
     const behind = socket.writableLength > 0;
     write(behind ? this.written : undefined);
     const bytes = Math.max(0, socket.bytesWritten - before) * 8 + CONTROL;
-    if (behind) this.ledger.push(bytes + COVERED);
+    if (behind) this.enqueue(bytes + COVERED);
     else if (socket.writableLength === 0 && !socket.destroyed) this.count(bytes);
-    else this.ledger.push(bytes);
+    else this.enqueue(bytes);
   }
 
   /**
@@ -125,6 +136,7 @@ export class ConnectionMeter {
     if (this.socket.writableLength !== 0 || this.socket.destroyed) return;
     // Nothing is queued: every write without a callback has completed.
     const ledger = this.ledger;
+    if (!ledger) return;
     while (this.head < ledger.length && (ledger[this.head]! & COVERED) === 0) this.count(ledger[this.head++]!);
     this.compact();
   }
@@ -133,14 +145,14 @@ export class ConnectionMeter {
   end(): void {
     this.catchUp();
     this.ended = true;
-    this.ledger = [];
+    this.ledger = null;
     this.head = 0;
   }
 
   /** A write with the callback settled: it (and the uncovered writes before it) is done, or, on error, never was. */
   private settle(err?: Error | null): void {
-    if (this.ended) return;
     const ledger = this.ledger;
+    if (this.ended || !ledger) return;
     while (this.head < ledger.length) {
       const entry = ledger[this.head++]!;
       if (!err) this.count(entry);
@@ -150,11 +162,13 @@ export class ConnectionMeter {
   }
 
   private compact(): void {
-    if (this.head === this.ledger.length) {
-      this.ledger.length = 0;
+    const ledger = this.ledger;
+    if (!ledger) return;
+    if (this.head === ledger.length) {
+      ledger.length = 0;
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.ledger.length) {
-      this.ledger.splice(0, this.head);
+    } else if (this.head > 1024 && this.head * 2 > ledger.length) {
+      ledger.splice(0, this.head);
       this.head = 0;
     }
   }

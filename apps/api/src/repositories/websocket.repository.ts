@@ -153,10 +153,6 @@ export class WebSocketRepository implements OnModuleInit {
   private heartbeat?: NodeJS.Timeout;
   /** Closes sockets whose session has expired, with 4001 so the client renews it and reconnects. */
   private readonly expiries = new ExpirySweep<WebSocket>((socket) => this.expire(socket));
-  /** One `pong` listener for every socket (`this` is the socket), not a closure per connection. */
-  private readonly markAlive: (this: WebSocket) => void;
-  /** One `ping` listener for every socket: the pong is a reply like any other, counted against the cap. */
-  private readonly answerPing: (this: WebSocket, data: Buffer) => void;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -165,16 +161,18 @@ export class WebSocketRepository implements OnModuleInit {
   ) {
     this.pipelineBytes = Math.min(64 * 1024, Math.floor(config.wsMaxBufferedBytes / 16));
     this.cork = new TurnCork<Connection>(Math.min(64 * 1024, Math.floor(config.wsMaxBufferedBytes / 4)), (c) => c.meter?.catchUp());
-    const sockets = this.sockets;
-    this.markAlive = function (this: WebSocket) {
-      const connection = sockets.get(this);
-      if (connection) connection.alive = true;
-    };
-    const repository = this;
-    this.answerPing = function (this: WebSocket, data: Buffer) {
-      if (repository.overCap(this)) return;
-      if (this.readyState === WebSocket.OPEN) this.pong(data);
-    };
+  }
+
+  /** The client answered a heartbeat ping (the adapter's sockets call this: no listener per socket). */
+  markAlive(socket: WebSocket): void {
+    const connection = this.sockets.get(socket);
+    if (connection) connection.alive = true;
+  }
+
+  /** The client pinged: the pong is a reply like any other, counted against the send cap. */
+  answerPing(socket: WebSocket, data: Buffer): void {
+    if (this.overCap(socket)) return;
+    if (socket.readyState === WebSocket.OPEN) socket.pong(data);
   }
 
   /**
@@ -247,8 +245,6 @@ export class WebSocketRepository implements OnModuleInit {
       connection.meter = this.telemetry.opened(socket, 'ws', tcp, { id: connection.id, userId: user.id });
       if (socket.extensions === '') connection.direct = tcp;
     }
-    socket.on('pong', this.markAlive);
-    socket.on('ping', this.answerPing);
     this.sockets.set(socket, connection);
     connection.expiry = this.expiries.add(socket, expiresAt);
     this.write(socket, wsFrame('hello', { connectionId: connection.id, serverTime: performance.timeOrigin + performance.now() }), false, connection);

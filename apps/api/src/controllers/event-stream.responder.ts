@@ -99,13 +99,13 @@ export class EventStreamResponder {
   private async open(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, topics: TopicSpec[], composite: boolean, session: AuthenticatedSession | null): Promise<void> {
     // Before any work: a signed-in reader's streams count against SSE_MAX_PER_USER, a signed-out
     // one's against SSE_MAX_PER_IP.
-    const release = session
+    const slot = session
       ? await this.limits.acquire(`sse:user:${session.user.id}`, this.config.sseMaxPerUser)
       : await this.limits.acquire(`sse:ip:${proxyAddr(req, TRUST_LOOPBACK)}`, this.config.sseMaxPerIp);
-    if (!release) {
+    if (!slot) {
       throw new DomainError('rate_limited', 'Too many open streams; close one first', { retryAfterMs: CONNECTION_RETRY_AFTER_SECONDS * 1000 });
     }
-    res.on('close', release); // `release` runs once however often it is called; `once` would wrap it per stream
+    res.on('close', () => slot.release()); // once however often it is called
     const header = req.headers['last-event-id'];
     const raw = typeof header === 'string' ? header : single(query, 'lastEventId');
     const position = parsePosition(raw, composite);

@@ -30,10 +30,10 @@ export interface RealtimeWsAdapterOptions {
    */
   send(socket: WebSocket, frame: string): void;
   /**
-   * Takes one of the user's connection slots before the upgrade completes; returns its release
-   * function, or null when the user is at the cap (the upgrade gets 429).
+   * Takes one of the user's connection slots before the upgrade completes; returns it (released
+   * when the socket closes), or null when the user is at the cap (the upgrade gets 429).
    */
-  admit?(user: UserEntity): Promise<(() => void) | null>;
+  admit?(user: UserEntity): Promise<{ release(): void } | null>;
   /** A client's ping (the registry answers it through its send cap: `autoPong` is off). */
   onPing?(socket: WebSocket, data: Buffer): void;
   /** A client's pong: it is alive. */
@@ -150,6 +150,8 @@ export class RealtimeWsAdapter extends WsAdapter {
   private readonly socketClass: typeof WebSocket;
   /** The gateway `bindGateway` was last called for (see bindClientDisconnect). */
   private boundInstance: unknown;
+  /** The slot of the upgrade being completed, for the socket ws makes for it (see create). */
+  private pendingSlot: { release(): void } | null = null;
 
   constructor(
     app: INestApplicationContext,
@@ -171,6 +173,9 @@ export class RealtimeWsAdapter extends WsAdapter {
       });
     };
     this.socketClass = class ServerSocket extends WebSocket {
+      /** The user's connection slot, held while the socket is open (a field: no closure per socket). */
+      slot: { release(): void } | null = adapter.takePendingSlot();
+
       override emit(event: string | symbol, ...args: unknown[]): boolean {
         switch (event) {
           case 'message':
@@ -189,12 +194,19 @@ export class RealtimeWsAdapter extends WsAdapter {
             adapter.logger.debug(`client socket error: ${(args[0] as Error | undefined)?.message ?? ''}`);
             return this.listenerCount('error') > 0 ? super.emit(event, ...args) : true;
           case 'close':
+            this.slot?.release();
             adapter.closed(this, args[0]);
             break;
         }
         return super.emit(event, ...args);
       }
     };
+  }
+
+  private takePendingSlot(): { release(): void } | null {
+    const slot = this.pendingSlot;
+    this.pendingSlot = null;
+    return slot;
   }
 
   /** A socket closed: the gateways that listen are told (as Nest would, `handleDisconnect(socket, code)`). */
@@ -223,20 +235,21 @@ export class RealtimeWsAdapter extends WsAdapter {
         this.options.authenticate(info.req.headers.cookie).then(
           async (session) => {
             if (!session) return done(false, 401, 'Unauthorized');
-            const release = this.options.admit ? await this.options.admit(session.user) : null;
-            if (this.options.admit && !release) return done(false, 429, 'Too Many Requests', { 'Retry-After': String(CONNECTION_RETRY_AFTER_SECONDS) });
-            // The slot is held until the TCP connection closes, however the upgrade ends
-            // (`release` runs once however often it is called; `once` would wrap it per socket).
-            if (release) info.req.socket.on('close', release);
+            const slot = this.options.admit ? await this.options.admit(session.user) : null;
+            if (this.options.admit && !slot) return done(false, 429, 'Too Many Requests', { 'Retry-After': String(CONNECTION_RETRY_AFTER_SECONDS) });
             Object.assign(info.req, { user: session.user, sessionExpiresAt: session.expiresAt, sessionId: session.sessionId });
             // ws answers 101 and the gateway writes `hello` synchronously inside done(true):
             // corked, both leave in one write (one syscall per connection, not two).
             const tcp = info.req.socket;
             tcp.cork();
+            // ws makes the socket synchronously inside done(true): it takes the slot and releases
+            // it when it closes. An upgrade that ended before a socket was made gives it back here.
+            this.pendingSlot = slot;
             try {
               done(true);
             } finally {
               tcp.uncork();
+              this.takePendingSlot()?.release();
             }
           },
           // The database is unreachable: a retryable refusal, so the client backs off and retries.

@@ -9,10 +9,32 @@ export const CONNECTION_RETRY_AFTER_SECONDS = 5;
 /**
  * Open connections per subject (`ws:user:12`, `sse:user:12`, `sse:ip:203.0.113.9`), so one user
  * or one address cannot hold thousands of sockets. `acquire` is called before any work is done
- * for a connection and returns its release function, or null when the subject is at its cap.
+ * for a connection and returns its slot, or null when the subject is at its cap.
  */
 export abstract class ConnectionLimitRepository {
-  abstract acquire(subject: string, cap: number): Promise<(() => void) | null>;
+  abstract acquire(subject: string, cap: number): Promise<ConnectionSlot | null>;
+  /** Gives a slot of `subject` back (ConnectionSlot.release calls it, once). */
+  abstract give(subject: string): void;
+}
+
+/**
+ * One connection's place under its subject's cap: `release` gives it back, once however often it
+ * is called. A small object rather than a closure: a WebSocket holds it as long as it is open,
+ * and 10,000 idle sockets each holding two closures cost 2 MiB.
+ */
+export class ConnectionSlot {
+  private released = false;
+
+  constructor(
+    private readonly owner: ConnectionLimitRepository,
+    readonly subject: string,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.owner.give(this.subject);
+  }
 }
 
 /** Counts of this instance's connections; also the fallback of the Redis one. */
@@ -33,23 +55,17 @@ class LocalCounts {
   }
 }
 
-/** Returns a release function that runs once, however often it is called. */
-function once(release: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    release();
-  };
-}
-
 /** One instance: the counts live in this process. */
 @Injectable()
 export class InProcessConnectionLimitRepository extends ConnectionLimitRepository {
   private readonly local = new LocalCounts();
 
-  acquire(subject: string, cap: number): Promise<(() => void) | null> {
-    return Promise.resolve(this.local.take(subject, cap) ? once(() => this.local.give(subject)) : null);
+  acquire(subject: string, cap: number): Promise<ConnectionSlot | null> {
+    return Promise.resolve(this.local.take(subject, cap) ? new ConnectionSlot(this, subject) : null);
+  }
+
+  give(subject: string): void {
+    this.local.give(subject);
   }
 }
 
@@ -113,7 +129,7 @@ export class RedisConnectionLimitRepository extends ConnectionLimitRepository im
     await this.redis.commands.zrem(this.instancesKey, this.config.instanceId).catch(() => undefined);
   }
 
-  async acquire(subject: string, cap: number): Promise<(() => void) | null> {
+  async acquire(subject: string, cap: number): Promise<ConnectionSlot | null> {
     const key = this.redis.key(`conn:${subject}`);
     try {
       const ok = (await this.redis.commands.eval(ACQUIRE, 2, key, this.instancesKey, this.config.instanceId, cap, Date.now(), this.config.instanceTtlSeconds * 1000)) === 1;
@@ -125,12 +141,14 @@ export class RedisConnectionLimitRepository extends ConnectionLimitRepository im
       if (!this.local.take(subject, cap)) return null;
       this.dirty.add(subject);
     }
-    return once(() => {
-      this.local.give(subject);
-      this.redis.commands.hincrby(key, this.config.instanceId, -1).catch((err: unknown) => {
-        this.unavailable(err);
-        this.dirty.add(subject);
-      });
+    return new ConnectionSlot(this, subject);
+  }
+
+  give(subject: string): void {
+    this.local.give(subject);
+    this.redis.commands.hincrby(this.redis.key(`conn:${subject}`), this.config.instanceId, -1).catch((err: unknown) => {
+      this.unavailable(err);
+      this.dirty.add(subject);
     });
   }
 

@@ -423,7 +423,7 @@ export class SseRepository {
     res.on('close', this.onResponseClose); // emitted once; `once` would wrap it per stream
 
     // Counted from here: the response head is already written, so wire bytes exclude it.
-    connection.meter = this.telemetry.opened(connection, 'sse', socket, { id: connection.connectionId, userId: connection.userId });
+    connection.meter = this.telemetry.opened('sse', socket, { id: connection.connectionId, userId: connection.userId });
     if (options.resumed) this.telemetry.resumed('sse');
     connection.write(this.retryLine, CONTROL_WRITE);
     // No id: line, so it does not move the browser's Last-Event-ID.
@@ -535,7 +535,7 @@ export class SseRepository {
 
   private remove(connection: SseConnection, reason: DisconnectReason = 'client'): void {
     connection.close();
-    if (this.connections.delete(connection.connectionId)) this.telemetry.closed(connection, reason);
+    if (this.connections.delete(connection.connectionId)) this.telemetry.closed(connection.meter, reason);
     if (connection.expiry !== undefined) this.expiries.remove(connection, connection.expiry);
     connection.expiry = undefined;
     for (const subscription of connection.subscriptions) {

@@ -229,6 +229,8 @@ export class WebSocketRepository implements OnModuleInit {
    * @returns the connection's id.
    */
   register(socket: WebSocket, user: UserEntity, expiresAt: number, tcp?: Socket, sessionId?: string): string {
+    // Every field present from the start: one fixed shape with the fields in the object itself
+    // (fields added later would go to a separate properties array, per connection).
     const connection: Connection = {
       id: `${this.instance}-${++this.nextId}`,
       user,
@@ -236,13 +238,20 @@ export class WebSocketRepository implements OnModuleInit {
       logs: NO_LOGS,
       alive: true,
       closing: false,
+      reason: undefined,
       scheduler: this.netsim.scheduler(user.id),
+      expiry: undefined,
       sessionId,
+      meter: undefined,
+      direct: undefined,
+      corked: undefined,
+      tail: undefined,
+      answered: undefined,
       inFlightBytes: 0,
     };
     // Counted from here: the 101 handshake is already written, so wire bytes exclude it.
     if (tcp) {
-      connection.meter = this.telemetry.opened(socket, 'ws', tcp, { id: connection.id, userId: user.id });
+      connection.meter = this.telemetry.opened('ws', tcp, { id: connection.id, userId: user.id });
       if (socket.extensions === '') connection.direct = tcp;
     }
     this.sockets.set(socket, connection);
@@ -493,7 +502,7 @@ export class WebSocketRepository implements OnModuleInit {
   unregister(socket: WebSocket): { id: string; user: UserEntity; rooms: string[] } | undefined {
     const connection = this.sockets.get(socket);
     if (!connection) return undefined;
-    this.telemetry.closed(socket, connection.reason ?? 'client');
+    this.telemetry.closed(connection.meter, connection.reason ?? 'client');
     if (connection.expiry !== undefined) this.expiries.remove(socket, connection.expiry);
     const rooms = [...connection.rooms.keys()];
     for (const subscription of connection.rooms.values()) this.unsubscribe(subscription);

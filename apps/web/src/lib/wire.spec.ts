@@ -69,4 +69,11 @@ describe('readStreamData', () => {
     expect(readStreamData('notification-read', read, at({}))).toBe(read);
     expect(readStreamData('update', ['blog:3', 40, 'soon', 'x'], at({}))).toBeNull();
   });
+
+  it('reads a board entry as its tuple, with its topic and stored time, and refuses a malformed one', () => {
+    const entry = ['p', 4, 17, 2, 1795356000123, 9, 3, [10, 20, 11, 21]];
+    expect(readStreamData('board', entry, at({}))).toEqual({ topic: 'board:4', entry, t: 1795356000123 });
+    expect(readStreamData('board', ['p', 'x', 17], at({}))).toBeNull();
+    expect(readStreamData('board', { not: 'a tuple' }, at({}))).toBeNull();
+  });
 });

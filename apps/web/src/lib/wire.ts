@@ -82,12 +82,18 @@ export class ChatFrameReader {
  * `notification` `[kind, t, title, body]`, plus `room, seq` when it links to a chat message (its
  * id is the event's position, `seq`), and `update`
  * `[id, t, body]`, each with the topic first on `/api/events`. They become the objects of the
- * REST API (`Notification`, `BlogUpdate`) with `topic` and `t` (stored, epoch ms). Any other
- * event's data is an object already and is returned as it is.
+ * REST API (`Notification`, `BlogUpdate`) with `topic` and `t` (stored, epoch ms). A `board`
+ * entry becomes `{topic, entry, t}` around the tuple. Any other event's data is an object
+ * already and is returned as it is.
  *
  * `position` gives the event's position in a topic (from its id), for the notification's id.
  */
 export function readStreamData(event: string, data: unknown, position: (topic: string) => number | undefined): unknown {
+  // A board entry is the WebSocket's tuple as it is: `[kind, roomId, seq, authorId, t, ...]`.
+  if (event === 'board') {
+    if (!Array.isArray(data) || typeof data[1] !== 'number' || typeof data[4] !== 'number') return null;
+    return { topic: `board:${data[1]}`, entry: data, t: data[4] };
+  }
   if (!Array.isArray(data) || typeof data[0] !== 'string') return data;
   const [topic, ...rest] = data as [string, ...unknown[]];
   if (event === 'notification') {

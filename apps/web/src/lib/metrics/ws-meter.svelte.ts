@@ -14,7 +14,11 @@ import type { ProbeSink } from './probe.svelte';
  *   rate counts every frame but `pong` and the probe's CPU-phase burst (`probe-cpu`), which is
  *   left out of every live figure;
  * - gaps and duplicates: per room `seq`, re-based on every `join` (to its `afterSeq`);
- * - replayed: `message` frames of a room between a re-join (`join` with `afterSeq`) and its `joined`.
+ * - replayed: `message` frames of a room between a re-join (`join` with `afterSeq`) and its `joined`;
+ * - boards: every entry (`board-entry`) counts for the rate; its latency from `t` once the board
+ *   is live (not between `board-picture`/`board-resume` and `board-joined`); gaps and duplicates
+ *   per `board:ID`, re-based at the picture or the resume, as on the SSE side, so both columns
+ *   measure the same entries when the board is watched over both.
  */
 export class WsMeterBinding {
   readonly #chat: ChatConnection;
@@ -26,6 +30,12 @@ export class WsMeterBinding {
   readonly #replaying = new Set<string>();
   /** Rooms joined on this socket whose `joined` has not come yet: their messages are history. */
   readonly #loading = new Set<string>();
+  /** Boards (by room name) whose `board-joined` has not come yet: their entries are a replay. */
+  readonly #boardsLoading = new Set<string>();
+  /** Boards re-joined with `after` whose `board-joined` has not come yet: their entries are replayed. */
+  readonly #boardsResuming = new Set<string>();
+  /** Board room names by id, from their picture or resume (entries name the room by id). */
+  readonly #boardIds = new Map<number, string>();
 
   constructor(chat: ChatConnection, meter: TransportMeter, onProbe: ProbeSink) {
     this.#chat = chat;
@@ -54,6 +64,8 @@ export class WsMeterBinding {
         meter.disconnected(signal.at);
         this.#replaying.clear();
         this.#loading.clear();
+        this.#boardsLoading.clear();
+        this.#boardsResuming.clear();
         this.#pings.stop();
         break;
       case 'join':
@@ -92,6 +104,33 @@ export class WsMeterBinding {
           this.#loading.delete(data.room);
         }
         return;
+      case 'board-picture':
+      case 'board-resume':
+        meter.received(at);
+        if (typeof data.room === 'string' && typeof data.id === 'number' && typeof data.seq === 'number') {
+          this.#boardsLoading.add(data.room);
+          this.#boardIds.set(data.id, data.room);
+          meter.rebase(`board:${data.id}`, data.seq);
+          if (event === 'board-resume') this.#boardsResuming.add(data.room);
+        }
+        return;
+      case 'board-joined':
+        meter.received(at);
+        if (typeof data.room === 'string') {
+          this.#boardsLoading.delete(data.room);
+          this.#boardsResuming.delete(data.room);
+        }
+        return;
+      case 'board-entry': {
+        const entry = data.entry;
+        if (!Array.isArray(entry) || typeof entry[1] !== 'number' || typeof entry[2] !== 'number') return;
+        const room = this.#boardIds.get(entry[1]);
+        const live = room !== undefined && !this.#boardsLoading.has(room);
+        meter.received(at, live ? entry[4] : undefined);
+        meter.sequence(`board:${entry[1]}`, entry[2]);
+        if (room !== undefined && this.#boardsResuming.has(room)) meter.countReplayed();
+        return;
+      }
       case 'probe-cpu':
         // The probe's CPU phase: a burst sent as fast as the server can, to time its CPU. Its
         // queueing latencies say nothing about delivery; kept out of the live figures.

@@ -138,6 +138,29 @@ describe('RoomBoards: joining', () => {
     expect(board().status('art')).toBe('live');
   });
 
+  it('leaves a board closed right after drawing only once the stroke is stored, unless it is opened again', () => {
+    board().open('art');
+    const socket = online();
+    board().begin('art', { x: 1, y: 1 }, pen);
+    board().close('art');
+    frame();
+    const [sent] = strokes(socket);
+    expect(sent).toBeDefined();
+    expect(socket.frames('board-leave')).toEqual([]);
+    store(socket, sent);
+    expect(socket.frames('board-leave').map((f) => f.data)).toEqual([{ room: 'art' }]);
+
+    board().open('art');
+    answerJoin(socket);
+    board().begin('art', { x: 2, y: 2 }, pen);
+    board().close('art');
+    board().open('art');
+    frame();
+    store(socket, strokes(socket)[1]);
+    expect(socket.frames('board-leave')).toHaveLength(1);
+    expect(board().status('art')).toBe('live');
+  });
+
   it('leaves the board when the room is closed, and stops asking for a room that does not exist', () => {
     board().open('art');
     const socket = online();
@@ -417,7 +440,7 @@ describe('RoomBoards: cursors', () => {
     vi.advanceTimersByTime(CURSOR_INTERVAL_MS * 3);
     expect(socket.frames('board-cursor')).toHaveLength(2);
     board().cursor('art', -1, 0);
-    expect(socket.frames('board-cursor').at(-1)?.data).toEqual({ room: 'art', x: -1, y: 0 });
+    expect(socket.frames('board-cursor').at(-1)?.data).toEqual({ room: 'art', x: -1, y: -1 });
   });
 
   it('shows the others’ pointers, hides one idle for 5 s or gone off the board, never our own', () => {

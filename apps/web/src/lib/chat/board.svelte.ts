@@ -120,6 +120,8 @@ interface RoomBoard {
   cursor: { x: number; y: number } | null;
   cursorSentAt: number;
   cursorTimer?: ReturnType<typeof setTimeout>;
+  /** `close` was asked while we still owed the board something: it is left once that is stored. */
+  closing: boolean;
   noticeTimer?: ReturnType<typeof setTimeout>;
 }
 
@@ -254,25 +256,25 @@ export class RoomBoards {
 
   /** Show a room's board: join it (now, or when the socket opens) and keep it joined across reconnects. */
   open(room: string): void {
-    if (this.#closed || this.#rooms.has(room)) return;
-    const board: RoomBoard = { room, picture: null, status: 'offline', strokes: [], drawing: null, queue: [], cursorTimers: new Map(), cursor: null, cursorSentAt: -Infinity };
+    const open = this.#rooms.get(room);
+    if (open) open.closing = false;
+    if (this.#closed || open) return;
+    const board: RoomBoard = { room, picture: null, status: 'offline', strokes: [], drawing: null, queue: [], cursorTimers: new Map(), cursor: null, cursorSentAt: -Infinity, closing: false };
     this.#rooms.set(room, board);
     this.#setStatus(board, 'offline');
     if (this.#socket.isOpen) this.#sendJoin(board);
   }
 
-  /** Stop receiving a room's board. What we still owe it is dropped. */
+  /**
+   * Stop receiving a room's board, once what we drew on it is stored: a stroke finished just
+   * before the view closes still reaches the others.
+   */
   close(room: string): void {
     const board = this.#rooms.get(room);
     if (!board) return;
-    this.#rooms.delete(room);
-    this.#forget(board);
-    this.#socket.send('board-leave', { room }, `bl:${room}`);
-    this.#versions = without(this.#versions, room);
-    this.#statuses = without(this.#statuses, room);
-    this.#cursors = without(this.#cursors, room);
-    this.#notices = without(this.#notices, room);
-    this.#cleared = without(this.#cleared, room);
+    this.end(room);
+    board.closing = true;
+    this.#leaveIfDone(board);
   }
 
   /** The pen goes down at `point` (board space). False when the room's picture is not in yet. */
@@ -353,11 +355,11 @@ export class RoomBoards {
     return true;
   }
 
-  /** Our pointer is at (x, y) in board space, or left the board (x = -1). Sent at most 20 times a second, the latest winning. */
+  /** Our pointer is at (x, y) in board space, or left the board (x < 0: sent as x = y = -1). Sent at most 20 times a second, the latest winning. */
   cursor(room: string, x: number, y: number): void {
     const board = this.#rooms.get(room);
     if (!board) return;
-    board.cursor = x < 0 ? { x: -1, y: 0 } : { x: clampInt(x, BOARD_WIDTH), y: clampInt(y, BOARD_HEIGHT) };
+    board.cursor = x < 0 ? { x: -1, y: -1 } : { x: clampInt(x, BOARD_WIDTH), y: clampInt(y, BOARD_HEIGHT) };
     this.#flushCursor(board);
   }
 
@@ -433,6 +435,8 @@ export class RoomBoards {
     if (kind === 'bj') {
       const board = this.#rooms.get(ref.slice(3));
       if (board && error.code === 'room_not_found') {
+        board.queue = [];
+        board.strokes = [];
         this.close(board.room);
         this.#socket.reportError(error);
       }
@@ -468,6 +472,20 @@ export class RoomBoards {
     for (const timer of board.cursorTimers.values()) clearTimeout(timer);
     board.cursorTimers.clear();
     if (this.cursors(board.room).length) this.#cursors = without(this.#cursors, board.room);
+  }
+
+  /** Left (`close`) once nothing is owed to the board. */
+  #leaveIfDone(board: RoomBoard): void {
+    if (!board.closing || board.queue.length > 0 || board.strokes.length > 0 || this.#rooms.get(board.room) !== board) return;
+    const { room } = board;
+    this.#rooms.delete(room);
+    this.#forget(board);
+    this.#socket.send('board-leave', { room }, `bl:${room}`);
+    this.#versions = without(this.#versions, room);
+    this.#statuses = without(this.#statuses, room);
+    this.#cursors = without(this.#cursors, room);
+    this.#notices = without(this.#notices, room);
+    this.#cleared = without(this.#cleared, room);
   }
 
   #forget(board: RoomBoard): void {
@@ -535,6 +553,7 @@ export class RoomBoards {
       op.stroke.acked.add(op.part);
       this.#settleStroke(board, op.stroke);
     }
+    this.#leaveIfDone(board);
   }
 
   /** A stroke with the pen up, all cut, and nothing of it left in the queue is in the picture (or never will be): stop drawing it on top. */
@@ -553,6 +572,7 @@ export class RoomBoards {
     board.strokes = board.strokes.filter((s) => s !== stroke);
     if (board.drawing === stroke) board.drawing = null;
     this.#changed(board);
+    this.#leaveIfDone(board);
   }
 
   /** Stop sending a stroke and drawing it on top: what is not on its way is dropped; what is stays until answered. */
@@ -591,7 +611,7 @@ export class RoomBoards {
       this.#ack(board, queued);
       this.#dropStroke(board, op.stroke);
     } else {
-      board.queue = board.queue.filter((q) => q !== queued);
+      this.#ack(board, queued);
     }
     // An undo of a stroke that is gone already has nothing to say.
     if (op.kind === 'undo' && error.code === 'stroke_not_found') return;
@@ -737,6 +757,7 @@ export class RoomBoards {
   }
 
   #changed(board: RoomBoard): void {
+    if (this.#rooms.get(board.room) !== board) return;
     this.#versions = { ...this.#versions, [board.room]: (this.#versions[board.room] ?? 0) + 1 };
     const cleared = board.picture?.cleared ?? null;
     if (cleared !== (this.#cleared[board.room] ?? null)) this.#cleared = { ...this.#cleared, [board.room]: cleared };

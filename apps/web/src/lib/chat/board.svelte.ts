@@ -54,6 +54,13 @@ export const SEGMENT_INTERVAL_MS = 16;
 export const CURSOR_INTERVAL_MS = 1000 / BOARD_LIMITS.cursorsPerSecond;
 /** Another member's cursor is hidden when it has not moved for this long. */
 export const CURSOR_IDLE_MS = 5_000;
+/**
+ * What we allow ourselves of the server's segment budget (60 a second after a burst of 120, per
+ * user): a margin below it, since frames paced at the edge reach it bunched up by the network.
+ * Under the budget a stroke's points wait and go out together in bigger segments.
+ */
+export const SEND_BURST = BOARD_LIMITS.segmentBurst - 20;
+export const SEND_PER_SECOND = BOARD_LIMITS.segmentsPerSecond * 0.9;
 /** A refusal of one of our strokes is shown this long. */
 export const NOTICE_MS = 4_000;
 /**
@@ -173,8 +180,8 @@ export class RoomBoards {
   #nextClear: number;
   #framePending = false;
   #closed = false;
-  /** The segment budget, as the server counts it (a token bucket of `segmentBurst`, `segmentsPerSecond`). */
-  #tokens: number = BOARD_LIMITS.segmentBurst;
+  /** Our segment budget (segments, undos and clears alike), a token bucket of SEND_BURST refilled at SEND_PER_SECOND. */
+  #tokens: number = SEND_BURST;
   #tokensAt = Date.now();
   /** After a `rate_limited`: nothing goes out before this (Date.now()). */
   #holdUntil = 0;
@@ -673,7 +680,8 @@ export class RoomBoards {
       if (board.status !== 'live') continue;
       for (const stroke of board.strokes) {
         if (uncut(stroke) === 0) continue;
-        if (now - stroke.lastCutAt >= SEGMENT_INTERVAL_MS) {
+        // Nothing is cut while earlier frames wait for the budget: the points go out together later.
+        if (now - stroke.lastCutAt >= SEGMENT_INTERVAL_MS && board.queue.every((q) => q.sent)) {
           const points = stroke.points.slice(stroke.cut, stroke.cut + BOARD_LIMITS.pointsPerSegment * 2);
           stroke.cut += points.length;
           stroke.lastCutAt = now;
@@ -691,15 +699,19 @@ export class RoomBoards {
   #pump(): void {
     if (this.#closed || !this.#socket.isOpen) return;
     const now = Date.now();
-    if (now < this.#holdUntil) return;
-    this.#tokens = Math.min(BOARD_LIMITS.segmentBurst, this.#tokens + ((now - this.#tokensAt) * BOARD_LIMITS.segmentsPerSecond) / 1000);
+    if (now < this.#holdUntil) {
+      // A timer can fire a millisecond early: wait out the rest.
+      this.#hold(this.#holdUntil - now);
+      return;
+    }
+    this.#tokens = Math.min(SEND_BURST, this.#tokens + ((now - this.#tokensAt) * SEND_PER_SECOND) / 1000);
     this.#tokensAt = now;
     for (const board of this.#rooms.values()) {
       if (board.status !== 'live') continue;
       for (const queued of board.queue) {
         if (queued.sent) continue;
         if (this.#tokens < 1) {
-          this.#hold(((1 - this.#tokens) * 1000) / BOARD_LIMITS.segmentsPerSecond);
+          this.#hold(((1 - this.#tokens) * 1000) / SEND_PER_SECOND);
           return;
         }
         if (!this.#transmit(board, queued)) return;
@@ -732,12 +744,12 @@ export class RoomBoards {
   #hold(ms: number): void {
     const until = Date.now() + Math.max(1, Math.ceil(ms));
     if (until <= this.#holdUntil && this.#holdTimer !== undefined) return;
-    this.#holdUntil = until;
+    this.#holdUntil = Math.max(until, this.#holdUntil);
     clearTimeout(this.#holdTimer);
     this.#holdTimer = setTimeout(() => {
       this.#holdTimer = undefined;
       this.#pump();
-    }, until - Date.now());
+    }, this.#holdUntil - Date.now());
   }
 
   #flushCursor(board: RoomBoard): void {

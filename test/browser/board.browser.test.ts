@@ -23,7 +23,7 @@ async function draw(page: Page, points: [number, number][]): Promise<void> {
   const at = ([x, y]: [number, number]) => [box.x + (x / 4000) * box.width, box.y + (y / 2500) * box.height] as const;
   await page.mouse.move(...at(points[0]!));
   await page.mouse.down();
-  for (const point of points.slice(1)) await page.mouse.move(...at(point), { steps: 4 });
+  for (const point of points.slice(1)) await page.mouse.move(...at(point), { steps: 2 });
   await page.mouse.up();
 }
 
@@ -58,7 +58,7 @@ async function settledHashes(pages: Page[]): Promise<string[]> {
 }
 
 function wave(x0: number, y0: number, n: number, dx: number, amplitude: number): [number, number][] {
-  return Array.from({ length: n }, (_, k) => [x0 + k * dx, y0 + Math.round(amplitude * Math.sin(k / 3))] as [number, number]);
+  return Array.from({ length: n }, (_, k) => [x0 + k * dx, y0 + Math.round(amplitude * Math.sin(k / 1.5))] as [number, number]);
 }
 
 describe.runIf(browserAvailable)('the room board', () => {
@@ -71,11 +71,11 @@ describe.runIf(browserAvailable)('the room board', () => {
     const blank = (await settledHashes(pages))[0];
 
     // Two people draw at the same time; a third erases across, then draws and undoes.
-    await Promise.all([draw(alice, wave(200, 600, 40, 80, 200)), draw(bob, wave(300, 1500, 40, 80, 300))]);
+    await Promise.all([draw(alice, wave(200, 600, 16, 200, 200)), draw(bob, wave(300, 1500, 16, 200, 300))]);
     await carol.getByTestId('board-eraser').click();
     await draw(carol, [[1000, 200], [1500, 2300]]);
     await carol.getByTestId('board-eraser').click();
-    await draw(carol, wave(2000, 2000, 10, 100, 50));
+    await draw(carol, wave(2000, 2000, 6, 150, 50));
     await expect.poll(async () => (await boardState(carol)).pending).toBe(0);
     await carol.getByTestId('board-undo').click();
     const drawn = await settledHashes(pages);
@@ -90,7 +90,7 @@ describe.runIf(browserAvailable)('the room board', () => {
 
     // A deploy: the server restarts while alice draws; everyone resumes to the same picture.
     const restarted = app.restart();
-    await draw(alice, wave(100, 2200, 30, 120, 100));
+    await draw(alice, wave(100, 2200, 16, 220, 100));
     await restarted;
     const after = await settledHashes(pages);
     expect(new Set(after).size).toBe(1);

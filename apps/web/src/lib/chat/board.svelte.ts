@@ -132,9 +132,6 @@ interface RoomBoard {
   noticeTimer?: ReturnType<typeof setTimeout>;
 }
 
-/** The current user, as the board recognises their own entries. */
-export type BoardUser = PublicUser;
-
 export interface BoardOptions {
   /** Where stroke and clear ids start (then +1 each); defaults to a random 31-bit number. */
   random?: () => number;
@@ -157,8 +154,8 @@ const clampInt = (value: number, max: number): number => Math.min(max, Math.max(
  * (`BoardPicture`, @rt/protocol), our own strokes until the log has them, and the others' pointers.
  *
  * What we draw is cut into segments, at most one per stroke per animation frame and no more often
- * than every 17 ms, at most 128 points each, and paced to the server's rate (60 a second after a
- * burst of 120). There is no ack: our own entry coming back is it. Every segment, undo and clear
+ * than every 16 ms, at most 128 points each, and paced a margin under the server's rate (60 a
+ * second after a burst of 120): points that wait go out together in bigger segments. There is no ack: our own entry coming back is it. Every segment, undo and clear
  * waits in one queue per room, in order, until its entry comes back; on a new socket the room is
  * joined again after the position the picture holds, and once `board-joined` says the log is
  * in, whatever it did not bring back is sent again (the server keeps one copy of each). A refusal
@@ -173,7 +170,8 @@ export class RoomBoards {
   #cleared = $state.raw<Record<string, { by: string; t: number } | null>>({});
 
   readonly #socket: ChatSocket;
-  readonly #me: BoardUser | null;
+  /** Who is signed in: their entries coming back are the acks. */
+  readonly #me: PublicUser | null;
   readonly #frame: (callback: () => void) => void;
   readonly #rooms = new Map<string, RoomBoard>();
   #nextStroke: number;
@@ -187,7 +185,7 @@ export class RoomBoards {
   #holdUntil = 0;
   #holdTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(socket: ChatSocket, me: BoardUser | null, options: BoardOptions = {}) {
+  constructor(socket: ChatSocket, me: PublicUser | null, options: BoardOptions = {}) {
     this.#socket = socket;
     this.#me = me;
     this.#frame = options.frame ?? nextFrame;

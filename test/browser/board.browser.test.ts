@@ -4,6 +4,7 @@
 // (their PNGs are hashed), after a server restart too. Also: others' pointers, undo, clear, the
 // PNG download, and a phone-width board.
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -96,9 +97,13 @@ describe.runIf(browserAvailable)('the room board', () => {
     expect(new Set(after).size).toBe(1);
     expect(after[0]).not.toBe(drawn[0]);
 
-    // The PNG download is the board.
+    // The PNG download is the board: painted whole, it has the bytes of the canvas, which was
+    // painted frame by frame with its settled strokes kept on a layer.
     const [download] = await Promise.all([bob.waitForEvent('download'), bob.getByTestId('board-download').click()]);
     expect(download.suggestedFilename()).toBe('board-general.png');
+    const file = await readFile((await download.path()));
+    const shown = await bob.getByTestId('board-canvas').evaluate((canvas) => (canvas as HTMLCanvasElement).toDataURL('image/png'));
+    expect(file.equals(Buffer.from(shown.slice(shown.indexOf(',') + 1), 'base64'))).toBe(true);
 
     // A clear empties every board and says who did it.
     await bob.getByTestId('board-clear').click();

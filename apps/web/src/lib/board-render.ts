@@ -16,19 +16,90 @@ export type BoardContext = Pick<
   'setTransform' | 'fillRect' | 'beginPath' | 'moveTo' | 'lineTo' | 'arc' | 'fill' | 'stroke' | 'fillStyle' | 'strokeStyle' | 'lineWidth' | 'lineCap' | 'lineJoin'
 >;
 
+/** A canvas the renderer keeps its finished strokes on, and the context that paints it. */
+export interface BoardLayer {
+  canvas: CanvasImageSource;
+  context: BoardContext;
+}
+
+/** A stroke whose points have not changed for this long is painted once onto the renderer's layer. */
+export const SETTLED_MS = 1_000;
+
 /**
  * Paint the whole board: the background, then each stroke as one path in board units (the
  * transform scales them): round caps and joins, an eraser in the background colour, a stroke of
  * one point as a dot of its width.
  */
 export function drawBoard(context: BoardContext, ...layers: readonly (readonly DrawableStroke[])[]): void {
+  paintBackground(context);
+  drawStrokes(context, layers.flat());
+}
+
+function paintBackground(context: BoardContext): void {
   context.setTransform(1, 0, 0, 1, 0, 0);
   context.fillStyle = BOARD_BACKGROUND;
   context.fillRect(0, 0, CANVAS_WIDTH, CANVAS_HEIGHT);
+}
+
+function drawStrokes(context: BoardContext, strokes: readonly DrawableStroke[], from = 0): void {
   context.setTransform(BOARD_SCALE, 0, 0, BOARD_SCALE, 0, 0);
   context.lineCap = 'round';
   context.lineJoin = 'round';
-  for (const strokes of layers) for (const stroke of strokes) drawStroke(context, stroke);
+  for (let k = from; k < strokes.length; k++) drawStroke(context, strokes[k]);
+}
+
+/**
+ * Draws a board frame after frame without painting every stroke each time: a full board (200,000
+ * points) takes hundreds of ms to paint. The strokes at the start of the picture that have settled
+ * (unchanged for SETTLED_MS) are painted once, in order, onto a layer of the canvas's size; a frame
+ * copies it pixel for pixel and paints the rest on top. Painting in the same order on the same
+ * pixels, the result is the one `drawBoard` gives. When a stroke on the layer changes (an undo, a
+ * clear, more points of it), the layer is painted again from the background.
+ */
+export class BoardRenderer {
+  readonly #layer: BoardLayer;
+  readonly #now: () => number;
+  /** The strokes on the layer, in order, with how many points each had when painted. */
+  #painted: { stroke: DrawableStroke; length: number }[] = [];
+  /** When each stroke's points were last seen changing. */
+  readonly #seen = new WeakMap<DrawableStroke, { length: number; at: number }>();
+
+  constructor(layer: BoardLayer, now: () => number = () => performance.now()) {
+    this.#layer = layer;
+    this.#now = now;
+    paintBackground(layer.context);
+  }
+
+  /** Paint `strokes` (the picture, in order) and then `pending` onto `target`. */
+  render(target: BoardContext & Pick<CanvasRenderingContext2D, 'drawImage'>, strokes: readonly DrawableStroke[], pending: readonly DrawableStroke[]): void {
+    const now = this.#now();
+    const painted = this.#painted;
+    if (painted.some((p, k) => strokes[k] !== p.stroke || p.stroke.points.length !== p.length)) {
+      paintBackground(this.#layer.context);
+      this.#painted = [];
+    }
+    let settled = this.#painted.length;
+    while (settled < strokes.length && this.#settled(strokes[settled], now)) settled++;
+    if (settled > this.#painted.length) {
+      drawStrokes(this.#layer.context, strokes.slice(0, settled), this.#painted.length);
+      for (let k = this.#painted.length; k < settled; k++) this.#painted.push({ stroke: strokes[k], length: strokes[k].points.length });
+    }
+    // Strokes not settled yet (their `seen` starts now) wait for a later frame to be painted on the layer.
+    for (let k = settled; k < strokes.length; k++) this.#settled(strokes[k], now);
+    target.setTransform(1, 0, 0, 1, 0, 0);
+    target.drawImage(this.#layer.canvas, 0, 0);
+    drawStrokes(target, strokes, settled);
+    drawStrokes(target, pending);
+  }
+
+  #settled(stroke: DrawableStroke, now: number): boolean {
+    const seen = this.#seen.get(stroke);
+    if (!seen || seen.length !== stroke.points.length) {
+      this.#seen.set(stroke, { length: stroke.points.length, at: now });
+      return false;
+    }
+    return now - seen.at >= SETTLED_MS;
+  }
 }
 
 function drawStroke(context: BoardContext, stroke: DrawableStroke): void {

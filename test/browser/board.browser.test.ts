@@ -123,6 +123,9 @@ describe.runIf(browserAvailable)('the room board', () => {
     const box = (await page.getByTestId('board-canvas').boundingBox())!;
     expect(box.x + box.width).toBeLessThanOrEqual(360);
     expect(box.width / box.height).toBeCloseTo(1.6, 1);
+    // A reload stays on the board (the tab's choice lasts the browser tab's session).
+    await page.reload();
+    await expect.poll(() => page.getByTestId('board-status').getAttribute('data-state'), { timeout: 10_000 }).toBe('live');
     const before = await page.getByTestId('board-canvas').getAttribute('data-seq');
     await draw(page, [[500, 500], [1500, 900], [2500, 500]]);
     await expect.poll(async () => (await boardState(page)).pending).toBe(0);

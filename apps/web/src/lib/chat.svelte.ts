@@ -1,3 +1,5 @@
+import type { PublicUser } from '@rt/protocol';
+import { RoomBoards, type BoardOptions } from './chat/board.svelte';
 import { HistoryPager, type FetchPage } from './chat/history.svelte';
 import { Outbox } from './chat/outbox.svelte';
 import { RoomPresence } from './chat/presence.svelte';
@@ -6,12 +8,17 @@ import { ChatSocket, type ChatSocketOptions } from './chat/socket.svelte';
 import { RoomTimeline } from './chat/timeline.svelte';
 
 export type { ChatError, ChatObserver, ChatSignal, ChatStatus } from './chat/socket.svelte';
+export type { BoardCursor, BoardStatus, BoardStyle, DrawableStroke } from './chat/board.svelte';
 export type { HistoryState } from './chat/history.svelte';
 export type { OutboxHoldReason, OutboxState, PendingMessage } from './chat/outbox.svelte';
 
 export interface ChatOptions extends ChatSocketOptions {
   /** Loads a page of older messages. Defaults to `GET /api/rooms/:room/messages`. */
   fetchPage?: FetchPage;
+  /** Who is signed in: the board recognises our own strokes coming back by it. */
+  me?: PublicUser;
+  /** The board's animation frames (specs drive them by hand). */
+  frame?: BoardOptions['frame'];
 }
 
 /**
@@ -21,7 +28,8 @@ export interface ChatOptions extends ChatSocketOptions {
  * - `outbox`: messages written and not shown back yet, sent in order, re-sent after a reconnect;
  * - `history`: older pages over REST;
  * - `presence`: who is in a room, who is typing;
- * - `reads`: the throttled `read` position.
+ * - `reads`: the throttled `read` position;
+ * - `board`: each open room's whiteboard, our strokes until they are stored, the others' pointers.
  *
  * This class only builds them in the right order; components take the feature they show
  * (`chat.outbox.send(...)`, `chat.timeline.messages(room)`). A new feature over the same socket is
@@ -34,6 +42,7 @@ export class ChatConnection {
   readonly history: HistoryPager;
   readonly presence: RoomPresence;
   readonly reads: ReadReceipts;
+  readonly board: RoomBoards;
 
   constructor(options: ChatOptions = {}) {
     this.socket = new ChatSocket(options);
@@ -43,6 +52,7 @@ export class ChatConnection {
     this.history = new HistoryPager(this.socket, this.timeline, options.fetchPage);
     this.presence = new RoomPresence(this.socket, this.timeline);
     this.reads = new ReadReceipts(this.socket, this.timeline);
+    this.board = new RoomBoards(this.socket, options.me ?? null, { frame: options.frame });
     this.socket.start();
   }
 

@@ -35,6 +35,34 @@ describe('ChatFrameReader', () => {
   });
 });
 
+describe('ChatFrameReader, board entries', () => {
+  it('reads a board entry as board-entry with its room, by the id a board-picture or board-resume announced', () => {
+    const reader = new ChatFrameReader();
+    expect(reader.read('["s",4,1,2,1795356000120,7,"#ff0000",10,0,[1,2,3,4]]')).toBeNull(); // room 4 not announced yet
+    reader.read('{"event":"board-picture","data":{"room":"art","id":4,"seq":0,"strokes":[],"cleared":null}}');
+    expect(reader.read('["s",4,1,2,1795356000120,7,"#ff0000",10,0,[1,2,3,4]]')).toEqual({
+      event: 'board-entry',
+      data: { room: 'art', entry: ['s', 4, 1, 2, 1795356000120, 7, '#ff0000', 10, 0, [1, 2, 3, 4]] },
+    });
+    reader.read('{"event":"board-resume","data":{"room":"sketch","id":5,"seq":9}}');
+    expect(reader.read('["c",5,10,2,1795356000120,"bob"]')?.data).toEqual({ room: 'sketch', entry: ['c', 5, 10, 2, 1795356000120, 'bob'] });
+    // A chat message in the same room is still a message.
+    expect(reader.read('[4,1,2,"bob",1795356000120,"hi"]')?.event).toBe('message');
+  });
+
+  it('drops a board entry whose fields do not have the types of its kind', () => {
+    const reader = new ChatFrameReader();
+    reader.read('{"event":"joining","data":{"room":"art","id":4}}');
+    expect(reader.read('["p",4,2,2,1,7,1,[1,2]]')?.event).toBe('board-entry');
+    expect(reader.read('["p",4,2,2,1,7,1,[1,2,3]]')).toBeNull(); // half a point
+    expect(reader.read('["p",4,2,2,1,7,1,[1.5,2]]')).toBeNull();
+    expect(reader.read('["s",4,1,2,1,7,"#ff0000",10,2,[1,2]]')).toBeNull(); // eraser is 0 or 1
+    expect(reader.read('["u",4,3,2,1,"7"]')).toBeNull();
+    expect(reader.read('["c",4,3,2,1,null]')).toBeNull();
+    expect(reader.read('["x",4,3,2,1]')).toBeNull(); // not a kind: read as a message, which it is not
+  });
+});
+
 describe('readStreamData', () => {
   const at = (positions: Record<string, number>) => (topic: string) => positions[topic];
 

@@ -1,9 +1,14 @@
+import { isBoardEntry, type BoardEntry } from '@rt/protocol';
+
 // The server's frames and events as the app reads them: the one place where wire formats
 // (docs/protocol.md; their types and names in @rt/protocol, packages/protocol/src) become the
 // objects the rest of the app uses. What comes off the wire is checked here, not trusted. The busiest ones are compact
 // JSON arrays; everything else is `{event, data}` (WebSocket) or an object (SSE).
 
-/** A WebSocket frame: its event and data (a `message` frame as a ChatMessage-shaped object). */
+/**
+ * A WebSocket frame: its event and data (a `message` frame as a ChatMessage-shaped object; a
+ * board entry as `board-entry` with `{room, entry}`).
+ */
 export interface ChatFrame {
   event: string;
   data: Record<string, unknown>;
@@ -11,6 +16,25 @@ export interface ChatFrame {
 
 const isRecord = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
 const iso = (ms: number) => new Date(ms).toISOString();
+
+const isInt = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value);
+const isPoints = (value: unknown): value is number[] => Array.isArray(value) && value.length % 2 === 0 && value.every(isInt);
+
+/** Whether a board entry's fields have the types its kind says (docs: `BoardEntry`, @rt/protocol). */
+function isWellFormedEntry(entry: BoardEntry): boolean {
+  const [kind, , seq, authorId, t] = entry;
+  if (!isInt(seq) || !isInt(authorId) || typeof t !== 'number') return false;
+  switch (kind) {
+    case 's':
+      return isInt(entry[5]) && typeof entry[6] === 'string' && isInt(entry[7]) && (entry[8] === 0 || entry[8] === 1) && isPoints(entry[9]);
+    case 'p':
+      return isInt(entry[5]) && isInt(entry[6]) && isPoints(entry[7]);
+    case 'u':
+      return isInt(entry[5]);
+    case 'c':
+      return typeof entry[5] === 'string';
+  }
+}
 
 /** Acks remembered until their message frame comes (a message that never comes is forgotten past this many). */
 const MAX_ACKS_WAITING = 1000;
@@ -25,6 +49,9 @@ const MAX_ACKS_WAITING = 1000;
  * whose `ack` came first is given the `clientId` of that ack, so our own message is recognised
  * in whichever order the two arrive, also when it comes in a re-join's history on a new socket
  * (the acks are kept across sockets, bounded).
+ *
+ * A board entry is an array too, with its kind letter first (`BoardEntry`); its room id comes
+ * from `joining` or from the `board-picture` / `board-resume` that answers a `board-join`.
  */
 export class ChatFrameReader {
   readonly #rooms = new Map<number, string>();
@@ -39,16 +66,24 @@ export class ChatFrameReader {
     } catch {
       return null;
     }
+    if (isBoardEntry(frame)) return this.#boardEntry(frame);
     if (Array.isArray(frame)) return this.#message(frame);
     if (!isRecord(frame)) return null;
     const { event, data } = frame;
     if (typeof event !== 'string' || !isRecord(data)) return null;
-    if (event === 'joining' && typeof data.id === 'number' && typeof data.room === 'string') this.#rooms.set(data.id, data.room);
+    const namesRoom = event === 'joining' || event === 'board-picture' || event === 'board-resume';
+    if (namesRoom && typeof data.id === 'number' && typeof data.room === 'string') this.#rooms.set(data.id, data.room);
     if (event === 'ack' && typeof data.clientId === 'string' && typeof data.seq === 'number' && typeof data.room === 'string') {
       if (this.#acks.size >= MAX_ACKS_WAITING) this.#acks.delete(this.#acks.keys().next().value!);
       this.#acks.set(`${data.room}\n${data.seq}`, data.clientId);
     }
     return { event, data };
+  }
+
+  #boardEntry(entry: BoardEntry): ChatFrame | null {
+    const room = this.#rooms.get(entry[1]);
+    if (room === undefined || !isWellFormedEntry(entry)) return null;
+    return { event: 'board-entry', data: { room, entry } };
   }
 
   #message(fields: unknown[]): ChatFrame | null {

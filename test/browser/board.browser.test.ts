@@ -65,7 +65,7 @@ function wave(x0: number, y0: number, n: number, dx: number, amplitude: number):
 describe.runIf(browserAvailable)('the room board', () => {
   const app = appInBrowser();
 
-  it('gives three browsers the same pixels: drawing at once, eraser, undo, a restart, then a clear', async () => {
+  it('gives every browser the same pixels: two drawing at once, eraser, undo, a late joiner, a restart, then a clear', async () => {
     const [{ page: alice }, { page: bob }, { page: carol }] = [await app.signUpIn('alice'), await app.signUpIn('bob'), await app.signUpIn('carol')];
     const pages = [alice, bob, carol];
     for (const page of pages) await openBoard(page);
@@ -82,6 +82,12 @@ describe.runIf(browserAvailable)('the room board', () => {
     const drawn = await settledHashes(pages);
     expect(new Set(drawn).size).toBe(1);
     expect(drawn[0]).not.toBe(blank);
+
+    // Someone who opens the board later gets the picture: the same pixels.
+    const { page: dave } = await app.signUpIn('dave');
+    await openBoard(dave);
+    expect(await settledHashes([...pages, dave])).toEqual([...drawn, drawn[0]]);
+    pages.push(dave);
 
     // The others see where alice's pointer is, by name.
     const box = (await alice.getByTestId('board-canvas').boundingBox())!;
@@ -109,7 +115,7 @@ describe.runIf(browserAvailable)('the room board', () => {
     await bob.getByTestId('board-clear').click();
     await bob.getByTestId('board-clear-confirm').click();
     for (const page of pages) await expect.poll(() => page.getByTestId('board-cleared').textContent()).toBe('Cleared by bob');
-    expect(await settledHashes(pages)).toEqual([blank, blank, blank]);
+    expect(await settledHashes(pages)).toEqual(pages.map(() => blank));
   });
 
   it('fits a phone: the board and its tools at 360 px wide, no sideways scrolling, and a finger-width stroke draws', async () => {

@@ -78,7 +78,7 @@ export interface BoardServerFrames {
   'board-resume': { room: string; id: number; seq: number };
   'board-joined': { room: string; seq: number };
   'board-left': { room: string };
-  /** Another member's pointer in board space (`x` = -1: it left the board); not stored, at most `cursorsPerSecond` per user. */
+  /** Another member's pointer in board space (`x` = `y` = -1: it left the board); not stored, at most `cursorsPerSecond` per user. */
   'board-cursor': { room: string; id: number; name: string; x: number; y: number };
 }
 
@@ -87,7 +87,7 @@ export interface BoardServerFrames {
  * There is no ack frame: the drawer's own entry coming back (same author, stroke and part) is
  * the ack. A resend of something stored already takes no new position and gets nothing back
  * (the stored entry was or will be delivered). A refusal is an `error` frame whose `ref` is the
- * frame's `ref` (the web app sends `s:i` for a segment).
+ * frame's `ref` (the web app sends `b:s:i` for a segment).
  */
 export interface BoardClientFrames {
   /** Read the board: the picture (or the entries after `after`, when the log still has them), then live entries. */
@@ -99,7 +99,7 @@ export interface BoardClientFrames {
   'board-undo': { room: string; s: number };
   /** Clear the board; `id` makes a resend harmless (unique per author, like a stroke id). */
   'board-clear': { room: string; id: number };
-  /** Where the pointer is, in board space; x = -1 when it left the board. */
+  /** Where the pointer is, in board space; x = y = -1 when it left the board. */
   'board-cursor': { room: string; x: number; y: number };
 }
 

@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { RoomRepository } from '../../apps/api/src/repositories/room.repository.js';
+import { SseRepository } from '../../apps/api/src/repositories/sse.repository.js';
 import { appInBrowser, browserAvailable, SCREENSHOTS } from '../support/browser.js';
 
 /** Nothing sticks out sideways: the page cannot be scrolled horizontally. */
@@ -116,6 +118,29 @@ describe.runIf(browserAvailable)('the room board', () => {
     await bob.getByTestId('board-clear-confirm').click();
     for (const page of pages) await expect.poll(() => page.getByTestId('board-cleared').textContent()).toBe('Cleared by bob');
     expect(await settledHashes(pages)).toEqual(pages.map(() => blank));
+  });
+
+  it("lets the metrics overlay compare SSE and WebSocket on the board's own entries", async () => {
+    const [{ page: viewer }, { page: drawer }] = [await app.signUpIn('olga'), await app.signUpIn('pavel')];
+    await openBoard(viewer);
+    await openBoard(drawer);
+    await viewer.getByTestId('metrics-toggle').click();
+    const cell = (transport: 'sse' | 'ws', metric: string) => viewer.getByTestId(`m-${transport}-${metric}`).textContent();
+    // Clock offsets first (latency needs them), then live strokes.
+    await expect.poll(() => cell('sse', 'offset-uncertainty').then(Boolean), { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => cell('ws', 'offset-uncertainty').then(Boolean), { timeout: 15_000 }).toBe(true);
+    // The board is watched on the viewer's event stream too, from where its picture stands.
+    const roomId = (await app.server.app.get(RoomRepository).refByName('general'))!.id;
+    const sse = app.server.app.get(SseRepository);
+    await expect.poll(() => sse.reads(`board:${roomId}`), { timeout: 10_000 }).toBe(true);
+    for (let k = 0; k < 3; k++) await draw(drawer, wave(200 + k * 100, 500 + k * 600, 16, 220, 150));
+    await settledHashes([viewer, drawer]);
+    for (const transport of ['sse', 'ws'] as const) {
+      await expect.poll(() => cell(transport, 'latency-p50'), { timeout: 15_000 }).toMatch(/\d/);
+      expect(await cell(transport, 'gaps'), transport).toBe('0');
+      expect(await cell(transport, 'duplicates'), transport).toBe('0');
+    }
+    await viewer.screenshot({ path: join(SCREENSHOTS, 'board-overlay.png') });
   });
 
   it('fits a phone: the board and its tools at 360 px wide, no sideways scrolling, and a finger-width stroke draws', async () => {

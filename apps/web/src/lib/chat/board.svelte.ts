@@ -114,6 +114,8 @@ interface PendingStroke extends DrawableStroke {
 
 interface RoomBoard {
   readonly room: string;
+  /** The room's id (from its picture or resume): its board is `board:ID` on the event streams. */
+  id: number | null;
   picture: BoardPicture | null;
   status: BoardStatus;
   /** Our strokes not all back yet, in the order they were drawn. */
@@ -231,6 +233,11 @@ export class RoomBoards {
     return this.#statuses[room] ?? null;
   }
 
+  /** The room's id once its board has answered (its topic on the event streams is `board:ID`). */
+  roomId(room: string): number | null {
+    return this.#rooms.get(room)?.id ?? null;
+  }
+
   /** The picture of the room's board (read it when `version` moves); null before the first one came. */
   picture(room: string): BoardPicture | null {
     return this.#rooms.get(room)?.picture ?? null;
@@ -264,7 +271,7 @@ export class RoomBoards {
     const open = this.#rooms.get(room);
     if (open) open.closing = false;
     if (this.#closed || open) return;
-    const board: RoomBoard = { room, picture: null, status: 'offline', strokes: [], drawing: null, queue: [], cursorTimers: new Map(), cursor: null, cursorSentAt: -Infinity, closing: false };
+    const board: RoomBoard = { room, id: null, picture: null, status: 'offline', strokes: [], drawing: null, queue: [], cursorTimers: new Map(), cursor: null, cursorSentAt: -Infinity, closing: false };
     this.#rooms.set(room, board);
     this.#setStatus(board, 'offline');
     if (this.#socket.isOpen) this.#sendJoin(board);
@@ -374,6 +381,7 @@ export class RoomBoards {
     const board = this.#boardOf(data);
     const { seq, strokes, cleared } = data;
     if (!board || typeof seq !== 'number' || !Array.isArray(strokes) || !strokes.every(isStrokeTuple)) return;
+    if (typeof data.id === 'number') board.id = data.id;
     board.picture = new BoardPicture({ seq, strokes, cleared: isCleared(cleared) ? cleared : null });
     this.#setStatus(board, 'joining');
     this.#changed(board);
@@ -381,7 +389,9 @@ export class RoomBoards {
 
   #onResume = (data: Record<string, unknown>): void => {
     const board = this.#boardOf(data);
-    if (board) this.#setStatus(board, 'joining');
+    if (!board) return;
+    if (typeof data.id === 'number') board.id = data.id;
+    this.#setStatus(board, 'joining');
   };
 
   #onEntry = (data: Record<string, unknown>): void => {

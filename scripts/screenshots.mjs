@@ -1,5 +1,6 @@
 // Takes the README's screenshots from the built app in real Chromium: the desktop with the
-// metrics overlay docked after a probe (docs/images/overlay.png) and a phone (docs/images/phone.png).
+// metrics overlay docked after a probe (docs/images/overlay.png), a phone (docs/images/phone.png),
+// and a room's board with two people drawing at once and the overlay open (docs/images/board.png).
 //
 //   npm run build && node scripts/screenshots.mjs
 import { spawn } from 'node:child_process';
@@ -68,7 +69,35 @@ try {
   await bob.reload();
   await until(async () => (await bob.getByTestId('message-text').count()) === 5);
   await bob.screenshot({ path: join(images, 'phone.png') });
-  console.log('wrote docs/images/overlay.png and docs/images/phone.png');
+
+  // The board: alice (overlay open) and carol draw at the same time, in two colours.
+  const carol = await person('carol', { width: 1280, height: 800 });
+  await alice.getByTestId('probe-results').waitFor();
+  for (const page of [alice, carol]) {
+    await page.getByTestId('board-tab').click();
+    await until(async () => (await page.getByTestId('board-status').getAttribute('data-state')) === 'live');
+  }
+  await carol.getByTestId('board-colour').nth(4).click();
+  const draw = async (page, points) => {
+    const box = await page.getByTestId('board-canvas').boundingBox();
+    const at = ([x, y]) => [box.x + (x / 4000) * box.width, box.y + (y / 2500) * box.height];
+    await page.mouse.move(...at(points[0]));
+    await page.mouse.down();
+    for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 3 });
+    await page.mouse.up();
+  };
+  const wave = (x0, y0, n, dx, a) => Array.from({ length: n }, (_, k) => [x0 + k * dx, y0 + Math.round(a * Math.sin(k / 1.5))]);
+  const spiral = (cx, cy, turns) => Array.from({ length: turns * 24 }, (_, k) => [cx + Math.round(Math.cos(k / 3.8) * k * 9), cy + Math.round(Math.sin(k / 3.8) * k * 6)]);
+  for (let k = 0; k < 4; k++) {
+    await Promise.all([draw(alice, wave(250, 400 + k * 450, 18, 100, 120)), draw(carol, spiral(2900, 1250, 2 + (k % 2)))]);
+  }
+  const box = await carol.getByTestId('board-canvas').boundingBox();
+  await carol.mouse.move(box.x + box.width * 0.8, box.y + box.height * 0.2);
+  await until(async () => (await alice.getByTestId('board-cursor').count()) === 1);
+  await until(async () => (await alice.getByTestId('board-status').getAttribute('data-pending')) === '0');
+  await new Promise((r) => setTimeout(r, 2500)); // the overlay's next render
+  await alice.screenshot({ path: join(images, 'board.png') });
+  console.log('wrote docs/images/overlay.png, docs/images/phone.png and docs/images/board.png');
 } finally {
   await browser.close();
   await new Promise((res) => (server.exitCode !== null ? res() : (server.once('exit', res), server.kill('SIGTERM'))));

@@ -11,6 +11,7 @@ import { drain, nowMicros, pace } from './pace.js';
 import { emptyTally, stepResult, tallyDelivery, type Tally } from './stats.js';
 import { churn, closeFlaky, openFlaky, progress, settle, watchLive } from './flaky.js';
 import { FlakyPublisher } from './flaky-publisher.js';
+import { closeBoard, openDrawers, openViewers, runBoardStep } from './board.js';
 import { closeStorePublishers, openStorePublishers, runStoreStep } from './store.js';
 
 /** Starts every payload's stamp. Not '@', which would make each chat message a mention (an extra lookup the other systems do not do). */
@@ -106,6 +107,12 @@ async function handle(command: LoadCommand): Promise<LoadReply> {
       return { id: command.id, ok: true, opened: publishers.length };
     case 'step':
       return { id: command.id, ok: true, result: await runStep(command.rate, command.durationMs, command.payloadBytes, command.graceMs) };
+    case 'board-drawers':
+      return { id: command.id, ok: true, opened: await openDrawers(command.target, command.count) };
+    case 'board-viewers':
+      return { id: command.id, ok: true, opened: await openViewers(command.target, command.count, command.concurrency) };
+    case 'board-step':
+      return { id: command.id, ok: true, board: await runBoardStep(command.rate, command.durationMs, command.graceMs) };
     case 'store-publishers':
       return { id: command.id, ok: true, opened: await openStorePublishers(command.target, command.count, command.rooms) };
     case 'store-step':
@@ -135,6 +142,7 @@ async function handle(command: LoadCommand): Promise<LoadReply> {
     case 'close':
       closeAll();
       closeStorePublishers();
+      closeBoard();
       closeFlaky();
       return { id: command.id, ok: true };
   }

@@ -88,6 +88,7 @@ describe('npm run bench --smoke', () => {
         expect(m.sent % drawers, what).toBe(0);
         expect(m.expected, what).toBe(m.sent * p.viewers);
         expect(m.delivered, what).toBe(m.expected);
+        expect({ lost: m.lost, duplicated: m.duplicated }, what).toEqual({ lost: 0, duplicated: 0 });
         expect(m.latency.n, what).toBe(m.delivered);
         expect(m.serverCpuMs, what).toBeGreaterThan(0);
       }

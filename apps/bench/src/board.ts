@@ -120,8 +120,8 @@ const drawers: Drawer[] = [];
 const viewers: Connection[] = [];
 /** The app's id of the board's room, from a drawer's `board-picture` (the SSE topic is `board:<id>`). */
 let roomId: number | undefined;
-/** Send times of this step's segments, µs, by key. */
-let sentAt = new Map<number, number>();
+/** This step's segments by key: the send time (µs) and the arrivals so far, over every viewer. */
+let sentAt = new Map<number, { at: number; arrivals: number }>();
 let step = emptyTally();
 /** Segments the server refused in this step (error frames, failed POSTs). */
 let errors = 0;
@@ -135,7 +135,8 @@ function delivered(key: number | undefined, textBytes: number, frameBytes: numbe
     step.other++;
     return;
   }
-  tallyDelivery(step, sent, nowMicros(), textBytes, frameBytes, dataBytes);
+  sent.arrivals++;
+  tallyDelivery(step, sent.at, nowMicros(), textBytes, frameBytes, dataBytes);
 }
 
 const onSegment = (text: string, frameBytes: number, dataBytes: number) => delivered(keyOf(text), Buffer.byteLength(text), frameBytes, dataBytes);
@@ -235,7 +236,9 @@ const bytesRead = () => viewers.reduce((total, v) => total + v.bytesRead(), 0);
 /**
  * Every drawer sends `rate` segments a second for `durationMs` (the drawers interleaved, so the
  * board gets drawers x rate evenly), then waits up to `graceMs` for every viewer to have every
- * segment. `wireBytes` is what the viewers' sockets read over the step.
+ * segment. `wireBytes` is what the viewers' sockets read over the step. `lost` and `duplicated`
+ * are counted per segment against the number of viewers (a viewer that got one twice while
+ * another missed it would cancel out; no system here has a path that does that).
  */
 export async function runBoardStep(rate: number, durationMs: number, graceMs: number): Promise<BoardStepResult> {
   if (drawers.length === 0) throw new Error('no drawers');
@@ -250,12 +253,19 @@ export async function runBoardStep(rate: number, durationMs: number, graceMs: nu
     const drawer = drawers[n % drawers.length]!;
     const segment = drawer.pen.next();
     points += segment.p.length / 2;
-    sentAt.set(segmentKey(segment.s, segment.i), nowMicros());
+    sentAt.set(segmentKey(segment.s, segment.i), { at: nowMicros(), arrivals: 0 });
     drawer.send(segment);
   });
   const expected = sent * viewers.length;
   await drain(() => step.delivered >= expected, graceMs);
-  return { ...stepResult(step, { sent, expected, errors, wireBytes: bytesRead() - bytesBefore }, start, nowMicros()), points };
+  // Per segment: arrivals short of one per viewer are lost, beyond it duplicated.
+  let lost = 0;
+  let duplicated = 0;
+  for (const { arrivals } of sentAt.values()) {
+    lost += Math.max(0, viewers.length - arrivals);
+    duplicated += Math.max(0, arrivals - viewers.length);
+  }
+  return { ...stepResult(step, { sent, expected, errors, wireBytes: bytesRead() - bytesBefore }, start, nowMicros()), points, lost, duplicated };
 }
 
 export function closeBoard(): void {

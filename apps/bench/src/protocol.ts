@@ -166,6 +166,9 @@ export interface StepResult {
 export interface BoardStepResult extends StepResult {
   /** Points in the segments sent. */
   points: number;
+  /** Summed over the segments: viewers short of one arrival each (lost), and arrivals beyond one per viewer (duplicated). */
+  lost: number;
+  duplicated: number;
 }
 
 /** One step of the `store` scenario: messages sent, acked (stored), refused, and the ack latency. */

@@ -239,7 +239,10 @@ function againstSocketIo(r: Results, p: WhiteboardPoint): { cpu: number; p99: nu
   return { cpu: p.deliveriesPerCpuSecond / (io?.deliveriesPerCpuSecond ?? NaN), p99: p.latency.p99 / (io?.latency.p99 ?? NaN), bytes: p.wireBytesPerSegment / (io?.wireBytesPerSegment ?? NaN) };
 }
 
-const lost = (p: WhiteboardPoint) => `${p.delivered} / ${p.expected}${p.delivered < p.expected ? ` (${p.expected - p.delivered} lost)` : ''}${p.errors ? `, ${p.errors} refused` : ''}`;
+const lost = (p: WhiteboardPoint) => {
+  const notes = [p.lost ? `${p.lost} lost` : '', p.duplicated ? `${p.duplicated} duplicated` : '', p.errors ? `${p.errors} refused` : ''].filter(Boolean);
+  return `${p.delivered} / ${p.expected}${notes.length ? ` (${notes.join(', ')})` : ''}`;
+};
 
 function whiteboardSection(r: Results): string {
   const points = r.whiteboard ?? [];

@@ -329,10 +329,12 @@ export interface WhiteboardPoint {
   viewers: number;
   /** Segments a second each drawer sends (the board gets drawers x this). */
   rate: number;
-  /** Summed over the repeats: segments sent, deliveries expected (segments x viewers) and delivered, segments refused. */
+  /** Summed over the repeats: segments sent, deliveries expected (segments x viewers) and delivered, lost and duplicated, segments refused. */
   sent: number;
   expected: number;
   delivered: number;
+  lost: number;
+  duplicated: number;
   errors: number;
   /** Medians over the repeats. */
   deliveriesPerSecond: number;
@@ -343,7 +345,7 @@ export interface WhiteboardPoint {
   wireBytesPerSegment: number;
   /** Points per segment sent (the same segments for every system: the pens are seeded). */
   pointsPerSegment: number;
-  /** Every segment reached every viewer in every repeat, none refused. */
+  /** Every segment reached every viewer once in every repeat, none refused. */
   complete: boolean;
   repeats: (BoardStepResult & Measured)[];
 }
@@ -375,13 +377,15 @@ export async function whiteboard(system: SystemName, viewers: number, s: Setting
         sent: sum((m) => m.sent),
         expected: sum((m) => m.expected),
         delivered: sum((m) => m.delivered),
+        lost: sum((m) => m.lost),
+        duplicated: sum((m) => m.duplicated),
         errors: sum((m) => m.errors),
         deliveriesPerSecond: median(runs.map((m) => perSecond(m, s.boardMs))),
         deliveriesPerCpuSecond: median(runs.map(perCpuSecond)),
         latency: medianLatency(runs),
         wireBytesPerSegment: median(runs.map((m) => m.wireBytes / Math.max(1, m.delivered))),
         pointsPerSegment: sum((m) => m.points) / Math.max(1, sum((m) => m.sent)),
-        complete: runs.every((m) => m.errors === 0 && m.delivered === m.expected),
+        complete: runs.every((m) => m.errors === 0 && m.lost === 0 && m.duplicated === 0 && m.delivered === m.expected),
         repeats: runs,
       };
       s.log(

@@ -98,7 +98,7 @@ export const SMOKE: Omit<Settings, 'log' | 'serverNodeArgs'> = {
   boardDrawers: 2,
   boardRate: 60,
   boardViewers: [5],
-  boardMs: 1000,
+  boardMs: 500,
   boardGraceMs: 5000,
   churnClients: 6,
   churnRate: 20,

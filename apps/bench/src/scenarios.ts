@@ -91,12 +91,15 @@ const medianLatency = (runs: Measured[]) => ({
 /** Each server's CPU time so far, microseconds. */
 const cpuMicros = (servers: ServerProcess[]) => Promise.all(servers.map(async (server) => (await server.stats()).cpuMicros));
 
-/** With several servers (instances of one deployment), `serverCpuMs` is their sum and `serverCpuMsEach` each one's. */
+/** One fan-out step (`step` in the load generator) and the server CPU over it. */
 async function measure(load: LoadProcess, server: ServerProcess | ServerProcess[], rate: number, durationMs: number, payloadBytes: number, graceMs: number): Promise<Measured> {
   return measured(server, rate, async () => (await load.send({ cmd: 'step', rate, durationMs, payloadBytes, graceMs })).result!);
 }
 
-/** The server CPU (of every server, summed) over one step that `run` drives from the load generator. */
+/**
+ * The server CPU over one step that `run` drives from the load generator. With several servers
+ * (instances of one deployment), `serverCpuMs` is their sum and `serverCpuMsEach` each one's.
+ */
 async function measured<R extends StepResult>(server: ServerProcess | ServerProcess[], rate: number, run: () => Promise<R>): Promise<R & Measured> {
   const servers = Array.isArray(server) ? server : [server];
   const before = await cpuMicros(servers);

@@ -14,7 +14,7 @@ const out = mkdtempSync(join(tmpdir(), 'rt-bench-smoke-'));
 
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-// The benchmark in smoke mode: tiny numbers, every scenario, every system, real processes and
+// The benchmark in smoke mode: tiny numbers, every scenario (the whiteboard's included), every system, real processes and
 // sockets. It checks that the benchmark works and that every system delivered every message; it
 // never asserts a timing (performance is reported by `npm run bench`, not tested).
 describe('npm run bench --smoke', () => {
@@ -69,6 +69,36 @@ describe('npm run bench --smoke', () => {
     for (const p of raw) expect(p.wireBytes).toBe(p.payloadBytes + (p.payloadBytes <= 125 ? 2 : 4));
     // The floor writes the payload and a newline.
     for (const p of results.sweep.filter((q) => q.system === 'floor')) expect(p.wireBytes).toBe(p.payloadBytes + 1);
+  });
+
+  // Issue 19's whiteboard: every system, every viewer count, every segment to every viewer, none
+  // refused (the app's drawers are each their own user), and the figures the report compares.
+  test('the whiteboard reached every viewer with every segment, on every system', () => {
+    const viewers = results.meta.settings.boardViewers as number[];
+    const drawers = results.meta.settings.boardDrawers as number;
+    const board = results.whiteboard ?? [];
+    expect(board.map((p) => `${p.system} x${p.viewers}`)).toEqual(viewers.flatMap((n) => SYSTEMS.map((s) => `${s} x${n}`)));
+    for (const p of board) {
+      const what = `${p.system} x${p.viewers}`;
+      expect(p.complete, what).toBe(true);
+      expect(p.drawers, what).toBe(drawers);
+      expect(p.repeats, what).toHaveLength(results.meta.settings.repeats as number);
+      for (const m of p.repeats) {
+        expect(m.errors, what).toBe(0);
+        expect(m.sent % drawers, what).toBe(0);
+        expect(m.expected, what).toBe(m.sent * p.viewers);
+        expect(m.delivered, what).toBe(m.expected);
+        expect({ lost: m.lost, duplicated: m.duplicated }, what).toEqual({ lost: 0, duplicated: 0 });
+        expect(m.latency.n, what).toBe(m.delivered);
+        expect(m.serverCpuMs, what).toBeGreaterThan(0);
+      }
+      // 4 to 8 points a segment; on the wire at least those points' digits, and as much for every system (seeded pens).
+      expect(p.pointsPerSegment, what).toBeGreaterThanOrEqual(4);
+      expect(p.pointsPerSegment, what).toBeLessThanOrEqual(8);
+      expect(p.pointsPerSegment, what).toBe(board[0]!.pointsPerSegment);
+      expect(p.wireBytesPerSegment, what).toBeGreaterThan(p.pointsPerSegment * 2 * 2);
+    }
+    for (const n of viewers) expect(markdown).toContain(`### ${n} viewers, ${drawers} drawers`);
   });
 
   // Two instances on the machine's PostgreSQL and Redis: skipped with a warning when they are not
@@ -156,7 +186,7 @@ describe('npm run bench --smoke', () => {
   });
 
   test('the report has the targets, every table and the charts', () => {
-    for (const heading of ['## Targets', '## Fan-out', '## Idle connections', '## Payload sweep', '## Chat room', '## Stored messages per second', '## Two instances: the Redis hop', '## Flaky networks', '### Churn:', '### Storm:']) expect(markdown).toContain(heading);
+    for (const heading of ['## Targets', '## Fan-out', '## Idle connections', '## Payload sweep', '## Chat room', '## Whiteboard', '## Stored messages per second', '## Two instances: the Redis hop', '## Flaky networks', '### Churn:', '### Storm:']) expect(markdown).toContain(heading);
     expect(markdown).toContain('![fan-out](fanout.svg)');
     expect(markdown).toContain('![flaky networks](flaky.svg)');
     // 11 (with connection setup CPU) + 4 for churn and storm.

@@ -32,28 +32,43 @@ export function wsFrameBytes(textBytes: number): number {
   return textBytes + (textBytes <= 125 ? 2 : textBytes <= 0xffff ? 4 : 10);
 }
 
-function wsUrl(target: Target, path: string): string {
+export function wsUrl(target: Target, path: string): string {
   return `ws://127.0.0.1:${target.port}${path}`;
 }
 
-/** Opens a `ws` client; resolves once it is open (and, for the app, once it has joined the room). */
-function openWs(url: string, headers: Record<string, string>, onMessage: OnMessage, join?: string): Promise<WebSocket> {
+/**
+ * How a socket joins before its messages count: the frame it sends on open, the start of the
+ * frame that says it is in, and (optionally) what it is told before that (a board's picture).
+ */
+export interface WsJoin {
+  frame: string;
+  ready: string;
+  onJoining?: (text: string) => void;
+}
+
+/** Joining a chat room: `join`, answered with `joined`. */
+const chatJoin = (room: string): WsJoin => ({ frame: clientFrame('join', { room }), ready: '{"event":"joined"' });
+
+/** Opens a `ws` client; resolves once it is open (and, for the app, once it has joined). */
+export function openWs(url: string, headers: Record<string, string>, onMessage: OnMessage, join?: WsJoin): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { headers, perMessageDeflate: false });
     let ready = !join;
     socket.on('message', (data: Buffer, isBinary) => {
       const text = isBinary ? '' : data.toString();
       if (!ready) {
-        if (text.startsWith('{"event":"joined"')) {
+        if (text.startsWith(join!.ready)) {
           ready = true;
           resolve(socket);
+        } else {
+          join!.onJoining?.(text);
         }
         return;
       }
       onMessage(text, wsFrameBytes(data.length), data.length);
     });
     socket.once('open', () => {
-      if (join) socket.send(clientFrame('join', { room: join }));
+      if (join) socket.send(join.frame);
       else resolve(socket); // the upgrade succeeded: signed in and registered
     });
     socket.once('error', reject);
@@ -61,7 +76,7 @@ function openWs(url: string, headers: Record<string, string>, onMessage: OnMessa
   });
 }
 
-function wsConnection(socket: WebSocket): Connection {
+export function wsConnection(socket: WebSocket): Connection {
   const tcp = (socket as unknown as { _socket: Socket })._socket;
   return { bytesRead: () => tcp.bytesRead, close: () => socket.terminate() };
 }
@@ -94,24 +109,37 @@ function readSse(res: IncomingMessage, onMessage: OnMessage, onOther: () => void
   });
 }
 
-function openSse(port: number, path: string, onMessage: OnMessage, onOther: () => void): Promise<Connection> {
+/**
+ * Opens an event stream. With `ready`, it resolves once the first event of that name has come
+ * (a board's picture: the reader is then in the log), and drops every event before it.
+ */
+export function openSse(port: number, path: string, onMessage: OnMessage, onOther: () => void, headers: Record<string, string> = {}, ready?: string): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { Accept: 'text/event-stream' } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { Accept: 'text/event-stream', ...headers } }, (res) => {
       if (res.statusCode !== 200) {
         reject(new Error(`stream refused: ${res.statusCode}`));
         res.resume();
         return;
       }
       const socket = res.socket;
+      const connection = { bytesRead: () => socket.bytesRead, close: () => req.destroy() };
+      let waiting = ready !== undefined;
       readSse(
         res,
         (text, bytes, dataBytes) => {
+          if (waiting) {
+            if (text.startsWith(`event: ${ready}\n`) || text.includes(`\nevent: ${ready}\n`)) {
+              waiting = false;
+              resolve(connection);
+            }
+            return;
+          }
           if (text.startsWith('event: hello')) return; // the app's greeting, before any step
           onMessage(text, bytes, dataBytes);
         },
         onOther,
       );
-      resolve({ bytesRead: () => socket.bytesRead, close: () => req.destroy() });
+      if (!waiting) resolve(connection);
     });
     req.on('error', reject);
     req.end();
@@ -124,7 +152,7 @@ export async function openReceiver(target: Target, index: number, role: 'sub' | 
     case 'app-ws': {
       const cookie = target.cookies![index % target.cookies!.length]!;
       // An idle connection is open and signed in (its `hello` has come) but has joined no room.
-      const socket = await openWs(wsUrl(target, '/ws'), { cookie }, onMessage, role === 'idle' ? undefined : target.room);
+      const socket = await openWs(wsUrl(target, '/ws'), { cookie }, onMessage, role === 'idle' ? undefined : chatJoin(target.room!));
       return { ...wsConnection(socket), ...appWsPublisher(socket, target.room!, `r${index}`) };
     }
     case 'raw-ws': {
@@ -157,7 +185,7 @@ export async function openPublisher(target: Target, index: number, onError: () =
       const cookie = target.cookies![index % target.cookies!.length]!;
       const socket = await openWs(wsUrl(target, '/ws'), { cookie }, (text) => {
         if (text.startsWith('{"event":"error"')) onError();
-      }, target.room);
+      }, chatJoin(target.room!));
       return { ...appWsPublisher(socket, target.room!, `p${index}`), close: () => socket.terminate() };
     }
     case 'raw-ws': {
@@ -188,7 +216,7 @@ function appWsPublisher(socket: WebSocket, room: string, prefix: string): Publis
 }
 
 /** Publishes by HTTP POST over a few keep-alive connections (a browser would use one per origin and more in HTTP/2). */
-function httpPublisher(port: number, path: string, headers: Record<string, string>, body: (payload: string) => string, onError: () => void = () => {}, okStatus = 204): Publisher {
+export function httpPublisher(port: number, path: string, headers: Record<string, string>, body: (payload: string) => string, onError: () => void = () => {}, okStatus = 204): Publisher {
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   return {
     publish: (payload) => {
@@ -207,7 +235,7 @@ function httpPublisher(port: number, path: string, headers: Record<string, strin
   };
 }
 
-function openSocketIo(port: number, role: string, onMessage: OnMessage): Promise<IoSocket> {
+export function openSocketIo(port: number, role: string, onMessage: OnMessage): Promise<IoSocket> {
   return new Promise((resolve, reject) => {
     const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], query: { role }, forceNew: true, reconnection: false });
     socket.on('message', (payload: string) => {
@@ -220,13 +248,13 @@ function openSocketIo(port: number, role: string, onMessage: OnMessage): Promise
   });
 }
 
-function socketIoConnection(socket: IoSocket): Connection {
+export function socketIoConnection(socket: IoSocket): Connection {
   const transport = (socket.io as unknown as { engine: { transport: { ws: { _socket: Socket } } } }).engine.transport;
   const tcp = transport.ws._socket;
   return { bytesRead: () => tcp.bytesRead, close: () => socket.disconnect() };
 }
 
-function openFloor(port: number, role: string, onMessage: OnMessage): Promise<Socket> {
+export function openFloor(port: number, role: string, onMessage: OnMessage): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, noDelay: true }, () => {
       socket.write(role + '\n');

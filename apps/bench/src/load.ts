@@ -7,15 +7,16 @@
  */
 import { openPublisher, openReceiver, type Connection, type Publisher } from './clients.js';
 import type { LoadCommand, LoadReply, StepResult, Target } from './protocol.js';
-import { summarize } from './stats.js';
+import { drain, nowMicros, pace } from './pace.js';
+import { emptyTally, stepResult, tallyDelivery, type Tally } from './stats.js';
 import { churn, closeFlaky, openFlaky, progress, settle, watchLive } from './flaky.js';
 import { FlakyPublisher } from './flaky-publisher.js';
+import { closeBoard, openDrawers, openViewers, runBoardStep } from './board.js';
 import { closeStorePublishers, openStorePublishers, runStoreStep } from './store.js';
 
 /** Starts every payload's stamp. Not '@', which would make each chat message a mention (an extra lookup the other systems do not do). */
 const MARK = '~~';
 
-const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /** `~~<send time µs>;<publisher>;` padded with `x` to exactly `bytes` (at least the header). */
 export function makePayload(bytes: number, publisher: number): string {
@@ -33,15 +34,7 @@ const publishers: Publisher[] = [];
 /** Chat participants publish as well as receive; fan-out uses dedicated publishers. */
 let participants = false;
 
-let step: {
-  delivered: number;
-  frameBytes: number;
-  textBytes: number;
-  dataBytes: number;
-  other: number;
-  samples: number[];
-  lastDelivery: number;
-} = { delivered: 0, frameBytes: 0, textBytes: 0, dataBytes: 0, other: 0, samples: [], lastDelivery: 0 };
+let step: Tally = emptyTally();
 let publishErrors = 0;
 let flakyPublisher: FlakyPublisher | undefined;
 
@@ -55,13 +48,7 @@ function onMessage(receiver: number, text: string, frameBytes: number, dataBytes
   const sentMicros = Number(text.slice(at + 2, t));
   const publisher = Number(text.slice(t + 1, text.indexOf(';', t + 1)));
   if (participants && publisher === receiver) return; // a chat participant's own message echoed back
-  const now = nowMicros();
-  step.delivered++;
-  step.frameBytes += frameBytes;
-  step.textBytes += Buffer.byteLength(text);
-  step.dataBytes += dataBytes;
-  step.samples.push((now - sentMicros) / 1000);
-  step.lastDelivery = now;
+  tallyDelivery(step, sentMicros, nowMicros(), Buffer.byteLength(text), frameBytes, dataBytes);
 }
 
 async function open(target: Target, count: number, role: 'sub' | 'both' | 'idle', concurrency: number): Promise<number> {
@@ -90,45 +77,18 @@ async function runStep(rate: number, durationMs: number, payloadBytes: number, g
     : publishers.map((p, i) => ({ publish: (payload: string) => p.publish(payload), index: -1 - i }));
   if (senders.length === 0) throw new Error('no publishers');
   const recipientsPerMessage = participants ? receivers.length - 1 : receivers.length;
-  step = { delivered: 0, frameBytes: 0, textBytes: 0, dataBytes: 0, other: 0, samples: [], lastDelivery: 0 };
+  step = emptyTally();
   publishErrors = 0;
   const bytesBefore = bytesRead();
   const start = nowMicros();
-  let sent = 0;
-  const total = Math.max(1, Math.round((rate * durationMs) / 1000));
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((nowMicros() - start) / 1e6) * rate) + 1);
-      while (sent < due) {
-        const sender = senders[sent % senders.length]!;
-        sender.publish(makePayload(payloadBytes, sender.index));
-        sent++;
-      }
-      if (sent < total) setTimeout(tick, 1);
-      else resolve();
-    };
-    tick();
+  const sent = Math.max(1, Math.round((rate * durationMs) / 1000));
+  await pace(rate, sent, (n) => {
+    const sender = senders[n % senders.length]!;
+    sender.publish(makePayload(payloadBytes, sender.index));
   });
   const expected = sent * recipientsPerMessage;
-  const deadline = nowMicros() + graceMs * 1000;
-  while (step.delivered + publishErrors * recipientsPerMessage < expected && nowMicros() < deadline) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  // Let stragglers that are not ours (acks, pings) settle out of the byte count of the next step.
-  await new Promise((r) => setTimeout(r, 20));
-  return {
-    sent,
-    expected,
-    delivered: step.delivered,
-    errors: publishErrors,
-    latency: summarize(step.samples),
-    wireBytes: bytesRead() - bytesBefore,
-    frameBytes: step.frameBytes,
-    textBytes: step.textBytes,
-    dataBytes: step.dataBytes,
-    elapsedMs: ((step.lastDelivery || nowMicros()) - start) / 1000,
-    otherMessages: step.other,
-  };
+  await drain(() => step.delivered + publishErrors * recipientsPerMessage >= expected, graceMs);
+  return stepResult(step, { sent, expected, errors: publishErrors, wireBytes: bytesRead() - bytesBefore }, start, nowMicros());
 }
 
 function closeAll(): void {
@@ -147,6 +107,12 @@ async function handle(command: LoadCommand): Promise<LoadReply> {
       return { id: command.id, ok: true, opened: publishers.length };
     case 'step':
       return { id: command.id, ok: true, result: await runStep(command.rate, command.durationMs, command.payloadBytes, command.graceMs) };
+    case 'board-drawers':
+      return { id: command.id, ok: true, opened: await openDrawers(command.target, command.count) };
+    case 'board-viewers':
+      return { id: command.id, ok: true, opened: await openViewers(command.target, command.count, command.concurrency) };
+    case 'board-step':
+      return { id: command.id, ok: true, board: await runBoardStep(command.rate, command.durationMs, command.graceMs) };
     case 'store-publishers':
       return { id: command.id, ok: true, opened: await openStorePublishers(command.target, command.count, command.rooms) };
     case 'store-step':
@@ -176,6 +142,7 @@ async function handle(command: LoadCommand): Promise<LoadReply> {
     case 'close':
       closeAll();
       closeStorePublishers();
+      closeBoard();
       closeFlaky();
       return { id: command.id, ok: true };
   }

@@ -101,6 +101,10 @@ function appEnv(port: number, dataDir: string): NodeJS.ProcessEnv {
     WS_MAX_PER_USER: '1000000',
     SSE_MAX_PER_USER: '1000000',
     SSE_MAX_PER_IP: '1000000',
+    // The whiteboard's drawers are each their own user, drawing at the default rate limit's 60
+    // segments a second: raised like the others so a late timer's catch-up burst is not refused.
+    BOARD_RATE_BURST: '100000',
+    BOARD_RATE_PER_SECOND: '100000',
     CHAT_MAX_TEXT_CHARS: '20000',
     BLOG_MAX_UPDATE_CHARS: '20000',
     WS_PING_INTERVAL_MS: '600000',

@@ -55,6 +55,9 @@ export type LoadCommand =
   | { cmd: 'step'; id: number; rate: number; durationMs: number; payloadBytes: number; graceMs: number; keepSamples?: boolean }
   | { cmd: 'store-publishers'; id: number; target: Target; count: number; rooms: string[] }
   | { cmd: 'store-step'; id: number; rate: number; durationMs: number; payloadBytes: number; graceMs: number }
+  | { cmd: 'board-drawers'; id: number; target: Target; count: number }
+  | { cmd: 'board-viewers'; id: number; target: Target; count: number; concurrency: number }
+  | { cmd: 'board-step'; id: number; rate: number; durationMs: number; graceMs: number }
   | { cmd: 'close'; id: number }
   | { cmd: 'flaky-open'; id: number; system: FlakySystem; target: Target; count: number; concurrency: number }
   | { cmd: 'flaky-churn'; id: number; durationMs: number; periodMs: [number, number]; offlineMs: [number, number] }
@@ -159,6 +162,15 @@ export interface StepResult {
   otherMessages: number;
 }
 
+/** One step of the `whiteboard` scenario: segments are the messages (sent = segments, expected = segments x viewers). */
+export interface BoardStepResult extends StepResult {
+  /** Points in the segments sent. */
+  points: number;
+  /** Summed over the segments: viewers short of one arrival each (lost), and arrivals beyond one per viewer (duplicated). */
+  lost: number;
+  duplicated: number;
+}
+
 /** One step of the `store` scenario: messages sent, acked (stored), refused, and the ack latency. */
 export interface StoreResult {
   sent: number;
@@ -173,5 +185,5 @@ export interface StoreResult {
 }
 
 export type LoadReply =
-  | { id: number; ok: true; opened?: number; result?: StepResult; store?: StoreResult; flaky?: FlakyResult; progress?: FlakyProgress; published?: Published[]; publishFailures?: number }
+  | { id: number; ok: true; opened?: number; result?: StepResult; board?: BoardStepResult; store?: StoreResult; flaky?: FlakyResult; progress?: FlakyProgress; published?: Published[]; publishFailures?: number }
   | { id: number; ok: false; error: string };

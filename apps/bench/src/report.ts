@@ -2,7 +2,7 @@
 import { flakyChart, flakySection, flakyVerdicts } from './flaky-report.js';
 import type { ChurnPoint, StormPoint } from './flaky-scenarios.js';
 import { TRANSPORT, type SystemName } from './protocol.js';
-import type { ChatPoint, FanoutPoint, IdlePoint, MultiConfig, MultiPoint, StoreEngine, StorePoint, SweepPoint } from './scenarios.js';
+import type { ChatPoint, FanoutPoint, IdlePoint, MultiConfig, MultiPoint, StoreEngine, StorePoint, SweepPoint, WhiteboardPoint } from './scenarios.js';
 
 export interface Results {
   meta: {
@@ -20,6 +20,8 @@ export interface Results {
   fanout: FanoutPoint[];
   sweep: SweepPoint[];
   chat: ChatPoint[];
+  /** A room's whiteboard: drawers and viewers (absent from results written before it existed). */
+  whiteboard?: WhiteboardPoint[];
   /** Two instances and the Redis hop (absent from results written before it existed). */
   multi?: MultiPoint[];
   /** Why the two-instance scenario was skipped (PostgreSQL or Redis not reachable). */
@@ -231,6 +233,42 @@ function chatSection(r: Results): string {
   );
 }
 
+/** Each whiteboard point against Socket.IO's at the same viewer count: deliveries per CPU-second, p99 and wire bytes per segment. */
+function againstSocketIo(r: Results, p: WhiteboardPoint): { cpu: number; p99: number; bytes: number } {
+  const io = r.whiteboard?.find((q) => q.system === 'socketio' && q.viewers === p.viewers);
+  return { cpu: p.deliveriesPerCpuSecond / (io?.deliveriesPerCpuSecond ?? NaN), p99: p.latency.p99 / (io?.latency.p99 ?? NaN), bytes: p.wireBytesPerSegment / (io?.wireBytesPerSegment ?? NaN) };
+}
+
+const lost = (p: WhiteboardPoint) => {
+  const notes = [p.lost ? `${p.lost} lost` : '', p.duplicated ? `${p.duplicated} duplicated` : '', p.errors ? `${p.errors} refused` : ''].filter(Boolean);
+  return `${p.delivered} / ${p.expected}${notes.length ? ` (${notes.join(', ')})` : ''}`;
+};
+
+function whiteboardSection(r: Results): string {
+  const points = r.whiteboard ?? [];
+  if (!points.length) return 'Not run.';
+  const m = r.meta.settings;
+  const first = points[0]!;
+  const intro = `${first.drawers} drawers in one board, each sending ${first.rate} segments a second (strokes of 60 segments, ${first.pointsPerSegment.toFixed(1)} points a segment on average; the pens are seeded, so every system gets the same segments), for ${(Number(m.boardMs) / 1000).toFixed(1)} s a step, each figure the median of ${String(m.repeats)} step${m.repeats === 1 ? '' : 's'} after a warm-up.
+**app-ws**: drawers and viewers \`board-join\` the room's board on \`/ws\`; every segment is a \`board-stroke\`, validated, rate-checked (per user: each drawer is a user of its own) and stored through the group commit, then sent to every member as its entry tuple. **app-sse**: the same drawers; viewers read \`board:<roomId>\` on \`/api/events\`, signed in. **socketio** relays the segment to the room unstored (\`socket.to(room).emit\`); **raw-ws**, **raw-sse** and **floor** relay its JSON as they relay any message. The app's and the relays' drawers are members of the board and get the others' segments (the app's their own too, as its ack; raw-sse's drawers only POST); only the viewers' deliveries are counted.
+Latency is the drawer's send to the viewer's receipt on the load generator's one clock (drawers and viewers share that process; a delivery is matched to its send by stroke and part), so it needs no offset correction and includes the load generator's own queueing. Bytes are what the viewers' sockets read, per delivered segment. CPU is the server's over the step and its drain.`;
+  const parts = [intro];
+  for (const n of [...new Set(points.map((p) => p.viewers))]) {
+    const rows = points.filter((p) => p.viewers === n);
+    parts.push(
+      `### ${n} viewers, ${first.drawers} drawers at ${first.rate} segments/s each (${k(first.drawers * first.rate * n)} deliveries/s offered)\n\n` +
+        table(
+          ['system', 'delivered / expected', 'deliveries/s', 'deliveries per server CPU-s', 'x socketio', 'p50 / p95 / p99 ms, send to receipt', 'p99 x socketio', 'wire B per segment', 'all delivered'],
+          rows.map((p) => {
+            const io = againstSocketIo(r, p);
+            return [p.system, lost(p), k(p.deliveriesPerSecond), k(p.deliveriesPerCpuSecond), x(io.cpu), `${ms(p.latency.p50)} / ${ms(p.latency.p95)} / ${ms(p.latency.p99)}`, x(io.p99), b(p.wireBytesPerSegment), p.complete ? 'yes' : 'NO'];
+          }),
+        ),
+    );
+  }
+  return parts.join('\n\n');
+}
+
 const DEPLOYMENT_LABEL: Record<MultiConfig, string> = {
   one: 'one instance, in-process bus',
   'two-redis': 'two instances over Redis (publisher on A, receivers on B)',
@@ -392,6 +430,10 @@ ${sweepSection(r)}
 
 ${chatSection(r)}
 
+## Whiteboard (issue 19: one board, many drawers, many viewers)
+
+${whiteboardSection(r)}
+
 ## Stored messages per second (${String(m.settings.storePublishers)} publishers, 100-byte text)
 
 Two layouts. **A room each**: every publisher writes into a room of its own, so a message is
@@ -411,6 +453,10 @@ ${multiSection(r)}
 
 ${flakySection(r.churn ?? [], r.storm ?? [], m.settings)}
 `;
-  const summary = ['Targets:', ...v.map((t) => `  [${t.met === null ? '--' : t.met ? 'met' : 'MISSED'}] ${t.target}\n        ${t.figure}`)].join('\n');
+  const board = (r.whiteboard ?? []).map((p) => {
+    const io = againstSocketIo(r, p);
+    return `  ${p.system} x${p.viewers}: ${lost(p)}, ${k(p.deliveriesPerCpuSecond)} per CPU-s (${x(io.cpu)} socketio), p50 ${ms(p.latency.p50)} / p99 ${ms(p.latency.p99)} ms, ${b(p.wireBytesPerSegment)} wire B/segment`;
+  });
+  const summary = ['Targets:', ...v.map((t) => `  [${t.met === null ? '--' : t.met ? 'met' : 'MISSED'}] ${t.target}\n        ${t.figure}`), ...(board.length ? ['Whiteboard:', ...board] : [])].join('\n');
   return { markdown, svg: chart(r), flakySvg: flakyChart(r.churn ?? [], r.storm ?? []), summary };
 }

@@ -4,7 +4,7 @@
  * fanout.svg}. `--smoke` runs every scenario with tiny numbers (the test suite uses it to keep the
  * benchmark working; it checks delivery, never timing).
  *
- *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat,store,multi,churn,storm] [--idle-sizes 1000,10000]
+ *   node apps/bench/dist/run.js [--smoke] [--out DIR] [--systems app-ws,raw-ws] [--scenarios idle,fanout,sweep,chat,whiteboard,store,multi,churn,storm] [--idle-sizes 1000,10000]
  *       [--churn-clients 2000] [--storm-clients 5000] [--profile DIR]
  *   node apps/bench/dist/run.js --render DIR   (rewrite DIR's README.md, fanout.svg and flaky.svg from its results.json)
  */
@@ -16,10 +16,10 @@ import { churn, storm } from './flaky-scenarios.js';
 import { pinning, repoRoot } from './processes.js';
 import { FLAKY_SYSTEMS, SYSTEMS, type SystemName } from './protocol.js';
 import { buildReport, type Results } from './report.js';
-import { chat, fanout, idle, multi, MULTI_CONFIGS, store, STORE_ENGINES, STORE_LAYOUTS, sweep, type Settings } from './scenarios.js';
+import { chat, fanout, idle, multi, MULTI_CONFIGS, store, STORE_ENGINES, STORE_LAYOUTS, sweep, whiteboard, type Settings } from './scenarios.js';
 import { servicesMissing } from './services.js';
 
-const SCENARIOS = ['idle', 'fanout', 'sweep', 'chat', 'store', 'multi', 'churn', 'storm'] as const;
+const SCENARIOS = ['idle', 'fanout', 'sweep', 'chat', 'whiteboard', 'store', 'multi', 'churn', 'storm'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 export const FULL: Omit<Settings, 'log' | 'serverNodeArgs'> = {
@@ -47,6 +47,15 @@ export const FULL: Omit<Settings, 'log' | 'serverNodeArgs'> = {
   storeStartRate: 2000,
   storeMs: 1000,
   appUsers: 10,
+  // Issue 19: ten people drawing at once at a pen's 60 segments a second (the app's per-user
+  // limit), watched by 100 and 1,000. At 1,000 that offers 600k deliveries a second, more than
+  // Socket.IO relayed in fan-out (about 90k/s): a step waits up to 30 s for the last arrivals, so
+  // delivered/expected says what was lost rather than what was late.
+  boardDrawers: 10,
+  boardRate: 60,
+  boardViewers: [100, 1000],
+  boardMs: 2000,
+  boardGraceMs: 30_000,
   // Flaky networks (issue 17): AnyCable's harness's shape (each client offline about 2 s every
   // about 15 s) at 2,000 clients; a restart under 5,000.
   // 2 messages/s: 4,000 deliveries/s at 2,000 clients (10,000 at 5,000), which one load-generator
@@ -88,6 +97,11 @@ export const SMOKE: Omit<Settings, 'log' | 'serverNodeArgs'> = {
   storeStartRate: 100,
   storeMs: 200,
   appUsers: 2,
+  boardDrawers: 2,
+  boardRate: 60,
+  boardViewers: [5],
+  boardMs: 500,
+  boardGraceMs: 5000,
   churnClients: 6,
   churnRate: 20,
   churnMs: 3000,
@@ -169,6 +183,7 @@ async function main(): Promise<void> {
     fanout: [],
     sweep: [],
     chat: [],
+    whiteboard: [],
     multi: [],
     store: [],
     churn: [],
@@ -183,6 +198,9 @@ async function main(): Promise<void> {
   if (scenarios.includes('chat')) {
     // A live blog has one author, so the app's SSE side has no many-publisher room.
     for (const system of systems.filter((s) => s !== 'app-sse')) results.chat.push(await chat(system, settings));
+  }
+  if (scenarios.includes('whiteboard')) {
+    for (const viewers of settings.boardViewers) for (const system of systems) results.whiteboard!.push(await whiteboard(system, viewers, settings));
   }
   if (scenarios.includes('store')) {
     // SQLite always; PostgreSQL when the machine has it (skipped with a warning otherwise, failing under CI).

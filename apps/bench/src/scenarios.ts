@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LoadProcess, ServerProcess } from './processes.js';
-import type { StepResult, StoreResult, SystemName, Target } from './protocol.js';
+import type { BoardStepResult, StepResult, StoreResult, SystemName, Target } from './protocol.js';
 import type { FlakySettings } from './flaky-scenarios.js';
 import { freshDatabase, freshRedisPrefix, REDIS_URL, redisCpuMicros } from './services.js';
 
@@ -37,6 +37,12 @@ export interface Settings extends FlakySettings {
   storeMs: number;
   /** Users the app's connections are spread over (each user holds many sockets). */
   appUsers: number;
+  /** Whiteboard: drawers in one board (each its own user), segments a second each, viewer counts, step length, grace for the last arrivals. */
+  boardDrawers: number;
+  boardRate: number;
+  boardViewers: number[];
+  boardMs: number;
+  boardGraceMs: number;
   log: (line: string) => void;
   /** Extra node flags for every server (profiling). */
   serverNodeArgs: string[];
@@ -52,11 +58,11 @@ export const median = (values: number[]): number => {
 /** A step that delivered (nearly) everything it offered within the grace period, with no refused publish. */
 export const keptUp = (r: StepResult): boolean => r.errors === 0 && r.delivered >= 0.99 * r.expected;
 
-async function withServer<T>(system: SystemName, fn: (load: LoadProcess, server: ServerProcess, target: Target) => Promise<T>, s: Settings): Promise<T> {
+async function withServer<T>(system: SystemName, fn: (load: LoadProcess, server: ServerProcess, target: Target) => Promise<T>, s: Settings, users = s.appUsers): Promise<T> {
   const server = await ServerProcess.start(system, s.serverNodeArgs);
   const load = LoadProcess.start();
   try {
-    return await fn(load, server, await server.prepare(s.appUsers));
+    return await fn(load, server, await server.prepare(users));
   } finally {
     await load.stop();
     await server.stop();
@@ -85,14 +91,22 @@ const medianLatency = (runs: Measured[]) => ({
 /** Each server's CPU time so far, microseconds. */
 const cpuMicros = (servers: ServerProcess[]) => Promise.all(servers.map(async (server) => (await server.stats()).cpuMicros));
 
-/** With several servers (instances of one deployment), `serverCpuMs` is their sum and `serverCpuMsEach` each one's. */
+/** One fan-out step (`step` in the load generator) and the server CPU over it. */
 async function measure(load: LoadProcess, server: ServerProcess | ServerProcess[], rate: number, durationMs: number, payloadBytes: number, graceMs: number): Promise<Measured> {
+  return measured(server, rate, async () => (await load.send({ cmd: 'step', rate, durationMs, payloadBytes, graceMs })).result!);
+}
+
+/**
+ * The server CPU over one step that `run` drives from the load generator. With several servers
+ * (instances of one deployment), `serverCpuMs` is their sum and `serverCpuMsEach` each one's.
+ */
+async function measured<R extends StepResult>(server: ServerProcess | ServerProcess[], rate: number, run: () => Promise<R>): Promise<R & Measured> {
   const servers = Array.isArray(server) ? server : [server];
   const before = await cpuMicros(servers);
-  const reply = await load.send({ cmd: 'step', rate, durationMs, payloadBytes, graceMs });
+  const result = await run();
   const after = await cpuMicros(servers);
   const each = after.map((micros, i) => (micros - before[i]!) / 1000);
-  return { ...reply.result!, rate, serverCpuMs: each.reduce((a, b) => a + b, 0), ...(servers.length > 1 ? { serverCpuMsEach: each } : {}) };
+  return { ...result, rate, serverCpuMs: each.reduce((a, b) => a + b, 0), ...(servers.length > 1 ? { serverCpuMsEach: each } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,6 +320,84 @@ export async function chat(system: SystemName, s: Settings): Promise<ChatPoint> 
       return point;
     },
     s,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whiteboard: drawers at a pen's rate into one board, watched by many viewers
+
+export interface WhiteboardPoint {
+  system: SystemName;
+  drawers: number;
+  viewers: number;
+  /** Segments a second each drawer sends (the board gets drawers x this). */
+  rate: number;
+  /** Summed over the repeats: segments sent, deliveries expected (segments x viewers) and delivered, lost and duplicated, segments refused. */
+  sent: number;
+  expected: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  errors: number;
+  /** Medians over the repeats. */
+  deliveriesPerSecond: number;
+  deliveriesPerCpuSecond: number;
+  /** The drawer's send to the viewer's receipt, ms (medians of each repeat's percentiles). */
+  latency: { p50: number; p95: number; p99: number; max: number };
+  /** Bytes the viewers' sockets read per delivered segment. */
+  wireBytesPerSegment: number;
+  /** Points per segment sent (the same segments for every system: the pens are seeded). */
+  pointsPerSegment: number;
+  /** Every segment reached every viewer once in every repeat, none refused. */
+  complete: boolean;
+  repeats: (BoardStepResult & Measured)[];
+}
+
+/**
+ * `boardDrawers` drawers (the app's each a user of their own) send `boardRate` segments a second
+ * each into one board for `boardMs`, strokes of 60 segments of 4 to 8 points; `viewers` watch.
+ * The app stores every segment through its group commit and sends the entry; Socket.IO and the
+ * raw relays pass the segment on unstored. A warm-up step first, then `repeats` steps.
+ */
+export async function whiteboard(system: SystemName, viewers: number, s: Settings): Promise<WhiteboardPoint> {
+  return withServer(
+    system,
+    async (load, server, target) => {
+      // The drawers first: the app's SSE viewers need the room's id, which a drawer's join tells.
+      await load.send({ cmd: 'board-drawers', target, count: s.boardDrawers });
+      await load.send({ cmd: 'board-viewers', target, count: viewers, concurrency: 100 });
+      const step = (durationMs: number) => measured(server, s.boardRate, async () => (await load.send({ cmd: 'board-step', rate: s.boardRate, durationMs, graceMs: s.boardGraceMs })).board!);
+      await step(Math.max(200, s.boardMs / 2));
+      const runs: (BoardStepResult & Measured)[] = [];
+      for (let i = 0; i < s.repeats; i++) runs.push(await step(s.boardMs));
+      await load.send({ cmd: 'close' });
+      const sum = (f: (m: BoardStepResult) => number) => runs.reduce((t, m) => t + f(m), 0);
+      const point: WhiteboardPoint = {
+        system,
+        drawers: s.boardDrawers,
+        viewers,
+        rate: s.boardRate,
+        sent: sum((m) => m.sent),
+        expected: sum((m) => m.expected),
+        delivered: sum((m) => m.delivered),
+        lost: sum((m) => m.lost),
+        duplicated: sum((m) => m.duplicated),
+        errors: sum((m) => m.errors),
+        deliveriesPerSecond: median(runs.map((m) => perSecond(m, s.boardMs))),
+        deliveriesPerCpuSecond: median(runs.map(perCpuSecond)),
+        latency: medianLatency(runs),
+        wireBytesPerSegment: median(runs.map((m) => m.wireBytes / Math.max(1, m.delivered))),
+        pointsPerSegment: sum((m) => m.points) / Math.max(1, sum((m) => m.sent)),
+        complete: runs.every((m) => m.errors === 0 && m.lost === 0 && m.duplicated === 0 && m.delivered === m.expected),
+        repeats: runs,
+      };
+      s.log(
+        `whiteboard ${system} ${s.boardDrawers} drawers x${viewers} viewers @${s.boardRate}/s each: ${point.delivered}/${point.expected} delivered, ${(point.deliveriesPerCpuSecond / 1000).toFixed(1)}k per CPU-s, p50 ${point.latency.p50.toFixed(1)} / p99 ${point.latency.p99.toFixed(1)} ms, ${point.wireBytesPerSegment.toFixed(1)} wire B/segment`,
+      );
+      return point;
+    },
+    s,
+    Math.max(s.appUsers, s.boardDrawers),
   );
 }
 

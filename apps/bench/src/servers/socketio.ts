@@ -2,7 +2,8 @@
  * Baseline: Socket.IO 4 with rooms, WebSocket transport only (no long-polling upgrade dance).
  * Receivers join the room on connect; a publisher's `publish` goes to the room with
  * `socket.to(room).emit`, which builds the packet once for all of them (and is acked when the
- * publisher asks for an ack).
+ * publisher asks for an ack). A `board-stroke` (the whiteboard scenario's segment) goes to the
+ * room the same way, relayed as it came: no numbering, no storing.
  *
  * With SOCKETIO_RECOVERY=1 (the flaky-network scenarios), connection-state recovery is on, as
  * Socket.IO documents it: a client that lost its connection and comes back within
@@ -28,6 +29,10 @@ io.on('connection', (socket) => {
   socket.on('publish', (payload: string, ack?: () => void) => {
     socket.to('bench').emit('message', payload);
     if (typeof ack === 'function') ack();
+  });
+  // The whiteboard's baseline: a drawer's segment relayed to the room as it came, stored nowhere.
+  socket.on('board-stroke', (segment: unknown) => {
+    socket.to('bench').emit('board-stroke', segment);
   });
 });
 

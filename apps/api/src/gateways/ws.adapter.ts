@@ -209,14 +209,20 @@ export class RealtimeWsAdapter extends WsAdapter {
     return slot;
   }
 
-  /** A socket closed: the gateways that listen are told (as Nest would, `handleDisconnect(socket, code)`). */
+  /**
+   * A socket closed: the gateways that listen are told at once, in the `close` event as Nest's
+   * own listener would (`handleDisconnect(socket, code)`); a failure is logged, not thrown into ws.
+   */
   private closed(socket: WebSocket, reason: unknown): void {
     const router = this.routers.get(socket);
     if (!router) return;
     for (const gateway of router.disconnects) {
-      Promise.resolve()
-        .then(() => gateway.disconnect!(socket, reason))
-        .catch((err: unknown) => this.logger.error(err));
+      try {
+        const done = gateway.disconnect!(socket, reason);
+        if (done instanceof Promise) done.catch((err: unknown) => this.logger.error(err));
+      } catch (err) {
+        this.logger.error(err);
+      }
     }
   }
 

@@ -12,13 +12,14 @@ import {
   type BoardPictureData,
 } from '@rt/protocol';
 import type { BoardWrite } from '../domain/entities.js';
+import { ROOM_NAME_MESSAGE } from './chat.dto.js';
 import type { SseEventText } from './events.dto.js';
 
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
 function roomProblem(data: Record<string, unknown>): string | null {
-  return typeof data.room === 'string' && ROOM_NAME_PATTERN.test(data.room) ? null : 'room must be 1 to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit';
+  return typeof data.room === 'string' && ROOM_NAME_PATTERN.test(data.room) ? null : ROOM_NAME_MESSAGE;
 }
 
 /**
@@ -73,19 +74,21 @@ export function boardTopic(roomId: number): string {
   return `board:${roomId}`;
 }
 
+/** One board event as both SSE forms (plain with its `id:` line, and the multiplexed body), built once for every stream. */
+function boardSse(seq: number, event: 'board' | 'picture', data: string): SseEventText {
+  const bytes = Buffer.byteLength(data);
+  return { seq, plain: encodeSse({ id: seq, event, data }), plainPayloadBytes: bytes, body: encodeSse({ event, data }), bodyPayloadBytes: bytes };
+}
+
 /**
  * An entry as SSE: the `board` event, data the same tuple as over the WebSocket (its room id
- * names the topic). Built once per entry for every stream that carries it.
+ * names the topic); `text` is the entry's WebSocket text when the caller has built it already.
  */
-export function boardSseEvent(entry: BoardEntry): SseEventText {
-  const data = JSON.stringify(entry);
-  const bytes = Buffer.byteLength(data);
-  return { seq: entry[2], plain: encodeSse({ id: entry[2], event: 'board', data }), plainPayloadBytes: bytes, body: encodeSse({ event: 'board', data }), bodyPayloadBytes: bytes };
+export function boardSseEvent(entry: BoardEntry, text = boardEntryText(entry)): SseEventText {
+  return boardSse(entry[2], 'board', text);
 }
 
 /** The picture as SSE: the `picture` event, at the picture's position (what a new viewer gets first). */
 export function boardPictureSse(data: BoardPictureData): SseEventText {
-  const json = JSON.stringify({ topic: boardTopic(data.id), ...data });
-  const bytes = Buffer.byteLength(json);
-  return { seq: data.seq, plain: encodeSse({ id: data.seq, event: 'picture', data: json }), plainPayloadBytes: bytes, body: encodeSse({ event: 'picture', data: json }), bodyPayloadBytes: bytes };
+  return boardSse(data.seq, 'picture', JSON.stringify({ topic: boardTopic(data.id), ...data }));
 }

@@ -2,7 +2,7 @@ import { CLIENT_ID_MAX_CHARS, ROOM_NAME_PATTERN, wsFrame, type EditData, type Jo
 import { IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import type { MessageChange, MessageEntity, UserEntity } from '../domain/entities.js';
 
-const ROOM_NAME_MESSAGE = 'room must be 1 to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit';
+export const ROOM_NAME_MESSAGE = 'room must be 1 to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit';
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 /** Frames that name a room. */

@@ -78,7 +78,7 @@ class BoardSource implements CursorSource<SseEventText> {
   }
 
   async after(from: number, limit: number): Promise<SseEventText[]> {
-    return (await this.board.entriesAfter(this.room.id, from, limit)).map(boardSseEvent);
+    return (await this.board.entriesAfter(this.room.id, from, limit)).map((entry) => boardSseEvent(entry));
   }
 }
 

@@ -108,8 +108,9 @@ export class FanoutService implements OnModuleInit, OnModuleDestroy {
       case 'board.appended': {
         const { entry } = event;
         const topic = boardTopic(entry[1]);
-        if (this.websockets.readsLog(topic)) this.websockets.broadcastLog(topic, { seq: entry[2], frame: new WsFrame(boardEntryText(entry)) });
-        if (this.sse.reads(topic)) this.sse.deliver(topic, boardSseEvent(entry));
+        const text = boardEntryText(entry); // serialised once for both transports
+        if (this.websockets.readsLog(topic)) this.websockets.broadcastLog(topic, { seq: entry[2], frame: new WsFrame(text) });
+        if (this.sse.reads(topic)) this.sse.deliver(topic, boardSseEvent(entry, text));
         return;
       }
       case 'board.cursor': {
